@@ -1,0 +1,65 @@
+// The key schedule of one mutable file and the lease/write-enabler secrets
+// (tahoe-formats.md §1.3 and §3). Every tag string is Tahoe's, byte for byte.
+import { taggedHash, taggedPairHash } from './hash.js';
+
+export const TAGS = {
+  writekey: 'allmydata_mutable_privkey_to_writekey_v1',
+  readkey: 'allmydata_mutable_writekey_to_readkey_v1',
+  storageIndex: 'allmydata_mutable_readkey_to_storage_index_v1',
+  fingerprint: 'allmydata_mutable_pubkey_to_fingerprint_v1',
+  datakey: 'allmydata_mutable_readkey_to_datakey_v1',
+  writeEnablerMaster: 'allmydata_mutable_writekey_to_write_enabler_master_v1',
+  writeEnabler: 'allmydata_mutable_write_enabler_master_and_nodeid_to_write_enabler_v1',
+  blockHash: 'allmydata_encoded_subshare_v1',
+  merkleEmptyLeaf: 'Merkle tree empty leaf',
+  merkleInterior: 'Merkle tree internal node',
+  dirnodeChildSalt: 'allmydata_dirnode_child_rwcap_to_salt_v1',
+  dirnodeChildKey: 'allmydata_mutable_writekey_and_salt_to_dirnode_child_capkey_v1',
+  clientRenewal: 'allmydata_client_renewal_secret_v1',
+  clientCancel: 'allmydata_client_cancel_secret_v1',
+  fileRenewal: 'allmydata_file_renewal_secret_v1',
+  fileCancel: 'allmydata_file_cancel_secret_v1',
+  bucketRenewal: 'allmydata_bucket_renewal_secret_v1',
+  bucketCancel: 'allmydata_bucket_cancel_secret_v1',
+  containerHeader: 'allmydata_mutable_container_header',
+} as const;
+
+/** writekey = H(privkey PKCS#8 DER)[:16]. Hash exactly the DER bytes; never re-encode. */
+export const writekeyFromPrivateKey = (pkcs8Der: Uint8Array) => taggedHash(TAGS.writekey, pkcs8Der, 16);
+export const readkeyFromWritekey = (writekey: Uint8Array) => taggedHash(TAGS.readkey, writekey, 16);
+export const storageIndexFromReadkey = (readkey: Uint8Array) => taggedHash(TAGS.storageIndex, readkey, 16);
+/** fingerprint = H(pubkey SPKI DER), 32 bytes, not truncated. */
+export const fingerprintFromPublicKey = (spkiDer: Uint8Array) => taggedHash(TAGS.fingerprint, spkiDer);
+/** Per-publish data key: H2(tag, salt, readkey)[:16] — salt first. */
+export const datakeyFromSalt = (salt: Uint8Array, readkey: Uint8Array) =>
+  taggedPairHash(TAGS.datakey, salt, readkey, 16);
+export const writeEnablerMaster = (writekey: Uint8Array) => taggedHash(TAGS.writeEnablerMaster, writekey);
+/** Per-server write enabler; `serverId` is the server's 20-byte node id. */
+export const writeEnabler = (writekey: Uint8Array, serverId: Uint8Array) =>
+  taggedPairHash(TAGS.writeEnabler, writeEnablerMaster(writekey), serverId);
+
+export const blockHash = (block: Uint8Array) => taggedHash(TAGS.blockHash, block);
+
+export const dirnodeChildSalt = (childRwCap: Uint8Array) => taggedHash(TAGS.dirnodeChildSalt, childRwCap, 16);
+export const dirnodeChildKey = (salt: Uint8Array, dirWritekey: Uint8Array) =>
+  taggedPairHash(TAGS.dirnodeChildKey, salt, dirWritekey, 16);
+
+// Lease secrets: the client-level ones swap tag and value (the secret is the tag).
+export const clientRenewalSecret = (leaseSecret: Uint8Array) => taggedHash(leaseSecret, TAGS.clientRenewal);
+export const clientCancelSecret = (leaseSecret: Uint8Array) => taggedHash(leaseSecret, TAGS.clientCancel);
+export const fileRenewalSecret = (clientRenewal: Uint8Array, storageIndex: Uint8Array) =>
+  taggedPairHash(TAGS.fileRenewal, clientRenewal, storageIndex);
+export const fileCancelSecret = (clientCancel: Uint8Array, storageIndex: Uint8Array) =>
+  taggedPairHash(TAGS.fileCancel, clientCancel, storageIndex);
+export const leaseRenewSecret = (fileRenewal: Uint8Array, serverId: Uint8Array) =>
+  taggedPairHash(TAGS.bucketRenewal, fileRenewal, serverId);
+export const leaseCancelSecret = (fileCancel: Uint8Array, serverId: Uint8Array) =>
+  taggedPairHash(TAGS.bucketCancel, fileCancel, serverId);
+
+/** The per-server lease secrets a client sends with a write, from its 32-byte lease secret. */
+export function leaseSecretsFor(leaseSecret: Uint8Array, storageIndex: Uint8Array, serverId: Uint8Array) {
+  return {
+    renew: leaseRenewSecret(fileRenewalSecret(clientRenewalSecret(leaseSecret), storageIndex), serverId),
+    cancel: leaseCancelSecret(fileCancelSecret(clientCancelSecret(leaseSecret), storageIndex), serverId),
+  };
+}

@@ -1,0 +1,6 @@
+// slotfs/crypto: Tahoe's hashes, key schedule, Merkle trees, AES-CTR and RSA-PSS.
+export * from './hash.js';
+export * from './derive.js';
+export * from './merkle.js';
+export * from './aes.js';
+export * from './rsa.js';
