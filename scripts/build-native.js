@@ -4,7 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 if (!existsSync('binding.gyp') || process.env.SLOTFS_SKIP_NATIVE) process.exit(0);
-const result = spawnSync('node-gyp', ['rebuild'], { stdio: 'inherit', shell: process.platform === 'win32' });
+const result = spawnSync('node-gyp', ['rebuild'], {
+  stdio: 'inherit',
+  shell: process.platform === 'win32',
+});
 if (result.status !== 0) {
-  console.warn('slotfs: the native codec was not built (no compiler?); using the TypeScript codec.');
+  console.warn(
+    'slotfs: the native codec was not built (no compiler?); using the TypeScript codec.',
+  );
 }

@@ -25,28 +25,35 @@ export const TAGS = {
 } as const;
 
 /** writekey = H(privkey PKCS#8 DER)[:16]. Hash exactly the DER bytes; never re-encode. */
-export const writekeyFromPrivateKey = (pkcs8Der: Uint8Array) => taggedHash(TAGS.writekey, pkcs8Der, 16);
+export const writekeyFromPrivateKey = (pkcs8Der: Uint8Array) =>
+  taggedHash(TAGS.writekey, pkcs8Der, 16);
 export const readkeyFromWritekey = (writekey: Uint8Array) => taggedHash(TAGS.readkey, writekey, 16);
-export const storageIndexFromReadkey = (readkey: Uint8Array) => taggedHash(TAGS.storageIndex, readkey, 16);
+export const storageIndexFromReadkey = (readkey: Uint8Array) =>
+  taggedHash(TAGS.storageIndex, readkey, 16);
 /** fingerprint = H(pubkey SPKI DER), 32 bytes, not truncated. */
-export const fingerprintFromPublicKey = (spkiDer: Uint8Array) => taggedHash(TAGS.fingerprint, spkiDer);
+export const fingerprintFromPublicKey = (spkiDer: Uint8Array) =>
+  taggedHash(TAGS.fingerprint, spkiDer);
 /** Per-publish data key: H2(tag, salt, readkey)[:16] — salt first. */
 export const datakeyFromSalt = (salt: Uint8Array, readkey: Uint8Array) =>
   taggedPairHash(TAGS.datakey, salt, readkey, 16);
-export const writeEnablerMaster = (writekey: Uint8Array) => taggedHash(TAGS.writeEnablerMaster, writekey);
+export const writeEnablerMaster = (writekey: Uint8Array) =>
+  taggedHash(TAGS.writeEnablerMaster, writekey);
 /** Per-server write enabler; `serverId` is the server's 20-byte node id. */
 export const writeEnabler = (writekey: Uint8Array, serverId: Uint8Array) =>
   taggedPairHash(TAGS.writeEnabler, writeEnablerMaster(writekey), serverId);
 
 export const blockHash = (block: Uint8Array) => taggedHash(TAGS.blockHash, block);
 
-export const dirnodeChildSalt = (childRwCap: Uint8Array) => taggedHash(TAGS.dirnodeChildSalt, childRwCap, 16);
+export const dirnodeChildSalt = (childRwCap: Uint8Array) =>
+  taggedHash(TAGS.dirnodeChildSalt, childRwCap, 16);
 export const dirnodeChildKey = (salt: Uint8Array, dirWritekey: Uint8Array) =>
   taggedPairHash(TAGS.dirnodeChildKey, salt, dirWritekey, 16);
 
 // Lease secrets: the client-level ones swap tag and value (the secret is the tag).
-export const clientRenewalSecret = (leaseSecret: Uint8Array) => taggedHash(leaseSecret, TAGS.clientRenewal);
-export const clientCancelSecret = (leaseSecret: Uint8Array) => taggedHash(leaseSecret, TAGS.clientCancel);
+export const clientRenewalSecret = (leaseSecret: Uint8Array) =>
+  taggedHash(leaseSecret, TAGS.clientRenewal);
+export const clientCancelSecret = (leaseSecret: Uint8Array) =>
+  taggedHash(leaseSecret, TAGS.clientCancel);
 export const fileRenewalSecret = (clientRenewal: Uint8Array, storageIndex: Uint8Array) =>
   taggedPairHash(TAGS.fileRenewal, clientRenewal, storageIndex);
 export const fileCancelSecret = (clientCancel: Uint8Array, storageIndex: Uint8Array) =>
@@ -57,9 +64,19 @@ export const leaseCancelSecret = (fileCancel: Uint8Array, serverId: Uint8Array) 
   taggedPairHash(TAGS.bucketCancel, fileCancel, serverId);
 
 /** The per-server lease secrets a client sends with a write, from its 32-byte lease secret. */
-export function leaseSecretsFor(leaseSecret: Uint8Array, storageIndex: Uint8Array, serverId: Uint8Array) {
+export function leaseSecretsFor(
+  leaseSecret: Uint8Array,
+  storageIndex: Uint8Array,
+  serverId: Uint8Array,
+) {
   return {
-    renew: leaseRenewSecret(fileRenewalSecret(clientRenewalSecret(leaseSecret), storageIndex), serverId),
-    cancel: leaseCancelSecret(fileCancelSecret(clientCancelSecret(leaseSecret), storageIndex), serverId),
+    renew: leaseRenewSecret(
+      fileRenewalSecret(clientRenewalSecret(leaseSecret), storageIndex),
+      serverId,
+    ),
+    cancel: leaseCancelSecret(
+      fileCancelSecret(clientCancelSecret(leaseSecret), storageIndex),
+      serverId,
+    ),
   };
 }

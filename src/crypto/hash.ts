@@ -19,7 +19,11 @@ function asBytes(v: Uint8Array | string): Uint8Array {
 }
 
 /** H(tag, v) = SHA256d(netstring(tag) ‖ v), optionally truncated to the first `truncate` bytes. */
-export function taggedHash(tag: Uint8Array | string, value: Uint8Array | string, truncate = 32): Uint8Array {
+export function taggedHash(
+  tag: Uint8Array | string,
+  value: Uint8Array | string,
+  truncate = 32,
+): Uint8Array {
   return sha256d(netstring(asBytes(tag)), asBytes(value)).slice(0, truncate);
 }
 
@@ -30,7 +34,10 @@ export function taggedPairHash(
   b: Uint8Array | string,
   truncate = 32,
 ): Uint8Array {
-  return sha256d(netstring(asBytes(tag)), netstring(asBytes(a)), netstring(asBytes(b))).slice(0, truncate);
+  return sha256d(netstring(asBytes(tag)), netstring(asBytes(a)), netstring(asBytes(b))).slice(
+    0,
+    truncate,
+  );
 }
 
 /** Tahoe's dirnode MAC: SHA-256(K⊕0x5c ‖ SHA-256(K⊕0x36 ‖ data)) with K unpadded. Not RFC 2104. */

@@ -50,7 +50,9 @@ function privateKeyObject(key: Uint8Array | string | KeyObject): KeyObject {
 export function keyPairFromPrivateKey(key: Uint8Array | string): RsaKeyPair {
   const obj = privateKeyObject(key);
   if (obj.asymmetricKeyType !== 'rsa') {
-    throw new KeyFormatError(`expected an RSA private key, got ${obj.asymmetricKeyType ?? 'unknown'}`);
+    throw new KeyFormatError(
+      `expected an RSA private key, got ${obj.asymmetricKeyType ?? 'unknown'}`,
+    );
   }
   return {
     privateKeyDer: new Uint8Array(obj.export({ type: 'pkcs8', format: 'der' })),
@@ -71,7 +73,11 @@ export function generateRsaKeyPair(bits = 2048, publicExponent = 65537): Promise
       },
       (err, publicKey, privateKey) => {
         if (err) reject(err);
-        else resolve({ privateKeyDer: new Uint8Array(privateKey), publicKeyDer: new Uint8Array(publicKey) });
+        else
+          resolve({
+            privateKeyDer: new Uint8Array(privateKey),
+            publicKeyDer: new Uint8Array(publicKey),
+          });
       },
     );
   });
@@ -83,7 +89,11 @@ export function signPss(privateKey: Uint8Array | KeyObject, message: Uint8Array)
 }
 
 /** Verifies a PSS signature; false (never a throw) for a bad signature or unreadable key. */
-export function verifyPss(publicKeyDer: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyPss(
+  publicKeyDer: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' });
