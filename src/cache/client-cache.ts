@@ -1,0 +1,358 @@
+// The client's LevelDB cache (one database per client directory). Everything here is
+// advisory — losing it costs round trips, never correctness — except the rollback guard
+// (the highest version this client has verified), which only ever moves up.
+import { Level } from 'level';
+import { rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { toBase32 } from '../encoding/base32.js';
+import { equalBytes, fromHex, toHex } from '../encoding/bytes.js';
+
+export interface VersionRecord {
+  seqnum: number;
+  roothash: Uint8Array;
+}
+
+/** Which server held which share number of the version this client last saw. */
+export interface ServermapHint {
+  seqnum: number;
+  roothash: Uint8Array;
+  /** The 57-byte checkstring the shares held: the test in the next read-test-write. */
+  checkstring: Uint8Array;
+  k: number;
+  n: number;
+  /** Share size in bytes, so the next read can fetch whole shares in one request. */
+  shareSize: number;
+  /** server id (base32) → share numbers held there. */
+  shares: Record<string, number[]>;
+}
+
+export interface CachedData extends VersionRecord {
+  plaintext: Uint8Array;
+}
+
+export interface ClientCacheOptions {
+  /** Upper bound on cached plaintext bytes; least recently used entries go first. */
+  maxDataBytes?: number;
+  /** Called with a human-readable line when the cache repairs itself. */
+  warn?: (message: string) => void;
+}
+
+export class CacheError extends Error {
+  readonly code = 'ERR_CACHE_LOCKED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CacheError';
+  }
+}
+
+type Bytes = Uint8Array;
+type Db = Level<string, Bytes>;
+
+interface DataMeta {
+  size: number;
+  used: number;
+}
+
+const DEFAULT_MAX_DATA = 64 * 1024 * 1024;
+
+function siKey(si: Bytes): string {
+  return toBase32(si);
+}
+
+function encodeJson(value: unknown): Bytes {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+function digest(bytes: Bytes): Bytes {
+  return new Uint8Array(createHash('sha256').update(bytes).digest());
+}
+
+export class ClientCache {
+  private readonly versions;
+  private readonly privkeys;
+  private readonly hints;
+  private readonly data;
+  private readonly dataMeta;
+  /** LRU order of cached plaintexts: Map keeps insertion order, so touching = re-insert. */
+  private readonly lru = new Map<string, DataMeta>();
+  private dataBytes = 0;
+  private clock = 0;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly maxDataBytes: number,
+    private readonly warn: (message: string) => void,
+  ) {
+    const sub = (name: string) => db.sublevel<string, Bytes>(name, { valueEncoding: 'view' });
+    this.versions = sub('versions');
+    this.privkeys = sub('privkeys');
+    this.hints = sub('hints');
+    this.data = sub('data');
+    this.dataMeta = sub('data-meta');
+  }
+
+  /**
+   * Opens (or creates) the cache at `location`. A database that cannot be opened because
+   * it is corrupt is moved aside to `<location>.corrupt-<time>` and a new one is created:
+   * the client loses speed, not data. A database locked by another process is an error.
+   */
+  static async open(location: string, options: ClientCacheOptions = {}): Promise<ClientCache> {
+    const warn = options.warn ?? ((m: string) => console.warn(m));
+    let db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const text = `${(err as Error).message} ${cause?.message ?? ''}`;
+      if (/lock/i.test(text)) {
+        throw new CacheError(
+          `the cache database ${location} is in use by another slotfs process; stop it or use another client directory`,
+          { cause: err },
+        );
+      }
+      const aside = `${location}.corrupt-${Date.now()}`;
+      warn(
+        `slotfs: cache database ${location} could not be opened (${text.trim()}); moved it to ${aside} and started an empty cache`,
+      );
+      if (await exists(location))
+        await rename(location, aside).catch(() => rm(location, { recursive: true, force: true }));
+      db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
+      await db.open();
+    }
+    const cache = new ClientCache(db, options.maxDataBytes ?? DEFAULT_MAX_DATA, warn);
+    await cache.loadLru();
+    return cache;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  // ---- rollback guard ----
+
+  async highestVersion(si: Bytes): Promise<VersionRecord | undefined> {
+    const raw = await this.versions.get(siKey(si));
+    return raw && this.parse(raw, parseVersion, this.versions, siKey(si));
+  }
+
+  /** Records a verified version; keeps the higher of the stored and the new one. */
+  async recordVerifiedVersion(si: Bytes, version: VersionRecord): Promise<void> {
+    const current = await this.highestVersion(si);
+    if (current && current.seqnum >= version.seqnum) return;
+    await this.versions.put(
+      siKey(si),
+      encodeJson({ seqnum: version.seqnum, roothash: toHex(version.roothash) }),
+    );
+  }
+
+  // ---- encrypted private keys ----
+
+  async encryptedPrivateKey(si: Bytes): Promise<Bytes | undefined> {
+    const raw = await this.privkeys.get(siKey(si));
+    return raw && new Uint8Array(raw);
+  }
+
+  async putEncryptedPrivateKey(si: Bytes, encprivkey: Bytes): Promise<void> {
+    await this.privkeys.put(siKey(si), encprivkey);
+  }
+
+  // ---- servermap hints ----
+
+  async servermapHint(si: Bytes): Promise<ServermapHint | undefined> {
+    const raw = await this.hints.get(siKey(si));
+    return raw && this.parse(raw, parseHint, this.hints, siKey(si));
+  }
+
+  async putServermapHint(si: Bytes, hint: ServermapHint): Promise<void> {
+    await this.hints.put(
+      siKey(si),
+      encodeJson({
+        ...hint,
+        roothash: toHex(hint.roothash),
+        checkstring: toHex(hint.checkstring),
+      }),
+    );
+  }
+
+  async forgetServermapHint(si: Bytes): Promise<void> {
+    await this.hints.del(siKey(si));
+  }
+
+  // ---- plaintext of the last version read or written ----
+
+  /** The cached plaintext, or undefined when absent or failing its checksum. */
+  async cachedData(si: Bytes): Promise<CachedData | undefined> {
+    const key = siKey(si);
+    const raw = await this.data.get(key);
+    if (!raw) return undefined;
+    // Layout: u32 header length ‖ JSON header {seqnum, roothash, sha256} ‖ plaintext.
+    const entry = await this.parse(raw, parseDataEntry, this.data, key);
+    if (!entry) return undefined;
+    this.touch(key, entry.plaintext.length);
+    return entry;
+  }
+
+  async putData(si: Bytes, version: VersionRecord, plaintext: Bytes): Promise<void> {
+    const key = siKey(si);
+    if (plaintext.length > this.maxDataBytes) {
+      await this.dropData(key);
+      return;
+    }
+    const header = encodeJson({
+      seqnum: version.seqnum,
+      roothash: toHex(version.roothash),
+      sha256: toHex(digest(plaintext)),
+    });
+    const value = new Uint8Array(4 + header.length + plaintext.length);
+    new DataView(value.buffer).setUint32(0, header.length);
+    value.set(header, 4);
+    value.set(plaintext, 4 + header.length);
+    const meta = this.touch(key, plaintext.length);
+    await this.db.batch([
+      { type: 'put', sublevel: this.data, key, value },
+      { type: 'put', sublevel: this.dataMeta, key, value: encodeJson(meta) },
+    ]);
+    await this.evict();
+  }
+
+  /** Total plaintext bytes currently cached (for status and tests). */
+  get cachedDataBytes(): number {
+    return this.dataBytes;
+  }
+
+  private touch(key: string, size: number): DataMeta {
+    const old = this.lru.get(key);
+    if (old) {
+      this.dataBytes -= old.size;
+      this.lru.delete(key);
+    }
+    const meta = { size, used: ++this.clock };
+    this.lru.set(key, meta);
+    this.dataBytes += size;
+    return meta;
+  }
+
+  private async dropData(key: string): Promise<void> {
+    const old = this.lru.get(key);
+    if (old) {
+      this.dataBytes -= old.size;
+      this.lru.delete(key);
+    }
+    await this.db.batch([
+      { type: 'del', sublevel: this.data, key },
+      { type: 'del', sublevel: this.dataMeta, key },
+    ]);
+  }
+
+  private async evict(): Promise<void> {
+    for (const key of this.lru.keys()) {
+      if (this.dataBytes <= this.maxDataBytes) break;
+      await this.dropData(key);
+    }
+  }
+
+  private async loadLru(): Promise<void> {
+    const entries: Array<[string, DataMeta]> = [];
+    for await (const [key, raw] of this.dataMeta.iterator()) {
+      try {
+        const meta = JSON.parse(new TextDecoder().decode(raw)) as DataMeta;
+        if (Number.isSafeInteger(meta.size) && Number.isSafeInteger(meta.used)) {
+          entries.push([key, meta]);
+          continue;
+        }
+      } catch {
+        // fall through: a damaged bookkeeping entry only costs its cached data
+      }
+      await this.data.del(key);
+      await this.dataMeta.del(key);
+    }
+    entries.sort((a, b) => a[1].used - b[1].used);
+    for (const [key, meta] of entries) {
+      this.lru.set(key, meta);
+      this.dataBytes += meta.size;
+      this.clock = Math.max(this.clock, meta.used);
+    }
+    await this.evict();
+  }
+
+  /** Parses a stored value; a damaged one is deleted and reported as absent. */
+  private async parse<T>(
+    raw: Bytes,
+    parser: (raw: Bytes) => T,
+    where: { del(key: string): Promise<void> },
+    key: string,
+  ): Promise<T | undefined> {
+    try {
+      return parser(raw);
+    } catch (err) {
+      this.warn(`slotfs: discarding a damaged cache entry for ${key}: ${(err as Error).message}`);
+      await where.del(key).catch(() => undefined);
+      if (where === this.data) await this.dropData(key).catch(() => undefined);
+      return undefined;
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function json(raw: Bytes): Record<string, unknown> {
+  const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  if (typeof value !== 'object' || value === null) throw new Error('not a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function seqnumOf(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error('bad seqnum');
+  return v;
+}
+
+function hexOf(v: unknown, length?: number): Bytes {
+  if (typeof v !== 'string') throw new Error('bad hex field');
+  const bytes = fromHex(v);
+  if (length !== undefined && bytes.length !== length) throw new Error('bad field length');
+  return bytes;
+}
+
+function parseVersion(raw: Bytes): VersionRecord {
+  const o = json(raw);
+  return { seqnum: seqnumOf(o.seqnum), roothash: hexOf(o.roothash, 32) };
+}
+
+function parseHint(raw: Bytes): ServermapHint {
+  const o = json(raw);
+  const shares = o.shares;
+  if (typeof shares !== 'object' || shares === null) throw new Error('bad shares map');
+  for (const list of Object.values(shares)) {
+    if (!Array.isArray(list) || !list.every((n) => Number.isInteger(n) && n >= 0 && n < 256)) {
+      throw new Error('bad share list');
+    }
+  }
+  const small = (v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) < 0) throw new Error('bad integer');
+    return v as number;
+  };
+  return {
+    seqnum: seqnumOf(o.seqnum),
+    roothash: hexOf(o.roothash, 32),
+    checkstring: hexOf(o.checkstring),
+    k: small(o.k),
+    n: small(o.n),
+    shareSize: small(o.shareSize),
+    shares: shares as Record<string, number[]>,
+  };
+}
+
+function parseDataEntry(raw: Bytes): CachedData {
+  if (raw.length < 4) throw new Error('truncated data entry');
+  const headerLength = new DataView(raw.buffer, raw.byteOffset, raw.byteLength).getUint32(0);
+  if (4 + headerLength > raw.length) throw new Error('truncated data entry');
+  const o = json(raw.subarray(4, 4 + headerLength));
+  const plaintext = new Uint8Array(raw.subarray(4 + headerLength));
+  if (!equalBytes(digest(plaintext), hexOf(o.sha256, 32))) throw new Error('checksum mismatch');
+  return { seqnum: seqnumOf(o.seqnum), roothash: hexOf(o.roothash, 32), plaintext };
+}
