@@ -5,12 +5,19 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
-/** Why a base32 string was refused; `position` is the offending character, if any. */
+/** Which rule a refused base32 string broke. */
+export type Base32Failure = 'character' | 'length' | 'trailing-bits';
+
+/**
+ * Why a base32 string was refused: `reason` names the rule, `position` the offending
+ * character, if any.
+ */
 export class Base32Error extends Error {
   readonly code = 'ERR_BASE32';
   constructor(
     message: string,
     readonly position?: number,
+    readonly reason: Base32Failure = 'character',
   ) {
     super(message);
     this.name = 'Base32Error';
@@ -44,6 +51,8 @@ export function fromBase32(text: string): Uint8Array {
   if (!LEGAL_REMAINDERS.has(text.length % 8)) {
     throw new Base32Error(
       `base32 text of length ${text.length} cannot encode a whole number of bytes`,
+      undefined,
+      'length',
     );
   }
   const out = new Uint8Array(Math.floor((text.length * 5) / 8));
@@ -57,6 +66,7 @@ export function fromBase32(text: string): Uint8Array {
       throw new Base32Error(
         `invalid base32 character ${JSON.stringify(text[i])} at position ${i} (expected a-z or 2-7, lowercase)`,
         i,
+        'character',
       );
     }
     buffer = ((buffer << 5) | v) & 0xffff;
@@ -70,6 +80,7 @@ export function fromBase32(text: string): Uint8Array {
     throw new Base32Error(
       `base32 text has non-zero unused trailing bits in its last character ${JSON.stringify(text[text.length - 1])}`,
       text.length - 1,
+      'trailing-bits',
     );
   }
   return out;
