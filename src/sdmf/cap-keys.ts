@@ -1,0 +1,40 @@
+// What the SDMF layer needs from a cap: the fingerprint always, the readkey to decrypt,
+// the writekey to recover the private key. Accepts cap strings, parsed caps from
+// slotfs/caps, or plain key objects.
+import { readkeyFromWritekey, storageIndexFromReadkey } from '../crypto/derive.js';
+import { SdmfCapError } from './errors.js';
+
+/** Key material of a write, read or verify cap (any subset above the fingerprint). */
+export interface CapKeys {
+  fingerprint: Uint8Array;
+  writekey?: Uint8Array;
+  readkey?: Uint8Array;
+  storageIndex?: Uint8Array;
+}
+
+export interface ResolvedCapKeys {
+  fingerprint: Uint8Array;
+  storageIndex: Uint8Array;
+  writekey?: Uint8Array;
+  readkey?: Uint8Array;
+}
+
+/** A cap as accepted by verifyShare/decodeShares. */
+export type SdmfCap = string | CapKeys;
+
+export function resolveCapKeys(cap: SdmfCap): ResolvedCapKeys {
+  const keys = typeof cap === 'string' ? keysFromCapString(cap) : cap;
+  if (!(keys.fingerprint instanceof Uint8Array) || keys.fingerprint.length !== 32) {
+    throw new SdmfCapError('ERR_SDMF_CAP', 'cap has no 32-byte fingerprint');
+  }
+  const readkey = keys.readkey ?? (keys.writekey && readkeyFromWritekey(keys.writekey));
+  const storageIndex = keys.storageIndex ?? (readkey && storageIndexFromReadkey(readkey));
+  if (!storageIndex) {
+    throw new SdmfCapError('ERR_SDMF_CAP', 'cap has neither a storage index, readkey nor writekey');
+  }
+  return { fingerprint: keys.fingerprint, storageIndex, writekey: keys.writekey, readkey };
+}
+
+function keysFromCapString(_text: string): CapKeys {
+  throw new SdmfCapError('ERR_SDMF_CAP', 'cap strings are not supported yet');
+}
