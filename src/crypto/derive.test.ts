@@ -14,6 +14,7 @@ import {
   leaseRenewSecret,
   leaseSecretsFor,
   readkeyFromWritekey,
+  storageIndexFromImmutableKey,
   storageIndexFromReadkey,
   writeEnabler,
   writeEnablerMaster,
@@ -165,4 +166,14 @@ LEASE_CHAINS.forEach(([secret, si, serverId, renew], i) => {
     t.deepEqual(secrets.cancel, cancel);
     t.notDeepEqual(secrets.cancel, secrets.renew);
   });
+});
+
+// Tahoe's test_hashutil.py known answers for the immutable storage index.
+test('immutable storage index known answers', (t) => {
+  t.is(b32(storageIndexFromImmutableKey(empty)), 'qb5igbhcc5esa6lwqorsy7e6am');
+  t.is(b32(storageIndexFromImmutableKey(utf8('x'.repeat(16)))), 'wvggbrnrezdpa5yayrgiw5nzja');
+  t.is(
+    b32(storageIndexFromImmutableKey(fromBase32('2ckv3dfzh6rgjis6ogfqhyxnzy'))),
+    'aarbseqqrpsfowduchcjbonscq',
+  );
 });

@@ -22,6 +22,7 @@ export const TAGS = {
   bucketRenewal: 'allmydata_bucket_renewal_secret_v1',
   bucketCancel: 'allmydata_bucket_cancel_secret_v1',
   containerHeader: 'allmydata_mutable_container_header',
+  immutableStorageIndex: 'allmydata_immutable_key_to_storage_index_v1',
 } as const;
 
 /** writekey = H(privkey PKCS#8 DER)[:16]. Hash exactly the DER bytes; never re-encode. */
@@ -30,6 +31,9 @@ export const writekeyFromPrivateKey = (pkcs8Der: Uint8Array) =>
 export const readkeyFromWritekey = (writekey: Uint8Array) => taggedHash(TAGS.readkey, writekey, 16);
 export const storageIndexFromReadkey = (readkey: Uint8Array) =>
   taggedHash(TAGS.storageIndex, readkey, 16);
+/** Storage index of an immutable (CHK) file from its 16-byte key; for recognising CHK caps. */
+export const storageIndexFromImmutableKey = (key: Uint8Array) =>
+  taggedHash(TAGS.immutableStorageIndex, key, 16);
 /** fingerprint = H(pubkey SPKI DER), 32 bytes, not truncated. */
 export const fingerprintFromPublicKey = (spkiDer: Uint8Array) =>
   taggedHash(TAGS.fingerprint, spkiDer);
