@@ -15,6 +15,7 @@ export const STORAGE_CLIENT_ERROR_CODES = {
   ERR_SERVER_UNSUPPORTED: 'the request needs a protocol extension this server does not advertise',
   ERR_REQUEST_ABORTED: "the caller's AbortSignal cancelled the request",
   ERR_STORAGE_CLIENT_ARGUMENT: 'the caller passed an invalid argument (nothing was sent)',
+  ERR_STORAGE_CLIENT_CLOSED: 'the client was closed before this call',
 } as const;
 
 export type StorageClientErrorCode = keyof typeof STORAGE_CLIENT_ERROR_CODES;
@@ -173,5 +174,12 @@ export class StorageClientArgumentError extends StorageClientError {
   constructor(server: ServerRef, message: string) {
     super('ERR_STORAGE_CLIENT_ARGUMENT', server, message);
     this.name = 'StorageClientArgumentError';
+  }
+}
+
+export class StorageClientClosedError extends StorageClientError {
+  constructor(server: ServerRef) {
+    super('ERR_STORAGE_CLIENT_CLOSED', server, 'this client has been closed; open a new one');
+    this.name = 'StorageClientClosedError';
   }
 }

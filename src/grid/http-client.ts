@@ -1,0 +1,508 @@
+// StorageClient over Tahoe's HTTP storage protocol (tahoe-formats.md §10), with undici:
+// one keep-alive connection pool per server, TLS accepted only when the peer certificate's
+// SPKI hash equals the NURL's (§10.2; no CA, hostname or date checks), strict validation
+// of every response, and one `slotfs:request` diagnostics event per request start/end.
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { buildConnector, errors as undiciErrors, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import {
+  AUTHORIZATION_HEADER,
+  authorizationHeaderValue,
+  CBOR_MIME_TYPE,
+  decodeReadTestWriteResponse,
+  decodeShareSet,
+  decodeVersion,
+  encodeCorruptionAdvice,
+  encodeReadTestWriteRequest,
+  ERROR_CODE_HEADER,
+  ERROR_CODES,
+  EXTENSIONS_REQUEST_HEADER,
+  EXTENSIONS_REQUEST_VALUE,
+  parseContentRange,
+  parseNurl,
+  PATHS,
+  ProtocolError,
+  rangeHeaderValue,
+  SECRET_HEADER,
+  SECRET_KINDS,
+  secretHeaderValue,
+  storageIndexToString,
+  type Nurl,
+  type ReadTestWriteResponse,
+} from '../storage/protocol.js';
+import {
+  RequestAbortedError,
+  ServerBadResponseError,
+  ServerHttpStatusError,
+  ServerTimeoutError,
+  ServerTlsPinError,
+  ServerUnauthorizedError,
+  ServerUnreachableError,
+  ServerUnsupportedError,
+  StorageClientArgumentError,
+  StorageClientClosedError,
+  StorageClientError,
+  WriteEnablerError,
+  type ServerRef,
+} from './errors.js';
+import { newRequestId, publishRequestEvent } from './request-events.js';
+import type { ServerEntry } from './servers.js';
+import type {
+  ReadVector,
+  RequestOptions,
+  ServerVersion,
+  SlotSecrets,
+  StorageClient,
+  TestWriteVectors,
+} from './storage-client.js';
+import { ArgumentChecker } from './validate.js';
+
+export interface HttpClientTimeouts {
+  /** TCP connect + TLS handshake. */
+  connectMs: number;
+  /** From sending the request to the end of the response headers. */
+  headersMs: number;
+  /** Longest silence between two chunks of the response body. */
+  bodyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpClientTimeouts = {
+  connectMs: 10_000,
+  headersMs: 30_000,
+  bodyMs: 30_000,
+};
+
+export interface HttpStorageClientOptions {
+  timeouts?: Partial<HttpClientTimeouts>;
+  /** Most parallel connections to this server (default 8). */
+  connections?: number;
+  /** Responses larger than this are refused as ERR_SERVER_BAD_RESPONSE (default 256 MiB). */
+  maxResponseBytes?: number;
+}
+
+/** A pin mismatch found in the connector; mapped to ServerTlsPinError. */
+class PinMismatch extends Error {
+  constructor(readonly actual: string | null) {
+    super('TLS certificate does not match the pinned SPKI hash');
+  }
+}
+
+type Endpoint = 'version' | 'read-test-write' | 'read-share' | 'list-shares' | 'lease' | 'corrupt';
+
+interface Exchange {
+  status: number;
+  headers: Dispatcher.ResponseData['headers'];
+  body: Uint8Array;
+}
+
+export class HttpStorageClient implements StorageClient {
+  readonly serverId: Uint8Array;
+  readonly permutationSeed: Uint8Array;
+  readonly name: string;
+  readonly nurl: Nurl;
+  readonly timeouts: HttpClientTimeouts;
+  private readonly pool: Pool;
+  private readonly authorization: string;
+  private readonly check: ArgumentChecker;
+  private readonly ref: ServerRef;
+  private readonly maxResponseBytes: number;
+  private version: ServerVersion | undefined;
+  private closed = false;
+
+  constructor(server: ServerEntry, options: HttpStorageClientOptions = {}) {
+    this.serverId = server.id;
+    this.permutationSeed = server.permutationSeed;
+    this.name = server.name;
+    this.ref = { serverId: server.id, name: server.name };
+    this.check = new ArgumentChecker(this.ref);
+    try {
+      this.nurl = parseNurl(server.nurl);
+    } catch (err) {
+      throw new StorageClientArgumentError(this.ref, (err as Error).message);
+    }
+    if (this.nurl.subscheme) {
+      throw new StorageClientArgumentError(
+        this.ref,
+        `NURL scheme pb+${this.nurl.subscheme} is not supported (only direct TCP)`,
+      );
+    }
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.maxResponseBytes = options.maxResponseBytes ?? 256 * 1024 * 1024;
+    this.authorization = authorizationHeaderValue(this.nurl.swissnum);
+    const host = this.nurl.host.includes(':') ? `[${this.nurl.host}]` : this.nurl.host;
+    this.pool = new Pool(`https://${host}:${this.nurl.port}`, {
+      connect: pinnedConnector(this.nurl.spkiHash, this.timeouts.connectMs),
+      connections: options.connections ?? 8,
+      pipelining: 1,
+      headersTimeout: this.timeouts.headersMs,
+      bodyTimeout: this.timeouts.bodyMs,
+    });
+  }
+
+  /** The cached version document, if one was fetched. */
+  get cachedVersion(): ServerVersion | undefined {
+    return this.version;
+  }
+
+  async getVersion(options: RequestOptions & { refresh?: boolean } = {}): Promise<ServerVersion> {
+    if (this.version && !options.refresh) return this.version;
+    const path = PATHS.version;
+    const res = await this.exchange('version', 'GET', path, {
+      headers: { [EXTENSIONS_REQUEST_HEADER]: EXTENSIONS_REQUEST_VALUE },
+      signal: options.signal,
+    });
+    this.expectStatus('version', res, [200]);
+    const doc = this.decode('version', res, decodeVersion);
+    this.version = {
+      maximumImmutableShareSize: doc.maximumImmutableShareSize,
+      maximumMutableShareSize: doc.maximumMutableShareSize,
+      availableSpace: doc.availableSpace,
+      applicationVersion: Buffer.from(doc.applicationVersion).toString('utf8'),
+      readFromEnd: doc.slotfs?.readFromEnd ?? false,
+      announcedNodeId: doc.slotfs?.nodeId,
+      announcedPermutationSeed: doc.slotfs?.permutationSeed,
+    };
+    return this.version;
+  }
+
+  async readTestWrite(
+    storageIndex: Uint8Array,
+    secrets: SlotSecrets,
+    testWriteVectors: ReadonlyMap<number, TestWriteVectors>,
+    readVector: readonly ReadVector[],
+    options: RequestOptions = {},
+  ): Promise<ReadTestWriteResponse> {
+    this.check.storageIndex(storageIndex);
+    this.check.secrets(secrets);
+    const { readsFromEnd } = this.check.readTestWrite(testWriteVectors, readVector);
+    if (readsFromEnd) {
+      const version = await this.getVersion({ signal: options.signal });
+      if (!version.readFromEnd) {
+        throw new ServerUnsupportedError(this.ref, 'read-from-end (negative read offsets)');
+      }
+    }
+    const si = storageIndexToString(storageIndex);
+    const body = encodeReadTestWriteRequest({
+      testWriteVectors: new Map(testWriteVectors),
+      readVector: [...readVector],
+    });
+    const res = await this.exchange('read-test-write', 'POST', PATHS.readTestWrite(si), {
+      body,
+      headers: {
+        'content-type': CBOR_MIME_TYPE,
+        [SECRET_HEADER]: [
+          secretHeaderValue(SECRET_KINDS.writeEnabler, secrets.writeEnabler),
+          secretHeaderValue(SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret),
+          secretHeaderValue(SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret),
+        ],
+      },
+      signal: options.signal,
+    });
+    if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
+      // Tahoe answers a wrong write enabler with a bare 401 (§10.5); slotfs adds a code.
+      throw new WriteEnablerError(this.ref, si);
+    }
+    this.expectStatus('read-test-write', res, [200]);
+    const answer = this.decode('read-test-write', res, decodeReadTestWriteResponse);
+    for (const [shnum, reads] of answer.data) {
+      const bad = (detail: string) =>
+        new ServerBadResponseError(this.ref, 'read-test-write', `share ${shnum}: ${detail}`);
+      if (shnum > 255) throw bad('share number out of range');
+      if (reads.length !== readVector.length) {
+        throw bad(`${reads.length} reads for ${readVector.length} read vector entries`);
+      }
+      reads.forEach((r, i) => {
+        if (r.length > readVector[i].size) {
+          throw bad(`read ${i} returned ${r.length} bytes for ${readVector[i].size} requested`);
+        }
+      });
+    }
+    return answer;
+  }
+
+  async readShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options: RequestOptions = {},
+  ): Promise<Uint8Array | null> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.range(offset, length);
+    const si = storageIndexToString(storageIndex);
+    const res = await this.exchange('read-share', 'GET', PATHS.readShare(si, shareNumber), {
+      headers: { range: rangeHeaderValue(offset, length) },
+      signal: options.signal,
+    });
+    if (res.status === 404) return null;
+    if (res.status === 204) return new Uint8Array(0);
+    this.expectStatus('read-share', res, [206]);
+    const header = res.headers['content-range'];
+    const range = typeof header === 'string' ? parseContentRange(header) : undefined;
+    const bad = (detail: string) => new ServerBadResponseError(this.ref, 'read-share', detail);
+    if (!range) throw bad(`206 with a missing or malformed Content-Range (${String(header)})`);
+    if (range.first !== offset) {
+      throw bad(`asked for bytes from ${offset}, Content-Range starts at ${range.first}`);
+    }
+    if (range.last >= offset + length) {
+      throw bad(`Content-Range ends at ${range.last}, beyond the ${length} bytes asked for`);
+    }
+    if (res.body.length !== range.last - range.first + 1) {
+      throw bad(`body has ${res.body.length} bytes but Content-Range says ${header}`);
+    }
+    return res.body;
+  }
+
+  async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
+    this.check.storageIndex(storageIndex);
+    const si = storageIndexToString(storageIndex);
+    const res = await this.exchange('list-shares', 'GET', PATHS.listShares(si), {
+      signal: options.signal,
+    });
+    this.expectStatus('list-shares', res, [200]);
+    const shares = this.decode('list-shares', res, decodeShareSet);
+    if (shares.some((s) => s > 255)) {
+      throw new ServerBadResponseError(this.ref, 'list-shares', 'share number out of range');
+    }
+    return shares.sort((a, b) => a - b);
+  }
+
+  async addLease(
+    storageIndex: Uint8Array,
+    renewSecret: Uint8Array,
+    cancelSecret: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.leaseSecret(renewSecret, 'lease renew secret');
+    this.check.leaseSecret(cancelSecret, 'lease cancel secret');
+    const si = storageIndexToString(storageIndex);
+    const res = await this.exchange('lease', 'PUT', PATHS.lease(si), {
+      headers: {
+        [SECRET_HEADER]: [
+          secretHeaderValue(SECRET_KINDS.leaseRenew, renewSecret),
+          secretHeaderValue(SECRET_KINDS.leaseCancel, cancelSecret),
+        ],
+      },
+      signal: options.signal,
+    });
+    if (res.status === 404) return false;
+    this.expectStatus('lease', res, [204]);
+    return true;
+  }
+
+  async adviseCorrupt(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.reason(reason);
+    const si = storageIndexToString(storageIndex);
+    const res = await this.exchange('corrupt', 'POST', PATHS.adviseCorrupt(si, shareNumber), {
+      body: encodeCorruptionAdvice(reason),
+      headers: { 'content-type': CBOR_MIME_TYPE },
+      signal: options.signal,
+    });
+    if (res.status === 404) return false;
+    this.expectStatus('corrupt', res, [200]);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+
+  // --- plumbing ---------------------------------------------------------------------------
+
+  private errorCode(res: Exchange): string | undefined {
+    const v = res.headers[ERROR_CODE_HEADER];
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  private expectStatus(endpoint: Endpoint, res: Exchange, ok: number[]): void {
+    if (ok.includes(res.status)) return;
+    if (res.status === 401) throw new ServerUnauthorizedError(this.ref, endpoint);
+    let text = Buffer.from(res.body.subarray(0, 300)).toString('utf8').replace(/\s+/g, ' ').trim();
+    const code = this.errorCode(res);
+    if (code) text = text ? `${code}: ${text}` : code;
+    throw new ServerHttpStatusError(this.ref, res.status, endpoint, text);
+  }
+
+  private decode<T>(endpoint: Endpoint, res: Exchange, decoder: (b: Uint8Array) => T): T {
+    const type = res.headers['content-type'];
+    if (typeof type === 'string' && !type.toLowerCase().startsWith(CBOR_MIME_TYPE)) {
+      throw new ServerBadResponseError(this.ref, endpoint, `Content-Type ${type}, expected CBOR`);
+    }
+    try {
+      return decoder(res.body);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        throw new ServerBadResponseError(this.ref, endpoint, err.message, { cause: err });
+      }
+      throw new ServerBadResponseError(this.ref, endpoint, String(err), { cause: err });
+    }
+  }
+
+  private async exchange(
+    endpoint: Endpoint,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    req: {
+      headers?: Record<string, string | string[]>;
+      body?: Uint8Array;
+      signal?: AbortSignal;
+    },
+  ): Promise<Exchange> {
+    if (this.closed) {
+      throw new StorageClientClosedError(this.ref);
+    }
+    const id = newRequestId();
+    const bytesSent = req.body?.length ?? 0;
+    const base = {
+      id,
+      serverId: this.serverId,
+      serverName: this.name,
+      method,
+      endpoint,
+      path,
+      bytesSent,
+    };
+    publishRequestEvent({ ...base, phase: 'start' });
+    const started = performance.now();
+    let status: number | null = null;
+    let bytesReceived = 0;
+    let errorCode: string | null = null;
+    try {
+      const res = await this.pool.request({
+        method,
+        path,
+        headers: {
+          accept: CBOR_MIME_TYPE,
+          [AUTHORIZATION_HEADER]: this.authorization,
+          ...req.headers,
+        },
+        body: req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : null,
+        signal: req.signal,
+      });
+      status = res.statusCode;
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        bytesReceived += chunk.length;
+        if (bytesReceived > this.maxResponseBytes) {
+          res.body.destroy();
+          throw new ServerBadResponseError(
+            this.ref,
+            endpoint,
+            `response body exceeds ${this.maxResponseBytes} bytes`,
+          );
+        }
+        chunks.push(chunk);
+      }
+      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+      return {
+        status,
+        headers: res.headers,
+        body: new Uint8Array(body.buffer, body.byteOffset, body.length),
+      };
+    } catch (err) {
+      const mapped = this.mapError(endpoint, err, req.signal);
+      errorCode = mapped.code;
+      throw mapped;
+    } finally {
+      publishRequestEvent({
+        ...base,
+        phase: 'end',
+        bytesReceived,
+        status,
+        errorCode,
+        durationMs: performance.now() - started,
+      });
+    }
+  }
+
+  private mapError(endpoint: Endpoint, err: unknown, signal?: AbortSignal): StorageClientError {
+    if (err instanceof StorageClientError) return err;
+    if (err instanceof PinMismatch) {
+      return new ServerTlsPinError(this.ref, this.nurl.spkiHash, err.actual);
+    }
+    if (signal?.aborted || err instanceof undiciErrors.RequestAbortedError) {
+      return new RequestAbortedError(this.ref, endpoint, { cause: err });
+    }
+    if (err instanceof undiciErrors.ConnectTimeoutError) {
+      return new ServerTimeoutError(this.ref, 'connect', this.timeouts.connectMs, { cause: err });
+    }
+    if (err instanceof undiciErrors.HeadersTimeoutError) {
+      return new ServerTimeoutError(this.ref, 'headers', this.timeouts.headersMs, { cause: err });
+    }
+    if (err instanceof undiciErrors.BodyTimeoutError) {
+      return new ServerTimeoutError(this.ref, 'body', this.timeouts.bodyMs, { cause: err });
+    }
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === 'string' && code.startsWith('HPE_')) {
+      // llhttp refused the bytes the server sent: not HTTP at all.
+      return new ServerBadResponseError(this.ref, endpoint, `invalid HTTP (${code})`, {
+        cause: err,
+      });
+    }
+    if (err instanceof undiciErrors.ResponseContentLengthMismatchError) {
+      return new ServerBadResponseError(this.ref, endpoint, (err as Error).message, { cause: err });
+    }
+    const detail =
+      err instanceof Error ? `${err.message}${code ? ` (${String(code)})` : ''}` : String(err);
+    return new ServerUnreachableError(
+      this.ref,
+      `cannot reach ${this.nurl.host}:${this.nurl.port} for ${endpoint}: ${detail}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * undici connector that completes the TLS handshake without CA checks and then accepts
+ * the socket only if the peer certificate's SPKI SHA-256 equals `spkiHash` (base64url).
+ * TLS session resumption is off so that every connection presents its certificate.
+ */
+function pinnedConnector(spkiHash: string, timeoutMs: number): buildConnector.connector {
+  const connect = buildConnector({
+    rejectUnauthorized: false,
+    maxCachedSessions: 0,
+    timeout: timeoutMs,
+  });
+  return (options, callback) => {
+    connect(options, (err, socket) => {
+      if (err) {
+        callback(err, null);
+        return;
+      }
+      const actual = peerSpkiHash(socket as TLSSocket);
+      if (actual !== spkiHash) {
+        socket?.destroy();
+        callback(new PinMismatch(actual), null);
+        return;
+      }
+      callback(null, socket as TLSSocket);
+    });
+  };
+}
+
+function peerSpkiHash(socket: TLSSocket): string | null {
+  const cert = socket.getPeerX509Certificate?.();
+  if (!cert) return null;
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64url');
+}
+
+/** One client per server of a servers file. */
+export function httpStorageClients(
+  servers: readonly ServerEntry[],
+  options?: HttpStorageClientOptions,
+): HttpStorageClient[] {
+  return servers.map((s) => new HttpStorageClient(s, options));
+}

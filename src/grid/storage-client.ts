@@ -1,0 +1,121 @@
+// The one interface for talking to one storage server about mutable slots
+// (tahoe-formats.md §9.2–§9.4, §10.5). The HTTP client implements it; so do the
+// in-memory reference used by tests and, later, the fault-injection wrappers (which wrap
+// another StorageClient rather than adding flags to it). Every implementation must pass
+// the compliance suite in ./test-support/compliance.ts.
+//
+// Every method rejects only with a StorageClientError (see ./errors.ts) naming this server.
+import type {
+  ReadTestWriteResponse,
+  ReadVector,
+  TestVector,
+  TestWriteVectors,
+  WriteVector,
+} from '../storage/protocol.js';
+
+export type { ReadTestWriteResponse, ReadVector, TestVector, TestWriteVectors, WriteVector };
+
+/** Secrets sent with a read-test-write (§10.3). */
+export interface SlotSecrets {
+  /** WE(writekey, serverId): 32 bytes in Tahoe; any non-empty value is accepted. */
+  writeEnabler: Uint8Array;
+  /** Per-server lease secrets, 32 bytes each (leaseSecretsFor in src/crypto). */
+  leaseRenewSecret: Uint8Array;
+  leaseCancelSecret: Uint8Array;
+}
+
+/** What the server's version document says (§10.5), plus the slotfs extension. */
+export interface ServerVersion {
+  maximumImmutableShareSize: number;
+  maximumMutableShareSize: number;
+  availableSpace: number;
+  applicationVersion: string;
+  /**
+   * Read vectors of readTestWrite may use negative offsets (counted back from the end of
+   * each share's data). Only a slotfs server advertises it.
+   */
+  readFromEnd: boolean;
+  /** The node id the server says it records in containers, if it says (slotfs only). */
+  announcedNodeId?: Uint8Array;
+  /** The permutation seed the server announces, if it says (slotfs only). */
+  announcedPermutationSeed?: Uint8Array;
+}
+
+export interface RequestOptions {
+  /** Cancels the request; it then rejects with ERR_REQUEST_ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface StorageClient {
+  /** 20-byte node id used in write enablers and lease secrets (§3.3). */
+  readonly serverId: Uint8Array;
+  /** Bytes hashed with the SI to place this server on the permuted ring (§11.1). */
+  readonly permutationSeed: Uint8Array;
+  /** Short human name for logs and errors. */
+  readonly name: string;
+
+  /**
+   * The version document. Fetched once and cached; `refresh` asks again.
+   * Callers that want to use readFromEnd should call this first (e.g. when the grid
+   * is opened) so that the first operation does not pay for it.
+   */
+  getVersion(options?: RequestOptions & { refresh?: boolean }): Promise<ServerVersion>;
+
+  /**
+   * §9.2 in one request: check the write enabler against every share of the slot, run
+   * every test, read `readVector` from every share present (before any write), and — only
+   * if all tests passed — apply the writes. `data` maps every share number present
+   * before the call to one byte string per read-vector entry.
+   *
+   * With empty `testWriteVectors` this is a pure read of all shares of the slot (§10.7):
+   * nothing is written and no lease is touched. A negative read offset needs
+   * `readFromEnd` (else ERR_SERVER_UNSUPPORTED, nothing sent).
+   * Wrong write enabler → WriteEnablerError (ERR_WRITE_ENABLER).
+   */
+  readTestWrite(
+    storageIndex: Uint8Array,
+    secrets: SlotSecrets,
+    testWriteVectors: ReadonlyMap<number, TestWriteVectors>,
+    readVector: readonly ReadVector[],
+    options?: RequestOptions,
+  ): Promise<ReadTestWriteResponse>;
+
+  /**
+   * `length` (≥ 1) bytes of one share's data from `offset`, truncated at the data end
+   * (empty when `offset` is past it); `null` when the server holds no such share.
+   */
+  readShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options?: RequestOptions,
+  ): Promise<Uint8Array | null>;
+
+  /** Share numbers the server holds for the slot, ascending (empty if none). */
+  listShares(storageIndex: Uint8Array, options?: RequestOptions): Promise<number[]>;
+
+  /** Adds or renews a lease on every share of the SI; false if the server holds none. */
+  addLease(
+    storageIndex: Uint8Array,
+    renewSecret: Uint8Array,
+    cancelSecret: Uint8Array,
+    options?: RequestOptions,
+  ): Promise<boolean>;
+
+  /** Tells the administrator a share looks corrupt; false if the share is not held. */
+  adviseCorrupt(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options?: RequestOptions,
+  ): Promise<boolean>;
+
+  /** Releases connections; later calls fail. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Limits shared by every implementation (Tahoe's CDDL, §10.5). */
+export const MAX_SHARE_NUMBER = 255;
+export const MAX_CORRUPTION_REASON_BYTES = 32765;
+export const LEASE_SECRET_LENGTH = 32;

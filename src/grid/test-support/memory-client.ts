@@ -1,0 +1,314 @@
+// An in-memory StorageClient: the §9.2 slot semantics with no disk and no network. It is
+// the executable reference the compliance suite is checked against, and a fast stand-in
+// server for unit tests of the layers above (servermap, publish, retrieve). It publishes
+// the same `slotfs:request` events as the HTTP client, so cost accounting works on it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toBase32 } from '../../encoding/base32.js';
+import { concatBytes, equalBytes } from '../../encoding/bytes.js';
+import {
+  encodeCorruptionAdvice,
+  encodeReadTestWriteRequest,
+  encodeReadTestWriteResponse,
+  encodeShareSet,
+  type ReadTestWriteResponse,
+} from '../../storage/protocol.js';
+import {
+  RequestAbortedError,
+  StorageClientClosedError,
+  StorageClientError,
+  ServerHttpStatusError,
+  ServerUnsupportedError,
+  WriteEnablerError,
+  type ServerRef,
+} from '../errors.js';
+import { newRequestId, publishRequestEvent } from '../request-events.js';
+import type {
+  ReadVector,
+  RequestOptions,
+  ServerVersion,
+  SlotSecrets,
+  StorageClient,
+  TestWriteVectors,
+} from '../storage-client.js';
+import { ArgumentChecker } from '../validate.js';
+
+interface MemoryShare {
+  data: Uint8Array;
+  writeEnabler: Uint8Array;
+  leases: Array<{ renew: Uint8Array; cancel: Uint8Array; expiresAt: number }>;
+}
+
+const LEASE_SECONDS = 31 * 24 * 3600;
+
+/** The state of one in-memory server: slots by base32 SI, then shares by number. */
+export class MemoryStorageServer {
+  readonly slots = new Map<string, Map<number, MemoryShare>>();
+  readonly corruptionReports: Array<{ si: string; shnum: number; reason: string }> = [];
+  constructor(
+    readonly nodeId: Uint8Array,
+    readonly options: { readFromEnd?: boolean; maximumMutableShareSize?: number } = {},
+  ) {}
+}
+
+export interface MemoryClientOptions {
+  name?: string;
+  /** Simulated time per request (ms), for tests of ordering and round trips. */
+  latencyMs?: number;
+}
+
+export class MemoryStorageClient implements StorageClient {
+  readonly serverId: Uint8Array;
+  readonly permutationSeed: Uint8Array;
+  readonly name: string;
+  private readonly ref: ServerRef;
+  private readonly check: ArgumentChecker;
+  private closed = false;
+
+  constructor(
+    readonly server: MemoryStorageServer,
+    private readonly options: MemoryClientOptions = {},
+  ) {
+    this.serverId = server.nodeId;
+    this.permutationSeed = server.nodeId;
+    this.name = options.name ?? `memory-${toBase32(server.nodeId).slice(0, 6)}`;
+    this.ref = { serverId: this.serverId, name: this.name };
+    this.check = new ArgumentChecker(this.ref);
+  }
+
+  private version: ServerVersion | undefined;
+
+  async getVersion(options: RequestOptions & { refresh?: boolean } = {}): Promise<ServerVersion> {
+    if (this.version && !options.refresh) return this.version;
+    this.version = await this.request('version', 0, options, () => ({
+      value: {
+        maximumImmutableShareSize: 0,
+        maximumMutableShareSize: this.maxShareSize,
+        availableSpace: 2 ** 40,
+        applicationVersion: 'slotfs-memory',
+        readFromEnd: this.server.options.readFromEnd ?? true,
+        announcedNodeId: this.server.nodeId,
+        announcedPermutationSeed: this.server.nodeId,
+      },
+      received: 100,
+    }));
+    return this.version;
+  }
+
+  private get maxShareSize(): number {
+    return this.server.options.maximumMutableShareSize ?? 2 ** 40;
+  }
+
+  async readTestWrite(
+    storageIndex: Uint8Array,
+    secrets: SlotSecrets,
+    testWriteVectors: ReadonlyMap<number, TestWriteVectors>,
+    readVector: readonly ReadVector[],
+    options: RequestOptions = {},
+  ): Promise<ReadTestWriteResponse> {
+    this.check.storageIndex(storageIndex);
+    this.check.secrets(secrets);
+    const { readsFromEnd } = this.check.readTestWrite(testWriteVectors, readVector);
+    if (readsFromEnd && !(this.server.options.readFromEnd ?? true)) {
+      throw new ServerUnsupportedError(this.ref, 'read-from-end (negative read offsets)');
+    }
+    const sent = encodeReadTestWriteRequest({
+      testWriteVectors: new Map(testWriteVectors),
+      readVector: [...readVector],
+    }).length;
+    const si = toBase32(storageIndex);
+    return this.request('read-test-write', sent, options, () => {
+      const slot = this.server.slots.get(si) ?? new Map<number, MemoryShare>();
+      for (const share of slot.values()) {
+        if (!equalBytes(share.writeEnabler, secrets.writeEnabler)) {
+          throw new WriteEnablerError(this.ref, si);
+        }
+      }
+      let success = true;
+      for (const [shnum, v] of testWriteVectors) {
+        const data = slot.get(shnum)?.data ?? new Uint8Array(0);
+        for (const t of v.test) {
+          if (!equalBytes(data.subarray(t.offset, t.offset + t.size), t.specimen)) success = false;
+        }
+      }
+      const data = new Map<number, Uint8Array[]>();
+      for (const [shnum, share] of [...slot].sort((a, b) => a[0] - b[0])) {
+        data.set(
+          shnum,
+          readVector.map((r) => {
+            const start = r.offset < 0 ? Math.max(0, share.data.length + r.offset) : r.offset;
+            return share.data.slice(start, start + r.size);
+          }),
+        );
+      }
+      if (success) {
+        // Compute every new share first so that a refused write changes nothing.
+        const updates = new Map<number, Uint8Array | null>();
+        for (const [shnum, v] of testWriteVectors) {
+          if (v.newLength === 0) {
+            updates.set(shnum, null);
+            continue;
+          }
+          let bytes = slot.get(shnum)?.data ?? new Uint8Array(0);
+          for (const w of v.write) {
+            const end = Math.max(bytes.length, w.offset + w.data.length);
+            if (end > this.maxShareSize) {
+              throw new ServerHttpStatusError(this.ref, 413, 'read-test-write', 'share too large');
+            }
+            bytes =
+              end > bytes.length
+                ? concatBytes(bytes, new Uint8Array(end - bytes.length))
+                : bytes.slice();
+            bytes.set(w.data, w.offset);
+          }
+          if (v.newLength !== null && v.newLength < bytes.length) {
+            bytes = bytes.slice(0, v.newLength);
+          }
+          updates.set(shnum, bytes);
+        }
+        for (const [shnum, bytes] of updates) {
+          if (bytes === null) {
+            slot.delete(shnum);
+            continue;
+          }
+          let share = slot.get(shnum);
+          if (!share) {
+            share = { data: bytes, writeEnabler: secrets.writeEnabler.slice(), leases: [] };
+            slot.set(shnum, share);
+          }
+          share.data = bytes;
+          renewLease(share, secrets.leaseRenewSecret, secrets.leaseCancelSecret);
+        }
+        if (slot.size) this.server.slots.set(si, slot);
+        else this.server.slots.delete(si);
+      }
+      const value = { success, data };
+      return { value, received: encodeReadTestWriteResponse(value).length };
+    });
+  }
+
+  async readShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options: RequestOptions = {},
+  ): Promise<Uint8Array | null> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.range(offset, length);
+    const si = toBase32(storageIndex);
+    return this.request('read-share', 0, options, () => {
+      const share = this.server.slots.get(si)?.get(shareNumber);
+      const value = share ? share.data.slice(offset, offset + length) : null;
+      return { value, received: value?.length ?? 0 };
+    });
+  }
+
+  async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
+    this.check.storageIndex(storageIndex);
+    const si = toBase32(storageIndex);
+    return this.request('list-shares', 0, options, () => {
+      const value = [...(this.server.slots.get(si)?.keys() ?? [])].sort((a, b) => a - b);
+      return { value, received: encodeShareSet(value).length };
+    });
+  }
+
+  async addLease(
+    storageIndex: Uint8Array,
+    renewSecret: Uint8Array,
+    cancelSecret: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.leaseSecret(renewSecret, 'lease renew secret');
+    this.check.leaseSecret(cancelSecret, 'lease cancel secret');
+    const si = toBase32(storageIndex);
+    return this.request('lease', 0, options, () => {
+      const slot = this.server.slots.get(si);
+      if (!slot) return { value: false, received: 0 };
+      for (const share of slot.values()) renewLease(share, renewSecret, cancelSecret);
+      return { value: true, received: 0 };
+    });
+  }
+
+  async adviseCorrupt(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.reason(reason);
+    const si = toBase32(storageIndex);
+    return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
+      if (!this.server.slots.get(si)?.has(shareNumber)) return { value: false, received: 0 };
+      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
+      return { value: true, received: 0 };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /**
+   * Runs `apply` atomically (JS is single-threaded and `apply` is synchronous) after the
+   * simulated latency, publishing request events around it.
+   */
+  private async request<T>(
+    endpoint: string,
+    bytesSent: number,
+    options: RequestOptions,
+    apply: () => { value: T; received: number },
+  ): Promise<T> {
+    if (this.closed) throw new StorageClientClosedError(this.ref);
+    const base = {
+      id: newRequestId(),
+      serverId: this.serverId,
+      serverName: this.name,
+      method: endpoint === 'version' || endpoint === 'read-share' ? 'GET' : 'POST',
+      endpoint,
+      path: `memory:${endpoint}`,
+      bytesSent,
+    };
+    publishRequestEvent({ ...base, phase: 'start' });
+    const started = performance.now();
+    let received = 0;
+    let errorCode: string | null = null;
+    try {
+      // Always answer asynchronously, like a network: parallel calls overlap.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.options.latencyMs) {
+        try {
+          await sleep(this.options.latencyMs, undefined, { signal: options.signal });
+        } catch (err) {
+          throw new RequestAbortedError(this.ref, endpoint, { cause: err });
+        }
+      }
+      if (options.signal?.aborted) throw new RequestAbortedError(this.ref, endpoint);
+      const out = apply();
+      received = out.received;
+      return out.value;
+    } catch (err) {
+      errorCode = err instanceof StorageClientError ? err.code : 'ERR_UNKNOWN';
+      throw err;
+    } finally {
+      publishRequestEvent({
+        ...base,
+        phase: 'end',
+        bytesReceived: received,
+        status: errorCode ? null : 200,
+        errorCode,
+        durationMs: performance.now() - started,
+      });
+    }
+  }
+}
+
+function renewLease(share: MemoryShare, renew: Uint8Array, cancel: Uint8Array): void {
+  const expiresAt = Math.floor(Date.now() / 1000) + LEASE_SECONDS;
+  const lease = share.leases.find((l) => equalBytes(l.renew, renew));
+  if (lease) lease.expiresAt = Math.max(lease.expiresAt, expiresAt);
+  else share.leases.push({ renew: renew.slice(), cancel: cancel.slice(), expiresAt });
+}
