@@ -1,6 +1,7 @@
 // The `slotfs` command. Each subcommand lives in ./commands/<name>.ts and registers
 // itself on the program; add new ones to the list below.
 import { Command } from 'commander';
+import server from './commands/server.js';
 
 const program = new Command();
 program
@@ -10,6 +11,7 @@ program
 
 const commands: Array<(p: Command) => void> = [
   // (each command module default-exports a `register(program)` function)
+  server,
 ];
 for (const register of commands) register(program);
 
