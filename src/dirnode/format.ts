@@ -1,0 +1,250 @@
+// Packing and unpacking a directory's child table (tahoe-formats.md §8): the plaintext of
+// the directory's SDMF file. Pure: no I/O.
+import { aesCtr } from '../crypto/aes.js';
+import { tahoeHmac } from '../crypto/hash.js';
+import { dirnodeChildKey, dirnodeChildSalt } from '../crypto/derive.js';
+import { compareBytes, concatBytes, equalBytes, fromUtf8, utf8 } from '../encoding/bytes.js';
+import { netstring, NetstringError, splitNetstrings } from '../encoding/netstring.js';
+import { DirnodeFormatError } from './errors.js';
+import { isPlainObject, serializeMetadata, type JsonObject } from './metadata-json.js';
+
+/** One entry of a directory. */
+export interface DirChild {
+  /** Unicode name; stored NFC-normalised. */
+  name: string;
+  /** The child's write cap, if it has one and the reader may see it. */
+  rwCap?: string;
+  /** The child's read-only cap ('' if it has none); a leading `ro.` is dropped. */
+  roCap: string;
+  metadata: JsonObject;
+}
+
+const SALT_SIZE = 16;
+const MAC_SIZE = 32;
+const ALLEGED_READONLY = 'ro.';
+const ALLEGED_IMMUTABLE = 'imm.';
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkWriteKey(writeKey: Uint8Array): void {
+  if (!(writeKey instanceof Uint8Array) || writeKey.length !== 16) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_WRITEKEY',
+      `the directory writekey must be 16 bytes, got ${writeKey instanceof Uint8Array ? writeKey.length : typeof writeKey}`,
+    );
+  }
+}
+
+/** salt(16) ‖ AES-CTR(childkey)(rwCap) ‖ Tahoe-hmac(childkey, salt ‖ ciphertext) (§8.1). */
+function encryptRwCap(writeKey: Uint8Array, rwCap: Uint8Array): Uint8Array {
+  const salt = dirnodeChildSalt(rwCap);
+  const key = dirnodeChildKey(salt, writeKey);
+  const ciphertext = aesCtr(key, rwCap);
+  return concatBytes(salt, ciphertext, tahoeHmac(key, concatBytes(salt, ciphertext)));
+}
+
+function decryptRwCap(writeKey: Uint8Array, data: Uint8Array, child: number): Uint8Array {
+  if (data.length === 0) return data; // written without a writekey: no rw cap
+  if (data.length < SALT_SIZE + MAC_SIZE) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_RWCAPDATA',
+      `entry ${child}: rwcapdata is ${data.length} bytes, shorter than salt + MAC (48)`,
+      child,
+    );
+  }
+  const salt = data.subarray(0, SALT_SIZE);
+  const ciphertext = data.subarray(SALT_SIZE, data.length - MAC_SIZE);
+  const key = dirnodeChildKey(salt, writeKey);
+  // Tahoe ≥ 1.3 writes but never checks this MAC; slotfs checks it, so a wrong writekey or
+  // an altered entry is an error instead of a garbage write cap.
+  if (
+    !equalBytes(tahoeHmac(key, data.subarray(0, data.length - MAC_SIZE)), data.subarray(-MAC_SIZE))
+  ) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_MAC',
+      `entry ${child}: the MAC of the encrypted write cap does not match: the directory contents were altered or the writekey is not this directory's`,
+      child,
+    );
+  }
+  return aesCtr(key, ciphertext);
+}
+
+function normalizeName(name: unknown, child: number): string {
+  if (typeof name !== 'string' || LONE_SURROGATE.test(name)) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_NAME',
+      `child ${child}: the name must be a string of Unicode characters (no lone UTF-16 surrogates)`,
+      child,
+    );
+  }
+  return name.normalize('NFC');
+}
+
+function duplicate(name: string, child: number): DirnodeFormatError {
+  return new DirnodeFormatError(
+    'ERR_DIRNODE_DUPLICATE_NAME',
+    `child ${child}: the name ${JSON.stringify(name)} occurs twice (after NFC normalisation)`,
+    child,
+  );
+}
+
+/**
+ * Packs a directory's children: names NFC-normalised and sorted by code point, write caps
+ * encrypted and MACed under the directory's 16-byte writekey, metadata as Tahoe's JSON.
+ * Deterministic: the same children always pack to the same bytes.
+ */
+export function packChildren(writeKey: Uint8Array, children: Iterable<DirChild>): Uint8Array {
+  checkWriteKey(writeKey);
+  const entries: Array<{ name: Uint8Array; entry: Uint8Array }> = [];
+  const seen = new Set<string>();
+  let index = 0;
+  for (const child of children) {
+    const name = normalizeName(child.name, index);
+    if (seen.has(name)) throw duplicate(name, index);
+    seen.add(name);
+    const rwCap = child.rwCap ?? '';
+    if (rwCap.startsWith(ALLEGED_READONLY) || rwCap.startsWith(ALLEGED_IMMUTABLE)) {
+      throw new DirnodeFormatError(
+        'ERR_DIRNODE_CAP',
+        `child ${JSON.stringify(name)}: its write cap carries the prefix ${JSON.stringify(rwCap.split('.')[0] + '.')}, which says it must not be a write cap`,
+        index,
+      );
+    }
+    if (typeof child.roCap !== 'string') {
+      throw new DirnodeFormatError(
+        'ERR_DIRNODE_CAP',
+        `child ${JSON.stringify(name)}: roCap must be a string ('' for none)`,
+        index,
+      );
+    }
+    // The read-only context implies `ro.`; `imm.` is kept in a mutable directory (§8.1).
+    const roCap = child.roCap.startsWith(ALLEGED_READONLY)
+      ? child.roCap.slice(ALLEGED_READONLY.length)
+      : child.roCap;
+    if (!isPlainObject(child.metadata)) {
+      throw new DirnodeFormatError(
+        'ERR_DIRNODE_METADATA',
+        `child ${JSON.stringify(name)}: metadata must be a plain JSON object`,
+        index,
+      );
+    }
+    let metadata: string;
+    try {
+      metadata = serializeMetadata(child.metadata);
+    } catch (error) {
+      if (error instanceof DirnodeFormatError) {
+        throw new DirnodeFormatError(
+          error.code,
+          `child ${JSON.stringify(name)}: ${error.message}`,
+          index,
+        );
+      }
+      throw error;
+    }
+    const nameBytes = utf8(name);
+    entries.push({
+      name: nameBytes,
+      entry: netstring(
+        concatBytes(
+          netstring(nameBytes),
+          netstring(utf8(roCap)),
+          netstring(encryptRwCap(writeKey, utf8(rwCap))),
+          netstring(utf8(metadata)),
+        ),
+      ),
+    });
+    index++;
+  }
+  // Code-point order = UTF-8 byte order (JavaScript's UTF-16 sort would misplace astral names).
+  entries.sort((a, b) => compareBytes(a.name, b.name));
+  return concatBytes(...entries.map((e) => e.entry));
+}
+
+/** Unpacks with the directory's writekey: write caps decrypted, their MACs checked. */
+export function unpackChildren(writeKey: Uint8Array, packed: Uint8Array): DirChild[] {
+  checkWriteKey(writeKey);
+  return unpack(packed, writeKey);
+}
+
+/**
+ * Unpacks without the writekey (a read-cap holder): only read-only caps are exposed; a
+ * child linked read-write appears read-only.
+ */
+export function unpackChildrenReadOnly(packed: Uint8Array): DirChild[] {
+  return unpack(packed, undefined);
+}
+
+function text(bytes: Uint8Array, what: string, child: number): string {
+  try {
+    return fromUtf8(bytes);
+  } catch (cause) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_UTF8',
+      `entry ${child}: the ${what} is not valid UTF-8`,
+      child,
+      { cause },
+    );
+  }
+}
+
+function split(data: Uint8Array, what: string, child?: number): Uint8Array[] {
+  try {
+    return splitNetstrings(data);
+  } catch (cause) {
+    if (!(cause instanceof NetstringError)) throw cause;
+    throw new DirnodeFormatError('ERR_DIRNODE_NETSTRING', `${what}: ${cause.message}`, child, {
+      cause,
+    });
+  }
+}
+
+const stripTrailingSpaces = (s: string) => s.replace(/ +$/, '');
+
+function unpack(packed: Uint8Array, writeKey: Uint8Array | undefined): DirChild[] {
+  const children: DirChild[] = [];
+  const seen = new Set<string>();
+  split(packed, 'directory contents').forEach((entry, i) => {
+    const fields = split(entry, `entry ${i}`, i);
+    if (fields.length !== 4) {
+      throw new DirnodeFormatError(
+        'ERR_DIRNODE_ENTRY_FIELDS',
+        `entry ${i} has ${fields.length} fields; expected 4 (name, ro cap, rwcapdata, metadata)`,
+        i,
+      );
+    }
+    const [nameBytes, roBytes, rwcapdata, metadataBytes] = fields;
+    const name = text(nameBytes, 'name', i).normalize('NFC');
+    if (seen.has(name)) throw duplicate(name, i);
+    seen.add(name);
+    let metadata: unknown;
+    try {
+      metadata = JSON.parse(text(metadataBytes, 'metadata', i));
+    } catch (cause) {
+      if (cause instanceof DirnodeFormatError) throw cause;
+      throw new DirnodeFormatError(
+        'ERR_DIRNODE_METADATA',
+        `entry ${i} (${JSON.stringify(name)}): the metadata is not valid JSON`,
+        i,
+        { cause },
+      );
+    }
+    if (!isPlainObject(metadata)) {
+      throw new DirnodeFormatError(
+        'ERR_DIRNODE_METADATA',
+        `entry ${i} (${JSON.stringify(name)}): the metadata is JSON but not an object`,
+        i,
+      );
+    }
+    // Trailing spaces may pad caps (Tahoe ≥ 1.6 strips them); empty means absent.
+    const child: DirChild = {
+      name,
+      roCap: stripTrailingSpaces(text(roBytes, 'ro cap', i)),
+      metadata: metadata as JsonObject,
+    };
+    if (writeKey) {
+      const rwCap = stripTrailingSpaces(text(decryptRwCap(writeKey, rwcapdata, i), 'write cap', i));
+      if (rwCap) child.rwCap = rwCap;
+    }
+    children.push(child);
+  });
+  return children;
+}
