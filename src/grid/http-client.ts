@@ -4,7 +4,7 @@
 // of every response, and one `slotfs:request` diagnostics event per request start/end.
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { buildConnector, errors as undiciErrors, Pool } from 'undici';
+import { buildConnector, Client, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import {
   AUTHORIZATION_HEADER,
@@ -22,7 +22,6 @@ import {
   parseContentRange,
   parseNurl,
   PATHS,
-  ProtocolError,
   rangeHeaderValue,
   SECRET_HEADER,
   SECRET_KINDS,
@@ -48,13 +47,14 @@ import {
 } from './errors.js';
 import { newRequestId, publishRequestEvent } from './request-events.js';
 import type { ServerEntry } from './servers.js';
-import type {
-  ReadVector,
-  RequestOptions,
-  ServerVersion,
-  SlotSecrets,
-  StorageClient,
-  TestWriteVectors,
+import {
+  MAX_SHARE_NUMBER,
+  type ReadVector,
+  type RequestOptions,
+  type ServerVersion,
+  type SlotSecrets,
+  type StorageClient,
+  type TestWriteVectors,
 } from './storage-client.js';
 import { ArgumentChecker } from './validate.js';
 
@@ -102,7 +102,7 @@ export class HttpStorageClient implements StorageClient {
   readonly name: string;
   readonly nurl: Nurl;
   readonly timeouts: HttpClientTimeouts;
-  private readonly pool: Pool;
+  private readonly connections: ConnectionSet;
   private readonly authorization: string;
   private readonly check: ArgumentChecker;
   private readonly ref: ServerRef;
@@ -131,12 +131,14 @@ export class HttpStorageClient implements StorageClient {
     this.maxResponseBytes = options.maxResponseBytes ?? 256 * 1024 * 1024;
     this.authorization = authorizationHeaderValue(this.nurl.swissnum);
     const host = this.nurl.host.includes(':') ? `[${this.nurl.host}]` : this.nurl.host;
-    this.pool = new Pool(`https://${host}:${this.nurl.port}`, {
-      connect: pinnedConnector(this.nurl.spkiHash, this.timeouts.connectMs),
-      connections: options.connections ?? 8,
-      pipelining: 1,
-      headersTimeout: this.timeouts.headersMs,
-      bodyTimeout: this.timeouts.bodyMs,
+    const connect = pinnedConnector(this.nurl.spkiHash, this.timeouts.connectMs);
+    this.connections = new ConnectionSet(options.connections ?? 8, () => {
+      return new Client(`https://${host}:${this.nurl.port}`, {
+        connect,
+        pipelining: 1,
+        headersTimeout: this.timeouts.headersMs,
+        bodyTimeout: this.timeouts.bodyMs,
+      });
     });
   }
 
@@ -147,22 +149,23 @@ export class HttpStorageClient implements StorageClient {
 
   async getVersion(options: RequestOptions & { refresh?: boolean } = {}): Promise<ServerVersion> {
     if (this.version && !options.refresh) return this.version;
-    const path = PATHS.version;
-    const res = await this.exchange('version', 'GET', path, {
+    const request = {
       headers: { [EXTENSIONS_REQUEST_HEADER]: EXTENSIONS_REQUEST_VALUE },
       signal: options.signal,
-    });
-    this.expectStatus('version', res, [200]);
-    const doc = this.decode('version', res, decodeVersion);
-    this.version = {
-      maximumImmutableShareSize: doc.maximumImmutableShareSize,
-      maximumMutableShareSize: doc.maximumMutableShareSize,
-      availableSpace: doc.availableSpace,
-      applicationVersion: Buffer.from(doc.applicationVersion).toString('utf8'),
-      readFromEnd: doc.slotfs?.readFromEnd ?? false,
-      announcedNodeId: doc.slotfs?.nodeId,
-      announcedPermutationSeed: doc.slotfs?.permutationSeed,
     };
+    this.version = await this.call('version', 'GET', PATHS.version, request, (res) => {
+      this.expectStatus('version', res, [200]);
+      const doc = this.decode('version', res, decodeVersion);
+      return {
+        maximumImmutableShareSize: doc.maximumImmutableShareSize,
+        maximumMutableShareSize: doc.maximumMutableShareSize,
+        availableSpace: doc.availableSpace,
+        applicationVersion: Buffer.from(doc.applicationVersion).toString('utf8'),
+        readFromEnd: doc.slotfs?.readFromEnd ?? false,
+        announcedNodeId: doc.slotfs?.nodeId,
+        announcedPermutationSeed: doc.slotfs?.permutationSeed,
+      };
+    });
     return this.version;
   }
 
@@ -183,12 +186,11 @@ export class HttpStorageClient implements StorageClient {
       }
     }
     const si = storageIndexToString(storageIndex);
-    const body = encodeReadTestWriteRequest({
-      testWriteVectors: new Map(testWriteVectors),
-      readVector: [...readVector],
-    });
-    const res = await this.exchange('read-test-write', 'POST', PATHS.readTestWrite(si), {
-      body,
+    const request = {
+      body: encodeReadTestWriteRequest({
+        testWriteVectors: new Map(testWriteVectors),
+        readVector: [...readVector],
+      }),
       headers: {
         'content-type': CBOR_MIME_TYPE,
         [SECRET_HEADER]: [
@@ -198,27 +200,29 @@ export class HttpStorageClient implements StorageClient {
         ],
       },
       signal: options.signal,
-    });
-    if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
-      // Tahoe answers a wrong write enabler with a bare 401 (§10.5); slotfs adds a code.
-      throw new WriteEnablerError(this.ref, si);
-    }
-    this.expectStatus('read-test-write', res, [200]);
-    const answer = this.decode('read-test-write', res, decodeReadTestWriteResponse);
-    for (const [shnum, reads] of answer.data) {
-      const bad = (detail: string) =>
-        new ServerBadResponseError(this.ref, 'read-test-write', `share ${shnum}: ${detail}`);
-      if (shnum > 255) throw bad('share number out of range');
-      if (reads.length !== readVector.length) {
-        throw bad(`${reads.length} reads for ${readVector.length} read vector entries`);
+    };
+    return this.call('read-test-write', 'POST', PATHS.readTestWrite(si), request, (res) => {
+      if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
+        // Tahoe answers a wrong write enabler with a bare 401 (§10.5); slotfs adds a code.
+        throw new WriteEnablerError(this.ref, si);
       }
-      reads.forEach((r, i) => {
-        if (r.length > readVector[i].size) {
-          throw bad(`read ${i} returned ${r.length} bytes for ${readVector[i].size} requested`);
+      this.expectStatus('read-test-write', res, [200]);
+      const answer = this.decode('read-test-write', res, decodeReadTestWriteResponse);
+      for (const [shnum, reads] of answer.data) {
+        const bad = (detail: string) =>
+          new ServerBadResponseError(this.ref, 'read-test-write', `share ${shnum}: ${detail}`);
+        if (shnum > MAX_SHARE_NUMBER) throw bad('share number out of range');
+        if (reads.length !== readVector.length) {
+          throw bad(`${reads.length} reads for ${readVector.length} read vector entries`);
         }
-      });
-    }
-    return answer;
+        reads.forEach((r, i) => {
+          if (r.length > readVector[i].size) {
+            throw bad(`read ${i} returned ${r.length} bytes for ${readVector[i].size} requested`);
+          }
+        });
+      }
+      return answer;
+    });
   }
 
   async readShare(
@@ -232,41 +236,43 @@ export class HttpStorageClient implements StorageClient {
     this.check.shareNumber(shareNumber);
     this.check.range(offset, length);
     const si = storageIndexToString(storageIndex);
-    const res = await this.exchange('read-share', 'GET', PATHS.readShare(si, shareNumber), {
+    const request = {
       headers: { range: rangeHeaderValue(offset, length) },
       signal: options.signal,
+    };
+    return this.call('read-share', 'GET', PATHS.readShare(si, shareNumber), request, (res) => {
+      if (res.status === 404) return null;
+      if (res.status === 204) return new Uint8Array(0);
+      this.expectStatus('read-share', res, [206]);
+      const header = res.headers['content-range'];
+      const range = typeof header === 'string' ? parseContentRange(header) : undefined;
+      const bad = (detail: string) => new ServerBadResponseError(this.ref, 'read-share', detail);
+      if (!range) throw bad(`206 with a missing or malformed Content-Range (${String(header)})`);
+      if (range.first !== offset) {
+        throw bad(`asked for bytes from ${offset}, Content-Range starts at ${range.first}`);
+      }
+      if (range.last >= offset + length) {
+        throw bad(`Content-Range ends at ${range.last}, beyond the ${length} bytes asked for`);
+      }
+      if (res.body.length !== range.last - range.first + 1) {
+        throw bad(`body has ${res.body.length} bytes but Content-Range says ${header}`);
+      }
+      return res.body;
     });
-    if (res.status === 404) return null;
-    if (res.status === 204) return new Uint8Array(0);
-    this.expectStatus('read-share', res, [206]);
-    const header = res.headers['content-range'];
-    const range = typeof header === 'string' ? parseContentRange(header) : undefined;
-    const bad = (detail: string) => new ServerBadResponseError(this.ref, 'read-share', detail);
-    if (!range) throw bad(`206 with a missing or malformed Content-Range (${String(header)})`);
-    if (range.first !== offset) {
-      throw bad(`asked for bytes from ${offset}, Content-Range starts at ${range.first}`);
-    }
-    if (range.last >= offset + length) {
-      throw bad(`Content-Range ends at ${range.last}, beyond the ${length} bytes asked for`);
-    }
-    if (res.body.length !== range.last - range.first + 1) {
-      throw bad(`body has ${res.body.length} bytes but Content-Range says ${header}`);
-    }
-    return res.body;
   }
 
   async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
     this.check.storageIndex(storageIndex);
     const si = storageIndexToString(storageIndex);
-    const res = await this.exchange('list-shares', 'GET', PATHS.listShares(si), {
-      signal: options.signal,
+    const request = { signal: options.signal };
+    return this.call('list-shares', 'GET', PATHS.listShares(si), request, (res) => {
+      this.expectStatus('list-shares', res, [200]);
+      const shares = this.decode('list-shares', res, decodeShareSet);
+      if (shares.some((s) => s > MAX_SHARE_NUMBER)) {
+        throw new ServerBadResponseError(this.ref, 'list-shares', 'share number out of range');
+      }
+      return shares.sort((a, b) => a - b);
     });
-    this.expectStatus('list-shares', res, [200]);
-    const shares = this.decode('list-shares', res, decodeShareSet);
-    if (shares.some((s) => s > 255)) {
-      throw new ServerBadResponseError(this.ref, 'list-shares', 'share number out of range');
-    }
-    return shares.sort((a, b) => a - b);
   }
 
   async addLease(
@@ -279,7 +285,7 @@ export class HttpStorageClient implements StorageClient {
     this.check.leaseSecret(renewSecret, 'lease renew secret');
     this.check.leaseSecret(cancelSecret, 'lease cancel secret');
     const si = storageIndexToString(storageIndex);
-    const res = await this.exchange('lease', 'PUT', PATHS.lease(si), {
+    const request = {
       headers: {
         [SECRET_HEADER]: [
           secretHeaderValue(SECRET_KINDS.leaseRenew, renewSecret),
@@ -287,10 +293,12 @@ export class HttpStorageClient implements StorageClient {
         ],
       },
       signal: options.signal,
+    };
+    return this.call('lease', 'PUT', PATHS.lease(si), request, (res) => {
+      if (res.status === 404) return false;
+      this.expectStatus('lease', res, [204]);
+      return true;
     });
-    if (res.status === 404) return false;
-    this.expectStatus('lease', res, [204]);
-    return true;
   }
 
   async adviseCorrupt(
@@ -303,20 +311,22 @@ export class HttpStorageClient implements StorageClient {
     this.check.shareNumber(shareNumber);
     this.check.reason(reason);
     const si = storageIndexToString(storageIndex);
-    const res = await this.exchange('corrupt', 'POST', PATHS.adviseCorrupt(si, shareNumber), {
+    const request = {
       body: encodeCorruptionAdvice(reason),
       headers: { 'content-type': CBOR_MIME_TYPE },
       signal: options.signal,
+    };
+    return this.call('corrupt', 'POST', PATHS.adviseCorrupt(si, shareNumber), request, (res) => {
+      if (res.status === 404) return false;
+      this.expectStatus('corrupt', res, [200]);
+      return true;
     });
-    if (res.status === 404) return false;
-    this.expectStatus('corrupt', res, [200]);
-    return true;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.destroy();
+    await this.connections.destroy();
   }
 
   // --- plumbing ---------------------------------------------------------------------------
@@ -343,14 +353,17 @@ export class HttpStorageClient implements StorageClient {
     try {
       return decoder(res.body);
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        throw new ServerBadResponseError(this.ref, endpoint, err.message, { cause: err });
-      }
-      throw new ServerBadResponseError(this.ref, endpoint, String(err), { cause: err });
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new ServerBadResponseError(this.ref, endpoint, detail, { cause: err });
     }
   }
 
-  private async exchange(
+  /**
+   * One request: sends it, reads the whole body (bounded), and lets `interpret` validate
+   * the answer; the start/end events carry the final outcome, including validation
+   * failures.
+   */
+  private async call<T>(
     endpoint: Endpoint,
     method: 'GET' | 'POST' | 'PUT',
     path: string,
@@ -359,58 +372,24 @@ export class HttpStorageClient implements StorageClient {
       body?: Uint8Array;
       signal?: AbortSignal;
     },
-  ): Promise<Exchange> {
-    if (this.closed) {
-      throw new StorageClientClosedError(this.ref);
-    }
-    const id = newRequestId();
-    const bytesSent = req.body?.length ?? 0;
+    interpret: (res: Exchange) => T,
+  ): Promise<T> {
+    if (this.closed) throw new StorageClientClosedError(this.ref);
     const base = {
-      id,
+      id: newRequestId(),
       serverId: this.serverId,
       serverName: this.name,
       method,
       endpoint,
       path,
-      bytesSent,
+      bytesSent: req.body?.length ?? 0,
     };
     publishRequestEvent({ ...base, phase: 'start' });
     const started = performance.now();
-    let status: number | null = null;
-    let bytesReceived = 0;
+    const progress = { status: null as number | null, bytesReceived: 0 };
     let errorCode: string | null = null;
     try {
-      const res = await this.pool.request({
-        method,
-        path,
-        headers: {
-          accept: CBOR_MIME_TYPE,
-          [AUTHORIZATION_HEADER]: this.authorization,
-          ...req.headers,
-        },
-        body: req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : null,
-        signal: req.signal,
-      });
-      status = res.statusCode;
-      const chunks: Buffer[] = [];
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        bytesReceived += chunk.length;
-        if (bytesReceived > this.maxResponseBytes) {
-          res.body.destroy();
-          throw new ServerBadResponseError(
-            this.ref,
-            endpoint,
-            `response body exceeds ${this.maxResponseBytes} bytes`,
-          );
-        }
-        chunks.push(chunk);
-      }
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      return {
-        status,
-        headers: res.headers,
-        body: new Uint8Array(body.buffer, body.byteOffset, body.length),
-      };
+      return interpret(await this.transport(endpoint, method, path, req, progress));
     } catch (err) {
       const mapped = this.mapError(endpoint, err, req.signal);
       errorCode = mapped.code;
@@ -419,12 +398,52 @@ export class HttpStorageClient implements StorageClient {
       publishRequestEvent({
         ...base,
         phase: 'end',
-        bytesReceived,
-        status,
+        bytesReceived: progress.bytesReceived,
+        status: progress.status,
         errorCode,
         durationMs: performance.now() - started,
       });
     }
+  }
+
+  private async transport(
+    endpoint: Endpoint,
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    req: { headers?: Record<string, string | string[]>; body?: Uint8Array; signal?: AbortSignal },
+    progress: { status: number | null; bytesReceived: number },
+  ): Promise<Exchange> {
+    const res = await this.connections.pick().request({
+      method,
+      path,
+      headers: {
+        accept: CBOR_MIME_TYPE,
+        [AUTHORIZATION_HEADER]: this.authorization,
+        ...req.headers,
+      },
+      body: req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : null,
+      signal: req.signal,
+    });
+    progress.status = res.statusCode;
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      progress.bytesReceived += chunk.length;
+      if (progress.bytesReceived > this.maxResponseBytes) {
+        res.body.destroy();
+        throw new ServerBadResponseError(
+          this.ref,
+          endpoint,
+          `response body exceeds ${this.maxResponseBytes} bytes`,
+        );
+      }
+      chunks.push(chunk);
+    }
+    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: new Uint8Array(body.buffer, body.byteOffset, body.length),
+    };
   }
 
   private mapError(endpoint: Endpoint, err: unknown, signal?: AbortSignal): StorageClientError {
@@ -461,6 +480,40 @@ export class HttpStorageClient implements StorageClient {
       `cannot reach ${this.nurl.host}:${this.nurl.port} for ${endpoint}: ${detail}`,
       { cause: err },
     );
+  }
+}
+
+/**
+ * Keep-alive connections to one server, one request at a time each. A request goes to an
+ * idle connection if there is one (undici's Pool can open a second connection for a
+ * request that follows another immediately, costing a needless TLS handshake), else to
+ * a new connection up to `max`, else queues on the least busy one.
+ */
+class ConnectionSet {
+  private readonly clients: Client[] = [];
+  constructor(
+    private readonly max: number,
+    private readonly create: () => Client,
+  ) {}
+
+  pick(): Client {
+    let best: Client | undefined;
+    for (const client of this.clients) {
+      const size = client.stats.size;
+      if (size === 0) return client;
+      if (!best || size < best.stats.size) best = client;
+    }
+    if (!best || this.clients.length < this.max) {
+      const client = this.create();
+      this.clients.push(client);
+      return client;
+    }
+    return best;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.destroy()));
+    this.clients.length = 0;
   }
 }
 
