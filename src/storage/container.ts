@@ -185,7 +185,8 @@ export class MutableContainer {
         `${where}: ${extra} extra leases do not fit in the ${bytes.length}-byte file (truncated?)`,
       );
     }
-    return new MutableContainer(bytes.slice(), h.version);
+    // A plain copy: Buffer#slice would alias the caller's memory.
+    return new MutableContainer(new Uint8Array(bytes), h.version);
   }
 
   /** The container file's bytes. */

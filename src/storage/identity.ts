@@ -9,7 +9,6 @@ import { generateKeyPair as generateKeyPairCb, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { fromBase32, toBase32 } from '../encoding/base32.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
@@ -58,6 +57,8 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o644) 
 }
 
 async function selfSignedCertificate(keyPem: string, publicPem: string, nodeId: Uint8Array) {
+  // Loaded only when a certificate is made: later starts skip its ~100 ms import.
+  const { default: forge } = await import('node-forge');
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
   cert.serialNumber = '01' + randomBytes(15).toString('hex'); // positive
