@@ -31,8 +31,10 @@ export interface ServerVersion {
   availableSpace: number;
   applicationVersion: string;
   /**
-   * Read vectors of readTestWrite may use negative offsets (counted back from the end of
-   * each share's data). Only a slotfs server advertises it.
+   * Read vectors of readTestWrite may use negative offsets: `{offset: -K, size: S}` reads
+   * the range [length − K, length − K + S) of each share's data, clipped to the data (so
+   * `{offset: -K, size: K}` is the last K bytes, or the whole share if shorter). Only a
+   * slotfs server advertises it.
    */
   readFromEnd: boolean;
   /** The node id the server says it records in containers, if it says (slotfs only). */

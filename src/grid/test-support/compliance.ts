@@ -384,7 +384,7 @@ export function runStorageClientCompliance(
     const shares = [rand(100), rand(30)];
     await c.readTestWrite(si, secrets, new Map(shares.map((s, i) => [i, tw([[0, s]])])), []);
     const version = await c.getVersion();
-    const vector = rv([0, 8], [-10, 10], [-50, 50], [-10, 4]);
+    const vector = rv([0, 8], [-10, 10], [-50, 50], [-10, 4], [-50, 25], [-200, 10]);
     if (!version.readFromEnd) {
       await rejectsWith(
         t,
@@ -406,6 +406,9 @@ export function runStorageClientCompliance(
           hex(s.subarray(s.length - 10)),
           hex(s.subarray(Math.max(0, s.length - 50))),
           hex(s.subarray(s.length - 10, s.length - 6)),
+          // [length − 50, length − 25) clipped to the data: [50, 75) or, for 30 bytes, [0, 5)
+          hex(s.subarray(Math.max(0, s.length - 50), Math.max(0, s.length - 25))),
+          '',
         ],
         `share ${i} (${s.length} bytes)`,
       );

@@ -135,8 +135,9 @@ export class MemoryStorageClient implements StorageClient {
         data.set(
           shnum,
           readVector.map((r) => {
-            const start = r.offset < 0 ? Math.max(0, share.data.length + r.offset) : r.offset;
-            return share.data.slice(start, start + r.size);
+            // A negative offset counts from the data end; the range is then clipped.
+            const start = r.offset < 0 ? share.data.length + r.offset : r.offset;
+            return share.data.slice(Math.max(0, start), Math.max(0, start + r.size));
           }),
         );
       }
