@@ -39,7 +39,7 @@ test('private keys and servermap hints round-trip', async (t) => {
   const file = si();
   const key = new Uint8Array(randomBytes(1217));
   await cache.putEncryptedPrivateKey(file, key);
-  t.deepEqual(new Uint8Array(await cache.encryptedPrivateKey(file)), key);
+  t.deepEqual(await cache.encryptedPrivateKey(file), key);
   const hint: ServermapHint = {
     seqnum: 2,
     roothash: hash(),

@@ -2,6 +2,7 @@
 // itself on the program; add new ones to the list below.
 import { Command } from 'commander';
 import server from './commands/server.js';
+import putGet from './commands/put-get.js';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
 const commands: Array<(p: Command) => void> = [
   // (each command module default-exports a `register(program)` function)
   server,
+  putGet,
 ];
 for (const register of commands) register(program);
 

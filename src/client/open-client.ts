@@ -1,0 +1,69 @@
+// Assembles a working client from a client directory: the servers file, one HTTP storage
+// client per server, the LevelDB cache and a warm key pool.
+import { ClientCache } from '../cache/client-cache.js';
+import { KeyPool } from '../crypto/keypool.js';
+import { HttpStorageClient } from '../grid/http-client.js';
+import { readServersFile } from '../grid/servers.js';
+import { MutableClient } from '../mutable/mutable-client.js';
+import { openClientDir, type ClientDir, type OpenClientDirOptions } from './client-dir.js';
+
+export interface OpenClient {
+  dir: ClientDir;
+  client: MutableClient;
+  servers: HttpStorageClient[];
+  cache: ClientCache;
+  keyPool: KeyPool;
+  close(): Promise<void>;
+}
+
+export interface OpenClientOptions extends OpenClientDirOptions {
+  /** Keys to generate ahead (overrides the config; 0 for one-shot commands that only read). */
+  keyPoolSize?: number;
+  warn?: (message: string) => void;
+}
+
+export async function openClient(
+  dirPath?: string,
+  options: OpenClientOptions = {},
+): Promise<OpenClient> {
+  const dir = await openClientDir(dirPath, options);
+  const { config } = dir;
+  const entries = await readServersFile(dir.serversFile);
+  const servers = entries.map(
+    (e) =>
+      new HttpStorageClient(e, {
+        timeouts: {
+          connectMs: config.timeouts['connect-ms'],
+          headersMs: config.timeouts['request-ms'],
+          bodyMs: config.timeouts['request-ms'],
+        },
+      }),
+  );
+  const cache = await ClientCache.open(dir.cachePath, {
+    maxDataBytes: config['cache-max-bytes'],
+    warn: options.warn,
+  });
+  const keyPool = new KeyPool({ size: options.keyPoolSize ?? config['key-pool-size'] });
+  const client = new MutableClient({
+    servers,
+    leaseSecret: dir.leaseSecret,
+    cache,
+    keys: keyPool,
+    k: config.k,
+    N: config.n,
+    happy: config.happy,
+    epsilon: config.epsilon,
+  });
+  return {
+    dir,
+    client,
+    servers,
+    cache,
+    keyPool,
+    async close() {
+      await keyPool.close();
+      await Promise.allSettled(servers.map((s) => s.close()));
+      await cache.close();
+    },
+  };
+}
