@@ -53,10 +53,10 @@ export function writeCapFromKeys(
     kind: 'ssk-write',
     format,
     directory,
-    writekey: writekey.slice(),
+    writekey: new Uint8Array(writekey),
     readkey,
     storageIndex: storageIndexFromReadkey(readkey),
-    fingerprint: fingerprint.slice(),
+    fingerprint: new Uint8Array(fingerprint),
     extraFields: [],
   };
 }

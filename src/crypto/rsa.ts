@@ -107,7 +107,7 @@ export function keyPairFromPrivateKey(key: Uint8Array | string): RsaKeyPair {
   return {
     privateKeyDer:
       pkcs8 && key instanceof Uint8Array
-        ? key.slice()
+        ? new Uint8Array(key) // a copy, also when `key` is a Buffer (whose slice shares memory)
         : new Uint8Array(obj.export({ type: 'pkcs8', format: 'der' })),
     publicKeyDer: new Uint8Array(createPublicKey(obj).export({ type: 'spki', format: 'der' })),
   };
