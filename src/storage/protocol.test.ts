@@ -242,7 +242,7 @@ test('read-test-write request: CDDL violations are ProtocolErrors (→ 400)', (t
       'text data',
       (m) =>
         share3(m).set('write', [
-          new Map([
+          new Map<string, unknown>([
             ['offset', 0],
             ['data', 'x'],
           ]),
@@ -342,7 +342,7 @@ test('read-test-write response, share sets (tag 258) and corruption advice', (t)
     () =>
       decodeReadTestWriteResponse(
         encode(
-          new Map([
+          new Map<string, unknown>([
             ['success', 1],
             ['data', new Map()],
           ]),
