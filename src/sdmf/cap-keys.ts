@@ -1,6 +1,7 @@
 // What the SDMF layer needs from a cap: the fingerprint always, the readkey to decrypt,
 // the writekey to recover the private key. Accepts cap strings, parsed caps from
 // slotfs/caps, or plain key objects.
+import { CapError, capKindName, parseCap, type Cap } from '../caps/index.js';
 import { readkeyFromWritekey, storageIndexFromReadkey } from '../crypto/derive.js';
 import { SdmfCapError } from './errors.js';
 
@@ -19,11 +20,12 @@ export interface ResolvedCapKeys {
   readkey?: Uint8Array;
 }
 
-/** A cap as accepted by verifyShare/decodeShares. */
-export type SdmfCap = string | CapKeys;
+/** A cap as accepted by verifyShare/decodeShares: a string, a parsed cap, or its keys. */
+export type SdmfCap = string | Cap | CapKeys;
 
 export function resolveCapKeys(cap: SdmfCap): ResolvedCapKeys {
-  const keys = typeof cap === 'string' ? keysFromCapString(cap) : cap;
+  const keys =
+    typeof cap === 'string' ? keysOf(parseCapText(cap)) : 'kind' in cap ? keysOf(cap) : cap;
   if (!(keys.fingerprint instanceof Uint8Array) || keys.fingerprint.length !== 32) {
     throw new SdmfCapError('ERR_SDMF_CAP', 'cap has no 32-byte fingerprint');
   }
@@ -35,6 +37,27 @@ export function resolveCapKeys(cap: SdmfCap): ResolvedCapKeys {
   return { fingerprint: keys.fingerprint, storageIndex, writekey: keys.writekey, readkey };
 }
 
-function keysFromCapString(_text: string): CapKeys {
-  throw new SdmfCapError('ERR_SDMF_CAP', 'cap strings are not supported yet');
+function parseCapText(text: string): Cap {
+  try {
+    return parseCap(text);
+  } catch (cause) {
+    if (!(cause instanceof CapError)) throw cause;
+    throw new SdmfCapError('ERR_SDMF_CAP', `not a usable cap: ${cause.message}`, { cause });
+  }
+}
+
+function keysOf(cap: Cap): CapKeys {
+  if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read' && cap.kind !== 'ssk-verify') {
+    throw new SdmfCapError(
+      'ERR_SDMF_CAP_KIND',
+      `URI:${capKindName(cap)} is an immutable cap, not an SDMF mutable file or directory`,
+    );
+  }
+  if (cap.format !== 'sdmf') {
+    throw new SdmfCapError(
+      'ERR_SDMF_CAP_KIND',
+      `URI:${capKindName(cap)} is an MDMF cap; slotfs reads and writes SDMF only`,
+    );
+  }
+  return cap;
 }

@@ -262,3 +262,19 @@ test('cap errors are typed', (t) => {
     'ERR_SDMF_CAP',
   );
 });
+
+test('cap strings that are not SDMF caps are refused', (t) => {
+  const built = buildShares(bytesOf(10), keys, 1, 3, 10);
+  const shares = new Map([[0, built.shares[0]]]);
+  const fp = '5adm6fayxmu3e4lkmfvt6lkkfix34ai2wop2ioqr4bgvvhiol3kq';
+  for (const [cap, expected] of [
+    ['URI:SSK:not-base32:xyz', 'ERR_SDMF_CAP'],
+    ['hello', 'ERR_SDMF_CAP'],
+    ['URI:LIT:nbswy3dp', 'ERR_SDMF_CAP_KIND'],
+    [`URI:MDMF:gmjgofw6gan57gwpsow6gtrz3e:${fp}`, 'ERR_SDMF_CAP_KIND'],
+  ] as const) {
+    const e = t.throws(() => decodeShares(cap, shares), { instanceOf: SdmfCapError });
+    t.is(e.code, expected, cap);
+    t.throws(() => verifyShare(built.shares[0], cap), { instanceOf: SdmfCapError });
+  }
+});
