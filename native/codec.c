@@ -54,19 +54,20 @@ static void init_tables(void) {
   tables_ready = 1;
 }
 
-/* dst[0..n) ^= c * src[0..n), portable. */
+/* dst[0..n) ^= c * src[0..n), portable: eight table lookups per 64-bit load and store. */
 static void addmul_scalar(uint8_t *dst, const uint8_t *src, uint8_t c, size_t n) {
   const uint8_t *row = mul_table[c];
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    dst[i] ^= row[src[i]];
-    dst[i + 1] ^= row[src[i + 1]];
-    dst[i + 2] ^= row[src[i + 2]];
-    dst[i + 3] ^= row[src[i + 3]];
-    dst[i + 4] ^= row[src[i + 4]];
-    dst[i + 5] ^= row[src[i + 5]];
-    dst[i + 6] ^= row[src[i + 6]];
-    dst[i + 7] ^= row[src[i + 7]];
+    uint64_t s, d;
+    memcpy(&s, src + i, 8);
+    memcpy(&d, dst + i, 8);
+    /* every byte stays in its lane, so byte order does not matter */
+    d ^= (uint64_t)row[s & 0xFF] | (uint64_t)row[(s >> 8) & 0xFF] << 8 |
+         (uint64_t)row[(s >> 16) & 0xFF] << 16 | (uint64_t)row[(s >> 24) & 0xFF] << 24 |
+         (uint64_t)row[(s >> 32) & 0xFF] << 32 | (uint64_t)row[(s >> 40) & 0xFF] << 40 |
+         (uint64_t)row[(s >> 48) & 0xFF] << 48 | (uint64_t)row[s >> 56] << 56;
+    memcpy(dst + i, &d, 8);
   }
   for (; i < n; i++) dst[i] ^= row[src[i]];
 }
