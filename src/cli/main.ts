@@ -1,6 +1,7 @@
 // The `slotfs` command. Each subcommand lives in ./commands/<name>.ts and registers
 // itself on the program; add new ones to the list below.
 import { Command } from 'commander';
+import grid from './commands/grid.js';
 import server from './commands/server.js';
 import putGet from './commands/put-get.js';
 
@@ -13,6 +14,7 @@ program
 const commands: Array<(p: Command) => void> = [
   // (each command module default-exports a `register(program)` function)
   server,
+  grid,
   putGet,
 ];
 for (const register of commands) register(program);
