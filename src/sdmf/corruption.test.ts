@@ -7,6 +7,7 @@ import { fingerprintFromPublicKey, writekeyFromPrivateKey } from '../crypto/deri
 import {
   buildShares,
   decryptPrivateKey,
+  packShare,
   parseShare,
   PrivateKeyError,
   ShareError,
@@ -178,4 +179,26 @@ test('structural verification errors', (t) => {
   t.is(parseShare(twoTree).blockHashTree.length, 2);
   check(twoTree, 3, 'ERR_SDMF_TREE_LENGTH', 'blockHashTree');
   t.is(s.shareHashChain.length, 4);
+
+  const segsize = share.slice();
+  new DataView(segsize.buffer).setBigUint64(59, BigInt(s.segsize + 3)); // a multiple of k, too big
+  check(segsize, 3, 'ERR_SDMF_SEGSIZE', 'segsize');
+
+  const fields = { ...s, shareData: new Uint8Array(s.shareData.length + 1) };
+  check(packShare(fields), 3, 'ERR_SDMF_SHARE_DATA_LENGTH', 'shareData');
+
+  // Ascending indexes, but no share of N=10 needs node 29 (leaf 15 is beyond N).
+  const chain = s.shareHashChain.map((e, i) => (i === 3 ? { ...e, index: 29 } : e));
+  check(
+    packShare({ ...s, shareHashChain: chain }),
+    undefined,
+    'ERR_SDMF_CHAIN_INDEXES',
+    'shareHashChain',
+  );
+  check(
+    packShare({ ...s, shareHashChain: chain.slice(1) }),
+    3,
+    'ERR_SDMF_CHAIN_INDEXES',
+    'shareHashChain',
+  );
 });
