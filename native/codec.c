@@ -221,8 +221,10 @@ static napi_value js_mul_matrix(napi_env env, napi_callback_info info) {
     return NULL;
   }
   double length_d = 0;
-  if (napi_get_value_double(env, argv[3], &length_d) != napi_ok || length_d < 0 ||
-      length_d != (double)(size_t)length_d) {
+  /* the range test comes first: it rejects NaN, so the cast below is always defined */
+  if (napi_get_value_double(env, argv[3], &length_d) != napi_ok ||
+      !(length_d >= 0 && length_d <= 9007199254740991.0) ||
+      length_d != (double)(uint64_t)length_d) {
     napi_throw_type_error(env, "ERR_CODEC_NATIVE_ARGS", "length must be a whole number >= 0");
     return NULL;
   }

@@ -103,6 +103,7 @@ nativeTest(title('the C kernel rejects arguments that would overrun memory'), (t
     instanceOf: TypeError,
   });
   t.throws(() => mulMatrix(new Uint8Array(1), [a], [a], -1), { instanceOf: TypeError });
+  t.throws(() => mulMatrix(new Uint8Array(1), [a], [a], NaN), { instanceOf: TypeError });
 });
 
 /** Deterministic pseudo-random blocks (xorshift32), so a failure can be replayed. */

@@ -9,7 +9,8 @@ export interface MulKernel {
   readonly name: BackendName;
   /**
    * Writes outputs[r] = Σ_j coeffs[r·cols + j] · inputs[j] for the first `length` bytes,
-   * where cols = inputs.length and r < outputs.length. Outputs must start zeroed.
+   * where cols = inputs.length and r < outputs.length. Outputs must start zeroed (the
+   * TypeScript kernel XORs into them) and be 4-byte aligned, as fresh Uint8Arrays are.
    */
   mulMatrix(
     coeffs: Uint8Array,
