@@ -6,7 +6,7 @@
 // Identity and port live in each server's directory (the server reuses its previous port
 // when it is free), so `up` after `down` brings back the same NURLs.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -170,12 +170,19 @@ async function logTail(serverDir: string): Promise<string> {
   return text.split('\n').slice(-8).join('\n');
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` is a running process (a zombie awaiting its parent's wait() is not). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S …" — the state letter follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 
@@ -292,13 +299,12 @@ async function stopServers(dir: string, names: string[], graceMs = 5000): Promis
         return;
       }
       process.kill(pid, 'SIGTERM');
+      // The server removes its pid file while it stops, so follow the pid itself now.
       const deadline = Date.now() + graceMs;
-      while (alive(pid) && (await livePid(serverDir)) === pid && Date.now() < deadline) {
-        await sleep(50);
-      }
-      if ((await livePid(serverDir)) === pid) {
+      while (alive(pid) && Date.now() < deadline) await sleep(50);
+      if (alive(pid)) {
         process.kill(pid, 'SIGKILL');
-        while ((await livePid(serverDir)) === pid) await sleep(20);
+        while (alive(pid)) await sleep(20);
         result.killed.push(name);
       } else {
         result.stopped.push(name);
