@@ -129,6 +129,19 @@ test('sends Tahoe headers: Accept, Authorization, exactly the secrets each endpo
   t.is(fake.connections, 1, 'one keep-alive connection for sequential requests');
 });
 
+test('concurrent first getVersion calls share one request', async (t) => {
+  const { fake, client } = await setup(t, (_req, res) => cbor(res, 200, versionDoc(true)));
+  const answers = await Promise.all([
+    client.getVersion(),
+    client.getVersion(),
+    client.getVersion(),
+  ]);
+  t.is(fake.requests.length, 1);
+  t.true(answers.every((a) => a === answers[0] && a.readFromEnd));
+  await client.getVersion({ refresh: true });
+  t.is(fake.requests.length, 2);
+});
+
 test('a server with another certificate is refused: ERR_SERVER_TLS_PIN', async (t) => {
   const { fake, client } = await setup(
     t,

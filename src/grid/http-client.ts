@@ -108,6 +108,7 @@ export class HttpStorageClient implements StorageClient {
   private readonly ref: ServerRef;
   private readonly maxResponseBytes: number;
   private version: ServerVersion | undefined;
+  private versionRequest: Promise<ServerVersion> | undefined;
   private closed = false;
 
   constructor(server: ServerEntry, options: HttpStorageClientOptions = {}) {
@@ -149,9 +150,21 @@ export class HttpStorageClient implements StorageClient {
 
   async getVersion(options: RequestOptions & { refresh?: boolean } = {}): Promise<ServerVersion> {
     if (this.version && !options.refresh) return this.version;
+    // Concurrent first callers share one request.
+    if (!options.refresh && this.versionRequest) return this.versionRequest;
+    const pending = this.fetchVersion(options.signal);
+    this.versionRequest = pending;
+    try {
+      return await pending;
+    } finally {
+      if (this.versionRequest === pending) this.versionRequest = undefined;
+    }
+  }
+
+  private async fetchVersion(signal?: AbortSignal): Promise<ServerVersion> {
     const request = {
       headers: { [EXTENSIONS_REQUEST_HEADER]: EXTENSIONS_REQUEST_VALUE },
-      signal: options.signal,
+      signal,
     };
     this.version = await this.call('version', 'GET', PATHS.version, request, (res) => {
       this.expectStatus('version', res, [200]);
