@@ -81,7 +81,7 @@ test('servers.yaml errors are typed and say what is wrong', (t) => {
     [`servers: {}`, /lists no servers/],
     [`servers:\n  abc:\n    nurl: ${NURL}\n`, /not base32/],
     [`servers:\n  aaaaaaaa:\n    nurl: ${NURL}\n`, /20 bytes/],
-    [`servers:\n  ${id}:\n    nurl: http://x\n`, /nurl must be/],
+    [`servers:\n  ${id}:\n    nurl: http://x\n`, /not an HTTP storage NURL/],
     [`servers:\n  ${id}:\n    nurl: ${NURL}\n    colour: red\n`, /unknown key/],
     [`servers:\n  ${id}:\n    nurl: ${NURL}\n    permutation-seed: 12\n`, /permutation-seed/],
     [`servers:\n  ${id}:\n    nurl: ${NURL}\nextra: 1\n`, /unknown top-level/],

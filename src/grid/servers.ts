@@ -6,6 +6,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { fromBase32, toBase32 } from '../encoding/base32.js';
 import { compareBytes, concatBytes } from '../encoding/bytes.js';
 import { sha1 } from '../crypto/hash.js';
+import { parseNurl } from '../storage/protocol.js';
 
 /** One storage server as a client knows it. */
 export interface ServerEntry {
@@ -97,11 +98,16 @@ export function parseServersYaml(text: string, file = 'servers.yaml'): ServerEnt
     }
     const { name, nurl } = value;
     const seedText = value['permutation-seed'];
-    if (typeof nurl !== 'string' || !/^pb:\/\/[^@/]+@[^/]+\/[^#]+#v=1$/.test(nurl)) {
+    if (typeof nurl !== 'string') {
       throw new ServersFileError(
         file,
         `${where}: nurl must be a string pb://<hash>@<host>:<port>/<swissnum>#v=1`,
       );
+    }
+    try {
+      parseNurl(nurl);
+    } catch (err) {
+      throw new ServersFileError(file, `${where}: ${(err as Error).message}`);
     }
     if (name !== undefined && typeof name !== 'string') {
       throw new ServersFileError(file, `${where}: name must be a string`);
