@@ -21,7 +21,8 @@ import {
 import type { ClientCache, ServermapHint } from '../cache/client-cache.js';
 import { OperationCost, type OperationCostReport } from '../grid/request-events.js';
 import type { StorageClient } from '../grid/storage-client.js';
-import { CHECKSTRING_SIZE } from '../sdmf/layout.js';
+import { CHECKSTRING_SIZE, MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
+import { SdmfParameterError } from '../sdmf/errors.js';
 import { checkEncodingParameters } from '../sdmf/build.js';
 import { fileContext, type FileContext } from './context.js';
 import {
@@ -130,6 +131,7 @@ export class MutableClient {
     const k = options.k ?? this.k;
     const N = options.N ?? this.N;
     checkEncodingParameters(k, N);
+    checkFileSize(plaintext.length);
     return this.measure(async () => {
       const keys = await (this.options.keys?.take() ?? generateRsaKeyPair());
       const cap = writeCapFromKeyPair(keys, { directory: options.directory ?? false });
@@ -171,6 +173,7 @@ export class MutableClient {
 
   async update(capText: string, plaintext: Uint8Array): Promise<OperationResult> {
     const cap = this.writeCap(capText, 'update');
+    checkFileSize(plaintext.length);
     return this.measure(async () => {
       const ctx = this.context(cap);
       const warm = await this.warmPublish(ctx, plaintext);
@@ -199,6 +202,7 @@ export class MutableClient {
             const cached = await this.cachedState(ctx);
             if (cached) {
               const next = await modifier(cached.plaintext);
+              checkFileSize(next.length);
               if (equalBytes(next, cached.plaintext)) {
                 return {
                   plaintext: next,
@@ -221,6 +225,7 @@ export class MutableClient {
           const { map, privateKey } = await this.writerMap(ctx);
           const current = await this.readFromMap(ctx, map);
           const next = await modifier(current.plaintext);
+          checkFileSize(next.length);
           if (equalBytes(next, current.plaintext) && attempt === 1 && current.seqnum > 0) {
             return { ...current, plaintext: next, attempts: attempt };
           }
@@ -557,4 +562,14 @@ export class MutableClient {
 /** A new random 32-byte lease secret (created once per client and kept). */
 export function newLeaseSecret(): Uint8Array {
   return new Uint8Array(randomBytes(32));
+}
+
+/** Refuses a file beyond the SDMF maximum before any key is taken or byte is sent. */
+function checkFileSize(length: number): void {
+  if (length > MAX_SDMF_FILE_SIZE) {
+    throw new SdmfParameterError(
+      'ERR_SDMF_FILE_TOO_LARGE',
+      `file is ${length} bytes; slotfs stores at most ${MAX_SDMF_FILE_SIZE} bytes (64 MiB) as one mutable file`,
+    );
+  }
 }

@@ -1,0 +1,254 @@
+// The mutable-file client against a grid of real server processes.
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ClientCache } from '../cache/client-cache.js';
+import { parseCap, readCapOf, requireWriteCap, formatCap } from '../caps/index.js';
+import { KeyPool } from '../crypto/keypool.js';
+import type { HttpStorageClient } from '../grid/http-client.js';
+import { verifyShare } from '../sdmf/verify.js';
+import { equalBytes } from '../encoding/bytes.js';
+import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
+import { SdmfParameterError } from '../sdmf/errors.js';
+import { MutableClient, newLeaseSecret } from './mutable-client.js';
+import { ReadOnlyCapError, RollbackError, UnrecoverableFileError } from './errors.js';
+import { TestGrid } from './test-support/test-grid.js';
+
+let grid: TestGrid;
+const keys = new KeyPool({ size: 4, concurrency: 2 });
+const cleanups: Array<() => Promise<void>> = [];
+
+test.before(async () => {
+  grid = await TestGrid.start(10);
+});
+test.after.always(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await keys.close();
+  await grid?.stop();
+});
+
+interface Harness {
+  client: MutableClient;
+  servers: HttpStorageClient[];
+  cache: ClientCache;
+  cacheDir: string;
+}
+
+async function newClient(
+  options: { cacheDir?: string; noCache?: boolean; timeoutMs?: number } = {},
+): Promise<Harness> {
+  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'slotfs-client-')));
+  const cache = await ClientCache.open(join(cacheDir, 'cache'), { warn: () => undefined });
+  const servers = grid.clients(options.timeoutMs);
+  const client = new MutableClient({
+    servers,
+    leaseSecret: newLeaseSecret(),
+    cache: options.noCache ? undefined : cache,
+    keys,
+  });
+  await client.connect();
+  cleanups.push(async () => {
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await cache.close().catch(() => undefined);
+    if (!options.cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  });
+  return { client, servers, cache, cacheDir };
+}
+
+const sizes = [0, 1, 1024, 1024 * 1024];
+for (const size of sizes) {
+  test.serial(`create, read and update a ${size}-byte file`, async (t) => {
+    const { client } = await newClient();
+    const first = new Uint8Array(randomBytes(size));
+    const created = await client.create(first);
+    t.is(created.seqnum, 1);
+    t.regex(created.cap, /^URI:SSK:[a-z2-7]{26}:[a-z2-7]{52}$/);
+    const reader = (await newClient()).client;
+    t.deepEqual((await reader.retrieve(created.cap)).plaintext, first);
+    const second = new Uint8Array(randomBytes(size + 7));
+    const updated = await client.update(created.cap, second);
+    t.is(updated.seqnum, 2);
+    t.deepEqual((await reader.retrieve(created.cap)).plaintext, second);
+  });
+}
+
+test.serial(
+  'the largest supported file (64 MiB) round-trips; one byte more is refused before any upload',
+  async (t) => {
+    // Each server receives and fsyncs a 21 MiB share: allow for a slow, shared machine.
+    const { client } = await newClient({ noCache: true, timeoutMs: 120_000 });
+    const tooBig = new Uint8Array(MAX_SDMF_FILE_SIZE + 1);
+    const refused = await t.throwsAsync(client.create(tooBig), { instanceOf: SdmfParameterError });
+    t.is(refused?.code, 'ERR_SDMF_FILE_TOO_LARGE');
+    const largest = new Uint8Array(randomBytes(MAX_SDMF_FILE_SIZE));
+    const created = await client.create(largest);
+    t.true(equalBytes((await client.retrieve(created.cap)).plaintext, largest));
+    largest[12345] ^= 0xff;
+    await client.update(created.cap, largest);
+    t.true(equalBytes((await client.retrieve(created.cap)).plaintext, largest));
+    await t.throwsAsync(client.update(created.cap, tooBig), { instanceOf: SdmfParameterError });
+  },
+);
+
+test.serial('a read cap reads but cannot update', async (t) => {
+  const { client } = await newClient();
+  const { cap } = await client.create(new TextEncoder().encode('read only please'));
+  const readCap = formatCap(readCapOf(requireWriteCap(parseCap(cap))));
+  const other = (await newClient()).client;
+  t.is(new TextDecoder().decode((await other.retrieve(readCap)).plaintext), 'read only please');
+  const error = await t.throwsAsync(other.update(readCap, new Uint8Array([1])), {
+    instanceOf: ReadOnlyCapError,
+  });
+  t.is(error?.code, 'ERR_READ_ONLY_CAP');
+  await t.throwsAsync(
+    other.modify(readCap, (b) => b),
+    { instanceOf: ReadOnlyCapError },
+  );
+});
+
+test.serial(
+  'round trips: create 1, cold read 1, warm update 1, unchanged read 1 without share data',
+  async (t) => {
+    const { client } = await newClient();
+    const created = await client.create(new Uint8Array(randomBytes(1024)));
+    t.is(created.cost.roundTrips, 1);
+    const cold = (await newClient()).client;
+    const coldRead = await cold.retrieve(created.cap);
+    t.is(coldRead.cost.roundTrips, 1);
+    t.false(coldRead.fromCache);
+    const update = await client.update(created.cap, new Uint8Array(randomBytes(1024)));
+    t.is(update.cost.roundTrips, 1);
+    const unchanged = await client.retrieve(created.cap);
+    t.true(unchanged.fromCache);
+    t.is(unchanged.cost.roundTrips, 1);
+    t.true(unchanged.cost.bytesReceived < 1024, `received ${unchanged.cost.bytesReceived} bytes`);
+    // After another client's update the probe sees a new checkstring and reads the new data.
+    const other = (await newClient()).client;
+    const third = new Uint8Array(randomBytes(100));
+    await other.update(created.cap, third);
+    const fresh = await client.retrieve(created.cap);
+    t.false(fresh.fromCache);
+    t.deepEqual(fresh.plaintext, third);
+  },
+);
+
+test.serial('every share slotfs writes validates with the sdmf module alone (§5.5)', async (t) => {
+  const { client, servers } = await newClient();
+  const created = await client.create(new TextEncoder().encode('validate me, share by share'));
+  const cap = requireWriteCap(parseCap(created.cap));
+  let seen = 0;
+  for (const server of servers) {
+    for (const shnum of await server.listShares(cap.storageIndex)) {
+      const bytes = await server.readShare(cap.storageIndex, shnum, 0, 1 << 20);
+      t.truthy(bytes);
+      const verified = verifyShare(bytes!, created.cap, shnum);
+      t.is(verified.share.seqnum, 1);
+      t.is(verified.share.k, 3);
+      t.is(verified.share.N, 10);
+      seen++;
+    }
+  }
+  t.is(seen, 10);
+});
+
+test.serial('a missing file is reported with the servers asked', async (t) => {
+  const { client } = await newClient();
+  const { cap } = await client.create(new Uint8Array([1]));
+  // A different key: same shape, no shares anywhere.
+  const other = (await newClient()).client;
+  const fresh = await (await newClient()).client.create(new Uint8Array([2]));
+  t.not(cap, fresh.cap);
+  const parsed = requireWriteCap(parseCap(fresh.cap));
+  parsed.fingerprint[0] ^= 1; // a cap for which no share verifies
+  const error = await t.throwsAsync(other.retrieve(formatCap(parsed)), {
+    instanceOf: UnrecoverableFileError,
+  });
+  t.regex(error?.message ?? '', /server-\d/);
+});
+
+test.serial(
+  'the rollback guard refuses an older version the servers were made to hold',
+  async (t) => {
+    const writer = await newClient();
+    const { cap } = await writer.client.create(new TextEncoder().encode('version one'));
+    const parsed = requireWriteCap(parseCap(cap));
+    const si = parsed.storageIndex;
+    // Snapshot every share of version 1 (what a stale server would serve later).
+    const snapshot = new Map<HttpStorageClient, Map<number, Uint8Array>>();
+    for (const s of writer.servers) {
+      const shares = new Map<number, Uint8Array>();
+      for (const n of await s.listShares(si))
+        shares.set(n, (await s.readShare(si, n, 0, 1 << 20))!);
+      snapshot.set(s, shares);
+    }
+    await writer.client.update(cap, new TextEncoder().encode('version two'));
+    const reader = await newClient();
+    t.is(new TextDecoder().decode((await reader.client.retrieve(cap)).plaintext), 'version two');
+    // Put version 1 back on every server, as if all of them had been rolled back.
+    const { slotSecrets, fileContext } = await import('./context.js');
+    const ctx = fileContext(
+      {
+        fingerprint: parsed.fingerprint,
+        storageIndex: si,
+        writekey: parsed.writekey,
+        readkey: parsed.readkey,
+      },
+      writer.servers,
+      newLeaseSecret(),
+    );
+    for (const [server, shares] of snapshot) {
+      const vectors = new Map(
+        [...shares].map(([n, bytes]) => [
+          n,
+          { test: [], write: [{ offset: 0, data: bytes }], newLength: bytes.length },
+        ]),
+      );
+      await server.readTestWrite(si, slotSecrets(ctx, server), vectors, []);
+    }
+    const error = await t.throwsAsync(reader.client.retrieve(cap), { instanceOf: RollbackError });
+    t.is(error?.code, 'ERR_ROLLBACK');
+    t.is(error?.knownSeqnum, 2);
+    t.is(error?.offeredSeqnum, 1);
+    // A client that never saw version 2 cannot tell, and reads version 1: the guard is per client.
+    const naive = await newClient();
+    t.is(new TextDecoder().decode((await naive.client.retrieve(cap)).plaintext), 'version one');
+  },
+);
+
+test.serial('modify re-applies the change when another writer got there first', async (t) => {
+  const a = await newClient();
+  const b = await newClient();
+  const { cap } = await a.client.create(new TextEncoder().encode(''));
+  await b.client.retrieve(cap); // b's cache now holds version 1
+  const append = (line: string) => (old: Uint8Array) => {
+    const text = new TextDecoder().decode(old);
+    return new TextEncoder().encode(text.split('\n').includes(line) ? text : `${text}${line}\n`);
+  };
+  await a.client.modify(cap, append('from a'));
+  const result = await b.client.modify(cap, append('from b')); // b's cached view is stale
+  const text = new TextDecoder().decode(result.plaintext);
+  t.true(text.includes('from a') && text.includes('from b'), text);
+  const final = new TextDecoder().decode(
+    (await (await newClient()).client.retrieve(cap)).plaintext,
+  );
+  t.is(final, text);
+});
+
+test.serial('concurrent modifies from separate clients lose no change', async (t) => {
+  const writers = await Promise.all([newClient(), newClient(), newClient()]);
+  const { cap } = await writers[0].client.create(new Uint8Array(0));
+  const append = (line: string) => (old: Uint8Array) => {
+    const text = new TextDecoder().decode(old);
+    return new TextEncoder().encode(text.split('\n').includes(line) ? text : `${text}${line}\n`);
+  };
+  await Promise.all(
+    writers.flatMap((w, i) =>
+      [0, 1].map((j) => w.client.modify(cap, append(`writer ${i} line ${j}`))),
+    ),
+  );
+  const text = new TextDecoder().decode((await (await newClient()).client.retrieve(cap)).plaintext);
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 2; j++) t.true(text.includes(`writer ${i} line ${j}`), text);
+});
