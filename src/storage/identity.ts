@@ -52,8 +52,13 @@ export const FILES = {
 /** Writes a file atomically (temp + rename) so readers never see half of it. */
 export async function writeFileAtomic(file: string, data: string, mode = 0o644) {
   const temp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
-  await fs.writeFile(temp, data, { mode });
-  await fs.rename(temp, file);
+  try {
+    await fs.writeFile(temp, data, { mode });
+    await fs.rename(temp, file);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
 }
 
 async function selfSignedCertificate(keyPem: string, publicPem: string, nodeId: Uint8Array) {

@@ -119,15 +119,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     swissnum: identity.swissnum,
   });
-  await writeNodeInfo(dir, {
-    nodeId: toBase32(identity.nodeId),
-    permutationSeed: toBase32(identity.permutationSeed),
-    nurl: url,
-    host,
-    port,
-  });
-  await writeFileAtomic(path.join(dir, FILES.pid), `${process.pid}\n`);
-  await writeFileAtomic(path.join(dir, FILES.nurl), url + '\n', 0o600);
+  try {
+    await writeNodeInfo(dir, {
+      nodeId: toBase32(identity.nodeId),
+      permutationSeed: toBase32(identity.permutationSeed),
+      nurl: url,
+      host,
+      port,
+    });
+    await writeFileAtomic(path.join(dir, FILES.pid), `${process.pid}\n`);
+    await writeFileAtomic(path.join(dir, FILES.nurl), url + '\n', 0o600);
+  } catch (err) {
+    // A full disk must not keep the server from serving the shares it holds; the NURL is
+    // still logged. Anything else is a real configuration problem.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') {
+      await app.close();
+      throw err;
+    }
+    console.error(
+      `slotfs server: warning: disk full (${code}); could not write ${FILES.nurl}/${FILES.info} in ${dir}`,
+    );
+  }
 
   let closing: Promise<void> | undefined;
   return {
