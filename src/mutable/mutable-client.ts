@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { aesCtr } from '../crypto/aes.js';
 import { generateRsaKeyPair, keyPairFromPrivateKey, type RsaKeyPair } from '../crypto/rsa.js';
 import { toBase32 } from '../encoding/base32.js';
-import { equalBytes } from '../encoding/bytes.js';
+import { equalBytes, toHex } from '../encoding/bytes.js';
 import {
   formatCap,
   parseCap,
@@ -60,8 +60,16 @@ export interface MutableClientOptions {
   backoffMs?: number;
 }
 
+/** Identity of one published version. */
+export interface VersionId {
+  seqnum: number;
+  rootHash: Uint8Array;
+}
+
 export interface OperationResult {
   seqnum: number;
+  /** The version now current (read, or just published). */
+  version: VersionId;
   cost: OperationCostReport;
 }
 export interface CreateResult extends OperationResult {
@@ -74,6 +82,15 @@ export interface RetrieveResult extends OperationResult {
 }
 export interface ModifyResult extends RetrieveResult {
   attempts: number;
+}
+
+export interface UpdateOptions {
+  /**
+   * The version the new contents were based on. If the grid's current version is another
+   * one, nothing is overwritten and UncoordinatedWriteError is thrown (the caller decides,
+   * e.g. by saving a conflict copy). Without it, update overwrites whatever is newest.
+   */
+  basedOn?: VersionId;
 }
 
 export interface CreateOptions {
@@ -89,9 +106,9 @@ export type Modifier = (old: Uint8Array) => Uint8Array | Promise<Uint8Array>;
 interface ReadState {
   ctx: FileContext;
   map?: Servermap;
-  /** The version read (null: the file has no shares yet). */
   plaintext: Uint8Array;
   seqnum: number;
+  version: VersionId;
   fromCache: boolean;
 }
 
@@ -147,7 +164,7 @@ export class MutableClient {
         happy: this.happy,
       });
       await this.remember(ctx, result, plaintext, keys);
-      return { cap: formatCap(cap), seqnum: 1 };
+      return { cap: formatCap(cap), seqnum: 1, version: versionOf(result) };
     });
   }
 
@@ -159,29 +176,55 @@ export class MutableClient {
       return this.measure(async () => ({
         plaintext: cap.data.slice(),
         seqnum: 0,
+        version: { seqnum: 0, rootHash: new Uint8Array(32) },
         fromCache: false,
       }));
     }
     const readable = requireReadCap(cap);
     return this.measure(async () => {
       const state = await this.read(this.context(readable), false);
-      return { plaintext: state.plaintext, seqnum: state.seqnum, fromCache: state.fromCache };
+      return {
+        plaintext: state.plaintext,
+        seqnum: state.seqnum,
+        version: state.version,
+        fromCache: state.fromCache,
+      };
     });
   }
 
   // ---- update (overwrite) ----
 
-  async update(capText: string, plaintext: Uint8Array): Promise<OperationResult> {
+  async update(
+    capText: string,
+    plaintext: Uint8Array,
+    options: UpdateOptions = {},
+  ): Promise<OperationResult> {
     const cap = this.writeCap(capText, 'update');
     checkFileSize(plaintext.length);
     return this.measure(async () => {
       const ctx = this.context(cap);
-      const warm = await this.warmPublish(ctx, plaintext);
-      if (warm) return { seqnum: warm.version.seqnum };
-      // Cold, or the cached view was stale: look at the grid, then overwrite what is there.
+      const warm = await this.warmPublish(ctx, plaintext, options.basedOn);
+      if (warm) return { seqnum: warm.version.seqnum, version: versionOf(warm) };
+      // Cold, or the cached view was stale: look at the grid, then overwrite what is there
+      // (or, with basedOn, only the version the caller started from).
       const { map, privateKey } = await this.writerMap(ctx);
+      if (options.basedOn) {
+        const best = map.bestRecoverable();
+        if (!best || !sameVersion(best, options.basedOn)) {
+          throw new UncoordinatedWriteError(
+            ctx.siText,
+            (best?.shares ?? []).map((r) => ({
+              server: r.server.name,
+              shareNumber: r.shareNumber,
+              seqnum: r.prefix.seqnum,
+              rootHashHex: toHex(r.prefix.rootHash),
+            })),
+            options.basedOn.seqnum + 1,
+          );
+        }
+      }
       const result = await this.publishOver(ctx, map, privateKey, plaintext);
-      return { seqnum: result.version.seqnum };
+      return { seqnum: result.version.seqnum, version: versionOf(result) };
     });
   }
 
@@ -207,6 +250,7 @@ export class MutableClient {
                 return {
                   plaintext: next,
                   seqnum: cached.seqnum,
+                  version: cached.version,
                   fromCache: true,
                   attempts: attempt,
                 };
@@ -216,6 +260,7 @@ export class MutableClient {
                 return {
                   plaintext: next,
                   seqnum: warm.version.seqnum,
+                  version: versionOf(warm),
                   fromCache: true,
                   attempts: attempt,
                 };
@@ -227,12 +272,14 @@ export class MutableClient {
           const next = await modifier(current.plaintext);
           checkFileSize(next.length);
           if (equalBytes(next, current.plaintext) && attempt === 1 && current.seqnum > 0) {
-            return { ...current, plaintext: next, attempts: attempt };
+            const { plaintext, seqnum, version, fromCache } = current;
+            return { plaintext, seqnum, version, fromCache, attempts: attempt };
           }
           const result = await this.publishOver(ctx, map, privateKey, next);
           return {
             plaintext: next,
             seqnum: result.version.seqnum,
+            version: versionOf(result),
             fromCache: false,
             attempts: attempt,
           };
@@ -334,7 +381,14 @@ export class MutableClient {
     await this.cache?.recordVerifiedVersion(si, version);
     await this.cache?.putData(si, version, got.plaintext);
     await this.saveHint(ctx, map, best.versionKey, got.version.checkstring, best.k, best.N);
-    return { ctx, map, plaintext: got.plaintext, seqnum: got.version.seqnum, fromCache: false };
+    return {
+      ctx,
+      map,
+      plaintext: got.plaintext,
+      seqnum: got.version.seqnum,
+      version: { seqnum: got.version.seqnum, rootHash: got.version.rootHash },
+      fromCache: false,
+    };
   }
 
   private async saveHint(
@@ -402,7 +456,13 @@ export class MutableClient {
     if (!data || !hint || !known) return undefined;
     if (data.seqnum !== hint.seqnum || !equalBytes(data.roothash, hint.roothash)) return undefined;
     if (known.seqnum > data.seqnum) return undefined;
-    return { ctx, plaintext: data.plaintext, seqnum: data.seqnum, fromCache: true };
+    return {
+      ctx,
+      plaintext: data.plaintext,
+      seqnum: data.seqnum,
+      version: { seqnum: data.seqnum, rootHash: data.roothash },
+      fromCache: true,
+    };
   }
 
   /** The private key from the cache, checked against the writekey. */
@@ -420,6 +480,7 @@ export class MutableClient {
   private async warmPublish(
     ctx: FileContext,
     plaintext: Uint8Array,
+    basedOn?: VersionId,
   ): Promise<PublishResult | undefined> {
     if (!this.cache) return undefined;
     const si = ctx.keys.storageIndex;
@@ -429,6 +490,13 @@ export class MutableClient {
       this.cache.highestVersion(si),
     ]);
     if (!hint || !keys) return undefined;
+    // The cached view must be the version the caller edited, or the test proves nothing.
+    if (
+      basedOn &&
+      !(hint.seqnum === basedOn.seqnum && equalBytes(hint.roothash, basedOn.rootHash))
+    ) {
+      return undefined;
+    }
     const expected: ExpectedShares = new Map();
     for (const [server, numbers] of this.hinted(ctx, hint)) {
       expected.set(server, new Map(numbers.map((n) => [n, hint.checkstring])));
@@ -572,4 +640,12 @@ function checkFileSize(length: number): void {
       `file is ${length} bytes; slotfs stores at most ${MAX_SDMF_FILE_SIZE} bytes (64 MiB) as one mutable file`,
     );
   }
+}
+
+function versionOf(result: PublishResult): VersionId {
+  return { seqnum: result.version.seqnum, rootHash: result.version.rootHash };
+}
+
+function sameVersion(a: { seqnum: number; rootHash: Uint8Array }, b: VersionId): boolean {
+  return a.seqnum === b.seqnum && equalBytes(a.rootHash, b.rootHash);
 }

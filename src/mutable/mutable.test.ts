@@ -13,7 +13,12 @@ import { equalBytes } from '../encoding/bytes.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
 import { SdmfParameterError } from '../sdmf/errors.js';
 import { MutableClient, newLeaseSecret } from './mutable-client.js';
-import { ReadOnlyCapError, RollbackError, UnrecoverableFileError } from './errors.js';
+import {
+  ReadOnlyCapError,
+  RollbackError,
+  UncoordinatedWriteError,
+  UnrecoverableFileError,
+} from './errors.js';
 import { TestGrid } from './test-support/test-grid.js';
 
 let grid: TestGrid;
@@ -252,3 +257,31 @@ test.serial('concurrent modifies from separate clients lose no change', async (t
   for (let i = 0; i < 3; i++)
     for (let j = 0; j < 2; j++) t.true(text.includes(`writer ${i} line ${j}`), text);
 });
+
+test.serial(
+  'update with basedOn refuses to overwrite a version it did not start from',
+  async (t) => {
+    const a = await newClient();
+    const b = await newClient();
+    const created = await a.client.create(new TextEncoder().encode('v1'));
+    const base = (await b.client.retrieve(created.cap)).version;
+    await a.client.update(created.cap, new TextEncoder().encode('v2 by a'));
+    // b's cache still says v1: the warm path is skipped or its test fails; nothing is written.
+    const error = await t.throwsAsync(
+      b.client.update(created.cap, new TextEncoder().encode('v2 by b'), { basedOn: base }),
+      { instanceOf: UncoordinatedWriteError },
+    );
+    t.is(error?.code, 'ERR_UNCOORDINATED_WRITE');
+    const reader = await newClient();
+    t.is(
+      new TextDecoder().decode((await reader.client.retrieve(created.cap)).plaintext),
+      'v2 by a',
+    );
+    // Based on the current version, the same update goes through.
+    const current = (await b.client.retrieve(created.cap)).version;
+    const ok = await b.client.update(created.cap, new TextEncoder().encode('v3 by b'), {
+      basedOn: current,
+    });
+    t.is(ok.seqnum, 3);
+  },
+);
