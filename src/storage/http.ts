@@ -475,6 +475,17 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
       return reply;
     },
   });
+  // While stopping, in-flight requests finish; their connections must then close instead
+  // of idling until the keep-alive timeout (Node only closes connections idle at close()).
+  let stopping = false;
+  app.addHook('preClose', (done) => {
+    stopping = true;
+    done();
+  });
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (stopping) reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const status =
       typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
