@@ -1,0 +1,153 @@
+// `npm run bench -- mutable [--iterations=N] [--rtt=MS]`: create, read and update of
+// 1 KiB, 64 KiB and 1 MiB mutable files on a local grid of 10 real server processes, with
+// a cold cache (a new client per operation) and a warm one (one client throughout).
+// For each: round trips, latency median and p95, requests, bytes. A second pass adds a
+// fixed delay to every request (a stand-in for network RTT) to show that latency grows
+// as round trips × RTT.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClientCache } from '../src/cache/client-cache.js';
+import { KeyPool } from '../src/crypto/keypool.js';
+import { gridDown, gridUp } from '../src/grid/local-grid.js';
+import { HttpStorageClient } from '../src/grid/http-client.js';
+import type { ServerEntry } from '../src/grid/servers.js';
+import type { StorageClient } from '../src/grid/storage-client.js';
+import type { OperationCostReport } from '../src/grid/request-events.js';
+import { MutableClient, newLeaseSecret } from '../src/mutable/mutable-client.js';
+import type { BenchResult, Row } from './table.js';
+
+const SIZES: Array<[string, number]> = [
+  ['1 KiB', 1024],
+  ['64 KiB', 64 * 1024],
+  ['1 MiB', 1024 * 1024],
+];
+
+/** Adds `ms` before every request: latency as a slow network would add it. */
+function delayed(client: StorageClient, ms: number): StorageClient {
+  if (ms <= 0) return client;
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || prop === 'close') return value;
+      return async (...args: unknown[]) => {
+        if (prop !== 'getVersion') await sleep(ms);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+interface Sample {
+  cost: OperationCostReport;
+}
+
+function summarize(op: string, size: string, cache: string, rtt: number, samples: Sample[]): Row {
+  const ms = samples.map((s) => s.cost.ms).sort((a, b) => a - b);
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.floor((s.length - 1) / 2)];
+  };
+  return {
+    op,
+    size,
+    cache,
+    'rtt ms': rtt,
+    'round trips': median(samples.map((s) => s.cost.roundTrips)),
+    'median ms': median(ms),
+    'p95 ms': ms[Math.min(ms.length - 1, Math.ceil(ms.length * 0.95) - 1)],
+    requests: median(samples.map((s) => s.cost.requests)),
+    'kB sent': median(samples.map((s) => s.cost.bytesSent)) / 1000,
+    'kB received': median(samples.map((s) => s.cost.bytesReceived)) / 1000,
+  };
+}
+
+export default async function mutableBench(args: string[]): Promise<BenchResult> {
+  const arg = (name: string, fallback: number) => {
+    const a = args.find((x) => x.startsWith(`--${name}=`));
+    return a ? Number(a.slice(name.length + 3)) : fallback;
+  };
+  const iterations = arg('iterations', 7);
+  const rtts = [0, arg('rtt', 20)];
+  const root = await mkdtemp(join(tmpdir(), 'slotfs-bench-'));
+  const gridDir = join(root, 'grid');
+  const rows: Row[] = [];
+  const keys = new KeyPool({ size: 8, concurrency: 2 });
+  try {
+    const { servers } = await gridUp({ dir: gridDir, servers: 10 });
+    await keys.warm();
+    let clientNo = 0;
+    const makeClient = async (entries: ServerEntry[], rtt: number, withCache: boolean) => {
+      const http = entries.map((e) => new HttpStorageClient(e));
+      const cache = withCache
+        ? await ClientCache.open(join(root, `cache-${clientNo++}`), { warn: () => undefined })
+        : undefined;
+      const client = new MutableClient({
+        servers: http.map((h) => delayed(h, rtt)),
+        leaseSecret: newLeaseSecret(),
+        cache,
+        keys,
+      });
+      await client.connect();
+      // Connections are set up before measuring, as a long-running client would have them.
+      await Promise.all(http.map((h) => h.listShares(new Uint8Array(16))));
+      return {
+        client,
+        close: async () => {
+          await Promise.all(http.map((h) => h.close()));
+          await cache?.close();
+        },
+      };
+    };
+    for (const rtt of rtts) {
+      for (const [label, size] of SIZES) {
+        const n = size >= 1 << 20 ? Math.max(3, Math.ceil(iterations / 2)) : iterations;
+        const warm = await makeClient(servers, rtt, true);
+        const samples: Record<string, Sample[]> = {
+          'create|warm': [],
+          'read|warm': [],
+          'read (changed)|warm': [],
+          'update|warm': [],
+          'read|cold': [],
+          'update|cold': [],
+        };
+        for (let i = 0; i < n; i++) {
+          const data = new Uint8Array(randomBytes(size));
+          const created = await warm.client.create(data);
+          samples['create|warm'].push(created);
+          samples['read|warm'].push(await warm.client.retrieve(created.cap));
+          samples['update|warm'].push(await warm.client.update(created.cap, data));
+          const cold = await makeClient(servers, rtt, true);
+          samples['read|cold'].push(await cold.client.retrieve(created.cap));
+          await cold.close();
+          const coldWriter = await makeClient(servers, rtt, true);
+          samples['update|cold'].push(await coldWriter.client.update(created.cap, data));
+          await coldWriter.close();
+          // The warm client's cache is now one version behind: a changed read.
+          samples['read (changed)|warm'].push(await warm.client.retrieve(created.cap));
+        }
+        await warm.close();
+        for (const [key, list] of Object.entries(samples)) {
+          const [op, cache] = key.split('|');
+          rows.push(summarize(op, label, cache, rtt, list));
+        }
+      }
+    }
+  } finally {
+    await keys.close();
+    await gridDown({ dir: gridDir }).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+  return {
+    rows,
+    notes: [
+      `10 servers on loopback, k=3 N=10, ${iterations} iterations (fewer for 1 MiB); load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on this machine.`,
+      'cold = a new client with an empty cache; warm = the client that wrote or last read the file.',
+      'rtt ms = delay added before every request (simulated network latency).',
+    ],
+  };
+}
