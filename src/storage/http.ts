@@ -241,9 +241,13 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
     https: { key: opts.tls.key, cert: opts.tls.cert },
     logger: false,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // New requests during a stop get our own 503 (below), with the error-code header.
+    return503OnClosing: false,
     keepAliveTimeout: 30_000,
   });
+  // While stopping, in-flight requests finish; their connections must then close instead
+  // of idling until the keep-alive timeout (Node only closes connections idle at close()).
+  let stopping = false;
   const expectedAuth = Buffer.from(authorizationHeaderValue(opts.swissnum), 'utf8');
   const { store } = opts;
 
@@ -422,6 +426,13 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
   }
 
   async function dispatch(req: FastifyRequest, reply: FastifyReply) {
+    if (stopping) {
+      throw new HttpError(
+        503,
+        ERROR_CODES.shuttingDown,
+        'the server is stopping; retry elsewhere or later',
+      );
+    }
     const pathname = (req.raw.url ?? '/').split('?')[0];
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const matching = routes
@@ -475,9 +486,6 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
       return reply;
     },
   });
-  // While stopping, in-flight requests finish; their connections must then close instead
-  // of idling until the keep-alive timeout (Node only closes connections idle at close()).
-  let stopping = false;
   app.addHook('preClose', (done) => {
     stopping = true;
     done();
