@@ -23,7 +23,8 @@ import {
 import { RawClient } from './test-support/raw-client.js';
 import { REPO_ROOT, spawnServer } from './test-support/server-process.js';
 
-const STORE_ROUNDS = 200;
+// SLOTFS_CRASH_ROUNDS lowers the store rounds for quick local runs (default 200).
+const STORE_ROUNDS = Number(process.env.SLOTFS_CRASH_ROUNDS ?? 200);
 const SERVER_ROUNDS = 6;
 
 type Versions = Map<string, number[]>; // si → version per share (index = shnum)

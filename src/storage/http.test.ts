@@ -383,3 +383,16 @@ test('500: a damaged container on disk is reported, not served', async (t) => {
   t.is(rtw.status, 500);
   t.is(serverErrors.length, before + 2, 'both reported to the operator');
 });
+
+test('500: a disk error while writing is reported and changes nothing', async (t) => {
+  // A file where the bucket directory should be: the write cannot create its temp file.
+  const si = newSi();
+  await fs.mkdir(path.join(dir, 'shares', si.slice(0, 2)), { recursive: true });
+  await fs.writeFile(path.join(dir, 'shares', si.slice(0, 2), si), 'not a directory');
+  const before = serverErrors.length;
+  const res = await client.rtwRaw(si, tw([[0, { write: [[0, enc('x')]] }]]), S);
+  t.is(res.status, 500);
+  t.is(res.headers['x-slotfs-error-code'], 'ERR_STORAGE_IO');
+  t.regex(res.text, /disk error while writing shares of \w+: ENOTDIR.*nothing was changed/);
+  t.is(serverErrors.length, before + 1);
+});
