@@ -32,6 +32,29 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** `slotfs mount` (src/fs): caching, write-back and conflict policy. */
+    mount: z
+      .object({
+        /** Directory listings fetched from the grid are trusted this long (like NFS acdir). */
+        'dir-cache-ms': z.number().int().min(0).default(3000),
+        /** A closed file's contents and attributes are trusted this long (like NFS acreg). */
+        'attr-cache-ms': z.number().int().min(0).default(3000),
+        /** The kernel's entry/attribute cache (FUSE entry_timeout/attr_timeout). */
+        'kernel-cache-ms': z.number().int().min(0).default(1000),
+        /** Dirty files are published after this much idle time (and on close/fsync). */
+        'write-back-ms': z.number().int().min(0).default(1000),
+        /** Colliding writes: keep ours as a conflict copy, or overwrite the other writer. */
+        conflicts: z.enum(['copy', 'last-writer-wins']).default('copy'),
+        'max-conflict-copies': z.number().int().min(1).max(1000).default(10),
+        /** Label in conflict copy names (default: derived from the lease secret). */
+        'client-name': z.string().min(1).max(64).optional(),
+        /** Any file operation waiting on the grid longer than this fails with EIO. */
+        'op-timeout-ms': z.number().int().positive().default(30000),
+        /** Changes to one directory within this window are published together. */
+        'dir-batch-ms': z.number().int().min(0).default(5),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((c) => c.k <= c.n, { message: 'k must not exceed n' });
