@@ -3,7 +3,27 @@
 // by MutableClient.modify() to the freshly read table, so concurrent changes by different
 // clients to different names all survive (§8.4). Changes to one directory that arrive
 // within a short window are published together as one update.
-import type { MutableClient } from '../mutable/mutable-client.js';
+import {
+  CapError,
+  capKindName,
+  formatCap,
+  parseCap,
+  readCapOf,
+  requireReadCap,
+  type Cap,
+  type MutableReadCap,
+  type MutableWriteCap,
+} from '../caps/index.js';
+import { toHex } from '../encoding/bytes.js';
+import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
+import { DirectoryError, DirnodeFormatError, type DirNameProblem } from './errors.js';
+import { packChildren, unpackChildren, unpackChildrenReadOnly, type DirChild } from './format.js';
+import {
+  isPlainObject,
+  serializeMetadata,
+  type JsonObject,
+  type JsonValue,
+} from './metadata-json.js';
 
 /**
  * A child's metadata: Tahoe's `tahoe` timestamps (float Unix seconds, §8.2) and the keys
@@ -73,33 +93,50 @@ export interface RenameOptions {
  * per directory for `batchWindowMs`, then published by one modify() whose function applies
  * every queued operation in order to the freshly read table; each caller's promise settles
  * with its own operation's result or error once that update is published (or failed).
+ * Updates of one directory by one DirectoryClient never overlap, so they never collide
+ * with each other; collisions with other clients are resolved by modify() re-reading and
+ * re-applying the operations.
  */
 export class DirectoryClient {
   readonly batchWindowMs: number;
+  /**
+   * Counters for status and tests: updates published, operations in them, and re-applications
+   * (the batch applied again to newer contents after a colliding write).
+   */
+  readonly stats = { updates: 0, operations: 0, retries: 0 };
+  private readonly queues = new Map<string, DirQueue>();
+  private readonly listings = new Map<string, { version: string; children: DirChild[] }>();
 
   constructor(
     readonly client: MutableClient,
     options: DirectoryClientOptions = {},
   ) {
-    this.batchWindowMs = options.batchWindowMs ?? 5;
+    const window = options.batchWindowMs ?? 5;
+    if (!Number.isFinite(window) || window < 0) {
+      throw new RangeError(`batchWindowMs must be a finite number ≥ 0, got ${window}`);
+    }
+    this.batchWindowMs = window;
   }
 
   /** Creates a new empty directory; returns its write cap (URI:DIR2:…). */
   async createDirectory(): Promise<string> {
-    throw new Error('not implemented yet');
+    // An empty directory is the empty string (§8).
+    return (await this.client.create(new Uint8Array(0), { directory: true })).cap;
   }
 
   /** The children, by NFC name. Through a read cap, entries carry no rwCap. */
   async list(dirCap: string): Promise<Map<string, DirEntry>> {
-    void dirCap;
-    throw new Error('not implemented yet');
+    const cap = readableDirectory(dirCap);
+    const got = await this.client.retrieve(dirCap);
+    const writer = cap.kind === 'ssk-write';
+    const children = this.unpackCached(cap, got.plaintext, got.version, writer);
+    return new Map(children.map((c) => [c.name, entryOf(c)]));
   }
 
   /** One child, or undefined if the name is absent. */
   async lookup(dirCap: string, name: string): Promise<DirEntry | undefined> {
-    void dirCap;
-    void name;
-    throw new Error('not implemented yet');
+    const key = existingName(name);
+    return (await this.list(dirCap)).get(key);
   }
 
   /**
@@ -107,45 +144,125 @@ export class DirectoryClient {
    * (kept from the old entry when omitted on replace); `tahoe.linkcrtime` is set when the
    * name is first linked and kept on replace, `tahoe.linkmotime` is set to now.
    */
-  async add(
+  add(
     dirCap: string,
     name: string,
     child: ChildCaps,
     metadata?: Partial<ChildMetadata>,
     options: AddOptions = {},
   ): Promise<void> {
-    void [dirCap, name, child, metadata, options];
-    throw new Error('not implemented yet');
+    return this.submit(dirCap, () => {
+      const key = checkChildName(name);
+      const caps = checkChildCaps(child);
+      const supplied = metadata === undefined ? undefined : checkMetadata(metadata);
+      const exclusive = options.mustNotExist === true || options.replace === false;
+      return {
+        apply(table, now, retry) {
+          const old = table.get(key);
+          if (old && exclusive) {
+            // Our own earlier application of this operation, which reached the grid.
+            if (retry && sameCaps(old, caps)) return;
+            throw new DirectoryError(
+              'ERR_DIR_EXISTS',
+              `${JSON.stringify(key)} already exists in the directory; nothing was changed`,
+              key,
+            );
+          }
+          table.set(key, {
+            name: key,
+            ...caps,
+            metadata: updateMetadata(old?.metadata, supplied, now),
+          });
+        },
+      };
+    });
   }
 
   /** Unlinks `name`; returns the entry removed (undefined if absent and !mustExist). */
-  async remove(
-    dirCap: string,
-    name: string,
-    options: RemoveOptions = {},
-  ): Promise<DirEntry | undefined> {
-    void [dirCap, name, options];
-    throw new Error('not implemented yet');
+  remove(dirCap: string, name: string, options: RemoveOptions = {}): Promise<DirEntry | undefined> {
+    return this.submit(dirCap, () => {
+      const key = existingName(name);
+      const mustExist = options.mustExist ?? true;
+      let removed: DirEntry | undefined;
+      return {
+        apply(table, _now, retry) {
+          const old = table.get(key);
+          if (!old) {
+            if (retry && removed) return removed; // our earlier application removed it
+            if (mustExist) throw notFound(key);
+            return undefined;
+          }
+          table.delete(key);
+          removed = entryOf(old);
+          return removed;
+        },
+      };
+    });
   }
 
-  /** Renames a child within one directory, carrying its caps and metadata. */
-  async rename(
-    dirCap: string,
-    from: string,
-    to: string,
-    options: RenameOptions = {},
-  ): Promise<void> {
-    void [dirCap, from, to, options];
-    throw new Error('not implemented yet');
+  /**
+   * Renames a child within one directory, carrying its caps and metadata (the `tahoe`
+   * timestamps are those of a new link, or of the replaced entry's link).
+   */
+  rename(dirCap: string, from: string, to: string, options: RenameOptions = {}): Promise<void> {
+    return this.submit(dirCap, () => {
+      const source = existingName(from);
+      const target = checkChildName(to);
+      const replace = options.replace ?? true;
+      let moved: ChildCaps | undefined;
+      return {
+        apply(table, now, retry) {
+          const child = table.get(source);
+          if (source === target) {
+            if (!child) throw notFound(source);
+            return;
+          }
+          if (!child) {
+            // Our earlier application moved it; the grid has that state already.
+            const there = table.get(target);
+            if (retry && moved && there && sameCaps(there, moved)) return;
+            throw notFound(source);
+          }
+          const old = table.get(target);
+          if (old && !replace) {
+            throw new DirectoryError(
+              'ERR_DIR_EXISTS',
+              `cannot rename ${JSON.stringify(source)} to ${JSON.stringify(target)}: the target exists; nothing was changed`,
+              target,
+            );
+          }
+          table.delete(source);
+          table.set(target, {
+            name: target,
+            rwCap: child.rwCap,
+            roCap: child.roCap,
+            metadata: updateMetadata(old?.metadata, child.metadata, now),
+          });
+          moved = { rwCap: child.rwCap, roCap: child.roCap };
+        },
+      };
+    });
   }
 
   /**
    * Merges `patch` into a child's metadata (a key set to undefined is removed; `tahoe` is
    * not patchable) and sets tahoe.linkmotime to now. ERR_DIR_NOT_FOUND if absent.
    */
-  async setMetadata(dirCap: string, name: string, patch: Partial<ChildMetadata>): Promise<void> {
-    void [dirCap, name, patch];
-    throw new Error('not implemented yet');
+  setMetadata(dirCap: string, name: string, patch: Partial<ChildMetadata>): Promise<void> {
+    return this.submit(dirCap, () => {
+      const key = existingName(name);
+      const removals = Object.keys(patch).filter((k) => patch[k] === undefined);
+      const changes = checkMetadata(patch);
+      return {
+        apply(table, now) {
+          const old = table.get(key);
+          if (!old) throw notFound(key);
+          const merged: JsonObject = { ...old.metadata, ...changes };
+          for (const k of removals) delete merged[k];
+          table.set(key, { ...old, metadata: updateMetadata(old.metadata, merged, now) });
+        },
+      };
+    });
   }
 
   /**
@@ -154,15 +271,256 @@ export class DirectoryClient {
    * The mount calls it on fsync of a directory and before unmount.
    */
   async flush(dirCap?: string): Promise<void> {
-    void dirCap;
-    throw new Error('not implemented yet');
+    let queues: DirQueue[];
+    if (dirCap === undefined) queues = [...this.queues.values()];
+    else {
+      // Any cap of the directory names its queue; a read cap simply has nothing queued.
+      const cap = parseDirectoryCap(dirCap);
+      const q = 'storageIndex' in cap ? this.queues.get(toHex(cap.storageIndex)) : undefined;
+      queues = q ? [q] : [];
+    }
+    const waits: Promise<void>[] = [];
+    for (const q of queues) {
+      if (q.running) waits.push(q.running.done.promise);
+      if (q.pending) {
+        waits.push(q.pending.done.promise);
+        q.pending.due = true;
+        clearTimeout(q.pending.timer);
+        this.pump(q);
+      }
+    }
+    await Promise.all(waits);
+  }
+
+  // ---- internals ----
+
+  /**
+   * Queues one operation for its directory. Everything up to the queueing happens
+   * synchronously, so a flush() right after an un-awaited call includes it.
+   */
+  private submit<R>(dirCap: string, make: () => OperationBody<R>): Promise<R> {
+    let body: OperationBody<R>;
+    let cap: MutableWriteCap;
+    try {
+      cap = writableDirectory(dirCap);
+      body = make();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<R>((resolve, reject) => {
+      const op: Operation = {
+        apply: body.apply,
+        appliedBefore: false,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      };
+      const key = queueKey(cap);
+      let q = this.queues.get(key);
+      if (!q) {
+        q = { key, cap, capText: dirCap };
+        this.queues.set(key, q);
+      }
+      if (!q.pending) {
+        const batch: Batch = { ops: [], due: false, done: deferred() };
+        const queue = q;
+        batch.timer = setTimeout(() => {
+          batch.due = true;
+          this.pump(queue);
+        }, this.batchWindowMs);
+        q.pending = batch;
+      }
+      q.pending.ops.push(op);
+    });
+  }
+
+  /** Starts the pending batch if it is due and no update of that directory is running. */
+  private pump(q: DirQueue): void {
+    if (q.running || !q.pending?.due) {
+      if (!q.running && !q.pending) this.queues.delete(q.key);
+      return;
+    }
+    const batch = q.pending;
+    q.pending = undefined;
+    q.running = batch;
+    void this.publish(q, batch).finally(() => {
+      q.running = undefined;
+      this.pump(q);
+    });
+  }
+
+  /** One modify() applying every operation of the batch, in order, to the fresh table. */
+  private async publish(q: DirQueue, batch: Batch): Promise<void> {
+    const outcomes = new Map<Operation, { ok: boolean; value: unknown }>();
+    try {
+      let applications = 0;
+      await this.client.modify(q.capText, (old) => {
+        applications++;
+        const table = new Map(
+          unpackChildren(q.cap.writekey, old).map((c): [string, DirChild] => [c.name, c]),
+        );
+        const now = Date.now() / 1000;
+        for (const op of batch.ops) {
+          // An operation validates before it changes the table, so one that fails leaves it
+          // as it was and the others still apply.
+          try {
+            outcomes.set(op, { ok: true, value: op.apply(table, now, op.appliedBefore) });
+            op.appliedBefore = true;
+          } catch (error) {
+            outcomes.set(op, { ok: false, value: error });
+          }
+        }
+        return packChildren(q.cap.writekey, table.values());
+      });
+      this.stats.updates++;
+      this.stats.operations += batch.ops.length;
+      this.stats.retries += applications - 1;
+    } catch (error) {
+      for (const op of batch.ops) op.reject(error);
+      batch.done.reject(error);
+      return;
+    }
+    for (const op of batch.ops) {
+      const outcome = outcomes.get(op)!;
+      if (outcome.ok) op.resolve(outcome.value);
+      else op.reject(outcome.value);
+    }
+    batch.done.resolve();
+  }
+
+  /** Unpacking decrypts every write cap; keep the last result per directory and version. */
+  private unpackCached(
+    cap: MutableWriteCap | MutableReadCap,
+    plaintext: Uint8Array,
+    version: VersionId,
+    writer: boolean,
+  ): DirChild[] {
+    const key = `${toHex(cap.storageIndex)}:${writer ? 'w' : 'r'}`;
+    const id = `${version.seqnum}:${toHex(version.rootHash)}`;
+    const hit = this.listings.get(key);
+    if (hit && hit.version === id) return hit.children;
+    const children =
+      cap.kind === 'ssk-write'
+        ? unpackChildren(cap.writekey, plaintext)
+        : unpackChildrenReadOnly(plaintext);
+    this.listings.delete(key);
+    this.listings.set(key, { version: id, children });
+    if (this.listings.size > LISTING_CACHE_SIZE) {
+      this.listings.delete(this.listings.keys().next().value!);
+    }
+    return children;
   }
 }
 
-/** The caps to link a node under, from any one of its caps (write cap → both; read cap → ro). */
-export function childCapsOf(cap: string): ChildCaps {
-  void cap;
-  throw new Error('not implemented yet');
+const LISTING_CACHE_SIZE = 256;
+const MAX_NAME_BYTES = 255;
+const LONE_SURROGATE = /\p{Cs}/u;
+
+type Table = Map<string, DirChild>;
+
+interface OperationBody<R> {
+  /**
+   * Applies the operation to `table`, or throws (a DirectoryError) leaving it unchanged.
+   * `retry` is true when an earlier application succeeded in an attempt that collided, so
+   * its effect may already be on the grid.
+   */
+  apply(table: Table, now: number, retry: boolean): R;
+}
+
+interface Operation extends OperationBody<unknown> {
+  appliedBefore: boolean;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface Batch {
+  ops: Operation[];
+  /** The window has passed or a flush asked for it. */
+  due: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Settles when the batch's update is published (or failed). */
+  done: Deferred;
+}
+
+interface DirQueue {
+  key: string;
+  cap: MutableWriteCap;
+  capText: string;
+  pending?: Batch;
+  running?: Batch;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // only flush() waits on it; callers get errors through their ops
+  return { promise, resolve, reject };
+}
+
+function queueKey(cap: MutableWriteCap): string {
+  return toHex(cap.storageIndex);
+}
+
+function parseDirectoryCap(dirCap: string): Cap {
+  const cap = parseCap(dirCap);
+  if (!cap.directory) {
+    throw new DirectoryError(
+      'ERR_DIR_NOT_DIRECTORY',
+      `a file cap (URI:${capKindName(cap)}) was given where a directory cap (URI:DIR2…) is required`,
+    );
+  }
+  return cap;
+}
+
+function readableDirectory(dirCap: string): MutableWriteCap | MutableReadCap {
+  return requireReadCap(parseDirectoryCap(dirCap));
+}
+
+function writableDirectory(dirCap: string): MutableWriteCap {
+  const cap = parseDirectoryCap(dirCap);
+  if (cap.kind !== 'ssk-write') {
+    throw new DirectoryError(
+      'ERR_DIR_READ_ONLY',
+      `the directory cap is read-only (URI:${capKindName(cap)}); changing the directory needs its write cap (URI:DIR2:…)`,
+    );
+  }
+  return cap;
+}
+
+function notFound(name: string): DirectoryError {
+  return new DirectoryError(
+    'ERR_DIR_NOT_FOUND',
+    `${JSON.stringify(name)} is not in the directory`,
+    name,
+  );
+}
+
+function badName(name: string, problem: DirNameProblem, why: string): DirectoryError {
+  return new DirectoryError(
+    'ERR_DIR_NAME',
+    `invalid name ${JSON.stringify(name)}: ${why}`,
+    name,
+    problem,
+  );
+}
+
+/** A name to look up or remove: any Unicode name a directory may hold (even a foreign one). */
+function existingName(name: string): string {
+  if (typeof name !== 'string' || LONE_SURROGATE.test(name)) {
+    throw badName(String(name), 'not-unicode', 'names must be Unicode (no lone UTF-16 surrogates)');
+  }
+  const key = name.normalize('NFC');
+  if (key === '') throw badName(key, 'empty', 'names must not be empty');
+  return key;
 }
 
 /**
@@ -170,6 +528,110 @@ export function childCapsOf(cap: string): ChildCaps {
  * empty, '.', '..', contains '/' or NUL, or is longer than 255 UTF-8 bytes.
  */
 export function checkChildName(name: string): string {
-  void name;
-  throw new Error('not implemented yet');
+  const key = existingName(name);
+  if (key === '.' || key === '..') throw badName(key, 'dot', "'.' and '..' are reserved");
+  if (key.includes('/')) throw badName(key, 'slash', "names must not contain '/'");
+  if (key.includes('\0')) throw badName(key, 'nul', 'names must not contain NUL');
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_NAME_BYTES) {
+    throw badName(key, 'too-long', `${bytes} UTF-8 bytes; at most ${MAX_NAME_BYTES} are allowed`);
+  }
+  return key;
+}
+
+/** The caps to link a node under, from any one of its caps (write cap → both; read cap → ro). */
+export function childCapsOf(cap: string): ChildCaps {
+  const parsed = parseCap(cap);
+  if (parsed.kind === 'ssk-write') {
+    return {
+      rwCap: formatCap({ ...parsed, alleged: undefined }),
+      roCap: formatCap(readCapOf(parsed)),
+    };
+  }
+  // Read caps, immutable and literal caps are linked read-only; a verify cap cannot be read.
+  if (parsed.kind === 'ssk-verify') requireReadCap(parsed);
+  return { roCap: formatCap({ ...parsed, alleged: undefined }) };
+}
+
+const ALLEGED_READONLY = 'ro.';
+
+function checkChildCaps(child: ChildCaps): ChildCaps {
+  if (child === null || typeof child !== 'object' || typeof child.roCap !== 'string') {
+    throw new TypeError('child must be { rwCap?: string; roCap: string }');
+  }
+  if (child.rwCap !== undefined && typeof child.rwCap !== 'string') {
+    throw new TypeError('child.rwCap must be a string when given');
+  }
+  const rwCap = child.rwCap || undefined;
+  if (rwCap && (rwCap.startsWith(ALLEGED_READONLY) || rwCap.startsWith('imm.'))) {
+    throw new CapError(
+      'ERR_CAP_MUST_BE_READONLY',
+      `the child's write cap carries the prefix ${JSON.stringify(rwCap.split('.')[0] + '.')}, which says it is not a write cap`,
+    );
+  }
+  // The packed form drops a leading `ro.` (§8.1); compare caps in that form.
+  const roCap = child.roCap.startsWith(ALLEGED_READONLY)
+    ? child.roCap.slice(ALLEGED_READONLY.length)
+    : child.roCap;
+  return rwCap ? { rwCap, roCap } : { roCap };
+}
+
+/** Supplied metadata as a JSON object (undefined values dropped), checked serialisable now. */
+function checkMetadata(metadata: Partial<ChildMetadata>): JsonObject {
+  if (!isPlainObject(metadata)) {
+    throw new DirnodeFormatError('ERR_DIRNODE_METADATA', 'metadata must be a plain object');
+  }
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(metadata)) if (v !== undefined) out[k] = v as JsonValue;
+  serializeMetadata(out); // throws now, for this caller, rather than failing a whole batch
+  return structuredClone(out);
+}
+
+function sameCaps(child: DirChild | ChildCaps, caps: ChildCaps): boolean {
+  return (child.rwCap ?? '') === (caps.rwCap ?? '') && child.roCap === caps.roCap;
+}
+
+/**
+ * Tahoe's update_metadata (§8.2): supplied metadata replaces everything but `tahoe`, which
+ * is kept; linkcrtime is set on the first link (seeded from a legacy `ctime`), linkmotime
+ * is now.
+ */
+function updateMetadata(
+  old: JsonObject | undefined,
+  supplied: JsonObject | undefined,
+  now: number,
+): JsonObject {
+  const previous: JsonObject = old ? structuredClone(old) : {};
+  let metadata = previous;
+  if (supplied !== undefined) {
+    metadata = structuredClone(supplied);
+    delete metadata.tahoe;
+    if ('tahoe' in previous) metadata.tahoe = previous.tahoe;
+  }
+  const system: JsonObject = isPlainObject(metadata.tahoe) ? { ...metadata.tahoe } : {};
+  if (typeof system.linkcrtime !== 'number') {
+    system.linkcrtime = typeof previous.ctime === 'number' ? previous.ctime : now;
+  }
+  system.linkmotime = now;
+  metadata.tahoe = system;
+  return metadata;
+}
+
+function isDirectoryCap(cap: string): boolean {
+  try {
+    return cap !== '' && parseCap(cap).directory;
+  } catch {
+    return false; // an unknown or malformed cap is kept, but is not a directory we can open
+  }
+}
+
+function entryOf(child: DirChild): DirEntry {
+  const entry: DirEntry = {
+    name: child.name,
+    roCap: child.roCap,
+    metadata: structuredClone(child.metadata) as ChildMetadata,
+    isDirectory: isDirectoryCap(child.rwCap || child.roCap),
+  };
+  if (child.rwCap) entry.rwCap = child.rwCap;
+  return entry;
 }
