@@ -285,3 +285,36 @@ test.serial(
     t.is(ok.seqnum, 3);
   },
 );
+
+test.serial('createMutableFile(grid, bytes, {k, N}) encodes with the given k and N', async (t) => {
+  const { client, servers } = await newClient();
+  const { createMutableFile } = await import('./index.js');
+  const cap = await createMutableFile(client, new TextEncoder().encode('two of five'), {
+    k: 2,
+    N: 5,
+  });
+  const parsed = requireWriteCap(parseCap(cap));
+  const found: number[] = [];
+  for (const server of servers) {
+    for (const n of await server.listShares(parsed.storageIndex)) {
+      const share = verifyShare(
+        (await server.readShare(parsed.storageIndex, n, 0, 1 << 16))!,
+        cap,
+        n,
+      );
+      t.is(share.share.k, 2);
+      t.is(share.share.N, 5);
+      found.push(n);
+    }
+  }
+  t.deepEqual(found.sort(), [0, 1, 2, 3, 4]);
+  const reader = await newClient();
+  t.is(new TextDecoder().decode((await reader.client.retrieve(cap)).plaintext), 'two of five');
+  // Its later versions keep the file's own encoding, not the client's default.
+  await client.update(cap, new TextEncoder().encode('still two of five'));
+  const share = (await servers[0].listShares(parsed.storageIndex))[0];
+  if (share !== undefined) {
+    const bytes = (await servers[0].readShare(parsed.storageIndex, share, 0, 1 << 16))!;
+    t.is(verifyShare(bytes, cap, share).share.N, 5);
+  }
+});
