@@ -1,0 +1,115 @@
+// First boot of a client directory: the root dirnode is created once, its cap kept in
+// private/root.cap (0600) and reused; a damaged file is an error, never replaced.
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatCap, parseCap, readCapOf, requireWriteCap } from '../caps/index.js';
+import { DirectoryClient } from '../dirnode/directory.js';
+import { MemoryStorageClient, MemoryStorageServer } from '../grid/test-support/memory-client.js';
+import { MutableClient, newLeaseSecret } from '../mutable/mutable-client.js';
+import { ClientDirError, openClientDir } from './client-dir.js';
+import { openRoot, readRootCap, rootCapPath } from './root.js';
+
+const memoryServers = Array.from(
+  { length: 3 },
+  () => new MemoryStorageServer(new Uint8Array(randomBytes(20))),
+);
+
+function newMutableClient(): MutableClient {
+  return new MutableClient({
+    servers: memoryServers.map((s) => new MemoryStorageClient(s)),
+    leaseSecret: newLeaseSecret(),
+    k: 2,
+    N: 3,
+    happy: 3,
+  });
+}
+
+async function clientDir() {
+  const path = await mkdtemp(join(tmpdir(), 'slotfs-root-'));
+  const dir = await openClientDir(path, { serversFile: join(path, 'servers.yaml') });
+  return { dir, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+test('first boot creates an empty root directory and stores its cap (0600); later boots reuse it', async (t) => {
+  const { dir, cleanup } = await clientDir();
+  t.teardown(cleanup);
+  t.is(await readRootCap(dir), undefined);
+  const first = await openRoot({ dir, client: newMutableClient() });
+  t.true(first.created);
+  t.is(first.path, join(dir.dir, 'private', 'root.cap'));
+  t.regex(first.cap, /^URI:DIR2:[a-z2-7]{26}:[a-z2-7]{52}$/);
+  t.is(await readFile(first.path, 'utf8'), first.cap + '\n');
+  t.is((await stat(first.path)).mode & 0o777, 0o600);
+  t.deepEqual(await readdir(join(dir.dir, 'private')), ['lease-secret', 'root.cap']);
+  const dirs = new DirectoryClient(newMutableClient());
+  t.is((await dirs.list(first.cap)).size, 0);
+
+  // A later boot (another process: fresh client) gets the same root.
+  const again = await openRoot({ dir: await openClientDir(dir.dir), client: newMutableClient() });
+  t.deepEqual(again, { cap: first.cap, path: first.path, created: false });
+});
+
+test('two first boots at once agree on one root', async (t) => {
+  const { dir, cleanup } = await clientDir();
+  t.teardown(cleanup);
+  const [a, b] = await Promise.all([
+    openRoot({ dir, client: newMutableClient() }),
+    openRoot({ dir, client: newMutableClient() }),
+  ]);
+  t.is(a.cap, b.cap);
+  t.is([a.created, b.created].filter(Boolean).length, 1);
+  t.is(await readRootCap(dir), a.cap);
+  t.deepEqual(await readdir(join(dir.dir, 'private')), ['lease-secret', 'root.cap']);
+});
+
+test('a stored read-only root cap is accepted as it is', async (t) => {
+  const { dir, cleanup } = await clientDir();
+  t.teardown(cleanup);
+  const writeCap = await new DirectoryClient(newMutableClient()).createDirectory();
+  const readCap = formatCap(readCapOf(requireWriteCap(parseCap(writeCap))));
+  await writeFile(rootCapPath(dir), readCap + '\n', { mode: 0o600 });
+  t.deepEqual(await openRoot({ dir, client: newMutableClient() }), {
+    cap: readCap,
+    path: rootCapPath(dir),
+    created: false,
+  });
+});
+
+const fileCap =
+  'URI:SSK:cdsyfojom4za5d7ve3wcqaj2we:2yaw4a42p3camgfym5d6nucz7zhvye2draflwhhfwsqffjf27f4a';
+const verifyCap =
+  'URI:DIR2-Verifier:nh2ei2624cayalnut26s7wd7ey:djzbuko2ccvkx3cmdxefkfrzbymvw62hnozjnzwqrtpdld3y2p7q';
+const damaged: Array<[string, string, RegExp]> = [
+  ['empty', '\n', /it is empty/],
+  ['garbage', 'hello world\n', /more than one line or word/],
+  ['a truncated cap', 'URI:DIR2:5yf7vesglrtnixfhe5xmesi43q:djzbuko2\n', /not a valid cap/],
+  ['a file cap', fileCap + '\n', /a file cap, not a directory cap/],
+  ['a verify cap', verifyCap + '\n', /cannot read a mutable directory/],
+];
+for (const [what, content, why] of damaged) {
+  test(`a root cap file holding ${what} is a clear error and is left alone`, async (t) => {
+    const { dir, cleanup } = await clientDir();
+    t.teardown(cleanup);
+    await writeFile(rootCapPath(dir), content, { mode: 0o600 });
+    const error = await t.throwsAsync(openRoot({ dir, client: newMutableClient() }), {
+      instanceOf: ClientDirError,
+    });
+    t.is(error?.code, 'ERR_CLIENT_DIR');
+    t.regex(error!.message, why);
+    t.regex(error!.message, /root\.cap: the root cap file is damaged .* restore it from a backup/);
+    t.false(error!.message.includes('djzbuko2'), 'the message does not echo cap material');
+    t.is(await readFile(rootCapPath(dir), 'utf8'), content);
+  });
+}
+
+test('an unreadable root cap file is a clear error', async (t) => {
+  const { dir, cleanup } = await clientDir();
+  t.teardown(cleanup);
+  // A directory where the file should be: reading it fails with EISDIR, even as root.
+  await mkdir(rootCapPath(dir));
+  const error = await t.throwsAsync(readRootCap(dir), { instanceOf: ClientDirError });
+  t.regex(error!.message, /cannot read the root cap file/);
+});
