@@ -19,6 +19,8 @@ export interface OpenClient {
 export interface OpenClientOptions extends OpenClientDirOptions {
   /** Keys to generate ahead (overrides the config; 0 for one-shot commands that only read). */
   keyPoolSize?: number;
+  /** Keys generated at once (default 1; the mount uses more to create many files fast). */
+  keyPoolConcurrency?: number;
   warn?: (message: string) => void;
 }
 
@@ -43,7 +45,10 @@ export async function openClient(
     maxDataBytes: config['cache-max-bytes'],
     warn: options.warn,
   });
-  const keyPool = new KeyPool({ size: options.keyPoolSize ?? config['key-pool-size'] });
+  const keyPool = new KeyPool({
+    size: options.keyPoolSize ?? config['key-pool-size'],
+    concurrency: options.keyPoolConcurrency,
+  });
   const client = new MutableClient({
     servers,
     leaseSecret: dir.leaseSecret,
