@@ -1,25 +1,32 @@
 // First boot of a client directory: the root dirnode is created once, its cap kept in
 // private/root.cap (0600) and reused; a damaged file is an error, never replaced.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCap, parseCap, readCapOf, requireWriteCap } from '../caps/index.js';
 import { DirectoryClient } from '../dirnode/directory.js';
-import { MemoryStorageClient, MemoryStorageServer } from '../grid/test-support/memory-client.js';
+import { TestGrid } from '../mutable/test-support/test-grid.js';
 import { MutableClient, newLeaseSecret } from '../mutable/mutable-client.js';
 import { ClientDirError, openClientDir } from './client-dir.js';
 import { openRoot, readRootCap, rootCapPath } from './root.js';
 
-const memoryServers = Array.from(
-  { length: 3 },
-  () => new MemoryStorageServer(new Uint8Array(randomBytes(20))),
-);
+// Three real server processes, shared by the tests of this file.
+let grid: TestGrid;
+const opened: Array<{ close(): Promise<void> }> = [];
+test.before(async () => {
+  grid = await TestGrid.start(3);
+});
+test.after.always(async () => {
+  await Promise.allSettled(opened.map((c) => c.close()));
+  await grid?.stop();
+});
 
 function newMutableClient(): MutableClient {
+  const servers = grid.clients();
+  opened.push(...servers);
   return new MutableClient({
-    servers: memoryServers.map((s) => new MemoryStorageClient(s)),
+    servers,
     leaseSecret: newLeaseSecret(),
     k: 2,
     N: 3,
