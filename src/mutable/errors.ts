@@ -54,6 +54,8 @@ export class UncoordinatedWriteError extends MutableError {
     readonly storageIndex: string,
     readonly collisions: readonly CollidingVersion[],
     readonly ourSeqnum: number,
+    /** Root hash of the version we tried to publish, when some of it may be on the grid. */
+    readonly ourRootHash?: Uint8Array,
   ) {
     const seen = collisions
       .map(
@@ -138,5 +140,26 @@ export class TooManyCollisionsError extends MutableError {
       { cause },
     );
     this.name = 'TooManyCollisionsError';
+  }
+}
+
+/**
+ * Colliding-write recovery (tahoe-formats.md §11.6) could not place N shares of any
+ * version before its deadline: servers stayed missing, or other writers kept colliding.
+ */
+export class RecoveryFailedError extends MutableError {
+  constructor(
+    readonly storageIndex: string,
+    readonly elapsedMs: number,
+    detail: string,
+    readonly servers: readonly ServerOutcome[],
+    cause?: unknown,
+  ) {
+    super(
+      'ERR_RECOVERY_FAILED',
+      `recovery of ${storageIndex} gave up after ${Math.round(elapsedMs)} ms: ${detail}. Servers: ${servers.length ? describe(servers) : 'none'}. The file may hold several versions; run the operation again when the servers are back (or raise recoveryTimeoutMs).`,
+      { cause },
+    );
+    this.name = 'RecoveryFailedError';
   }
 }

@@ -19,8 +19,11 @@ import { Servermap } from './servermap.js';
 export const PRIVATE_KEY_TAIL = 4096;
 
 export interface MapUpdateOptions {
-  /** 'read': k+ε servers suffice. 'write': every server up to N+ε, all shares, via RTW. */
-  mode: 'read' | 'write';
+  /**
+   * 'read': k+ε servers suffice. 'write': every server up to N+ε, all shares, via RTW.
+   * 'check': like 'write', but every server (after a collision, and for recovery).
+   */
+  mode: 'read' | 'write' | 'check';
   /** Bytes of each share read in the first request. */
   readSize: number;
   epsilon: number;
@@ -35,6 +38,10 @@ export interface MapUpdateOptions {
   minimumSeqnum?: number;
   /** Servers to skip (already known bad in this operation). */
   skip?: ReadonlySet<StorageClient>;
+  /** Extend this map (servers already in it are not asked again) instead of a new one. */
+  map?: Servermap;
+  /** Take the private key from this server's share when it has one (the home server). */
+  preferKeyFrom?: StorageClient;
 }
 
 export interface MapUpdateResult {
@@ -49,19 +56,22 @@ export async function updateServermap(
   ctx: FileContext,
   options: MapUpdateOptions,
 ): Promise<MapUpdateResult> {
-  const result: MapUpdateResult = { map: new Servermap() };
+  const result: MapUpdateResult = { map: options.map ?? new Servermap() };
   const map = result.map;
-  const verifiedVersions = new Set<string>();
-  const queue = ctx.permuted.filter((s) => !options.skip?.has(s));
-  const writeLimit = options.N + options.epsilon;
+  const verifiedVersions = new Set(map.records.map((r) => r.versionKey));
+  const candidates = ctx.permuted.filter((s) => !options.skip?.has(s));
+  const queue = candidates.filter((s) => !map.servers.has(s.name));
+  const writer = options.mode !== 'read';
+  const writeLimit = options.mode === 'check' ? Infinity : options.N + options.epsilon;
   let inFlight = 0;
   let settled = false;
+  let keyFromPreferred = false;
 
-  const available = queue.length;
+  const available = candidates.length;
   /** Answers needed: k+ε for a reader, N+ε for a writer (fewer if the grid is smaller). */
   const wanted = (): number => {
     const k = map.bestRecoverable()?.k ?? options.k;
-    return Math.min(options.mode === 'write' ? writeLimit : k + options.epsilon, available);
+    return Math.min(writer ? writeLimit : k + options.epsilon, available);
   };
   const done = (): boolean => {
     const best = map.bestRecoverable();
@@ -89,22 +99,23 @@ export async function updateServermap(
       return;
     }
     map.add({ server, shareNumber, bytes, prefix: verdict.prefix, versionKey: verdict.versionKey });
-    if (options.wantPrivateKey && !result.privateKey) {
+    const preferred = server === options.preferKeyFrom;
+    if (options.wantPrivateKey && (!result.privateKey || (preferred && !keyFromPreferred))) {
       const encrypted = encryptedKeyFrom(verdict.prefix, parts[1]);
       const der = encrypted && checkPrivateKey(ctx, encrypted);
       if (der && encrypted) {
         result.privateKey = der;
         result.encryptedPrivateKey = encrypted;
+        keyFromPreferred = preferred;
       }
     }
   };
 
   const query = async (server: StorageClient, position: number): Promise<void> => {
     try {
-      const shares =
-        options.mode === 'write'
-          ? await readAllWithSecrets(ctx, server, options)
-          : await readAsReader(ctx, server, position, options);
+      const shares = writer
+        ? await readAllWithSecrets(ctx, server, options)
+        : await readAsReader(ctx, server, position, options);
       if (settled) return;
       map.answered(
         server,
@@ -121,7 +132,7 @@ export async function updateServermap(
       if (settled) return;
       // A reader stops as soon as the map is conclusive (stragglers are ignored); a writer
       // waits for every query it started, since it will write to those servers.
-      if (done() && (options.mode === 'read' || inFlight === 0)) {
+      if (done() && (!writer || inFlight === 0)) {
         settled = true;
         return resolve();
       }
@@ -145,7 +156,9 @@ export async function updateServermap(
   });
 
   // Without the read-from-end extension a large share's key lies beyond the first read.
-  if (options.wantPrivateKey && !result.privateKey) await fetchPrivateKey(ctx, result);
+  if (options.wantPrivateKey && !result.privateKey) {
+    await fetchPrivateKey(ctx, result, options.preferKeyFrom);
+  }
   return result;
 }
 
@@ -259,9 +272,19 @@ export function checkPrivateKey(ctx: FileContext, encrypted: Uint8Array): Uint8A
   return equalBytes(writekeyFromPrivateKey(der), writekey) ? der : undefined;
 }
 
-/** Reads the key region of valid shares one server at a time until one checks out. */
-async function fetchPrivateKey(ctx: FileContext, result: MapUpdateResult): Promise<void> {
-  for (const r of result.map.records) {
+/**
+ * Reads the key region of valid shares one server at a time until one checks out, the
+ * preferred (home) server first.
+ */
+async function fetchPrivateKey(
+  ctx: FileContext,
+  result: MapUpdateResult,
+  prefer?: StorageClient,
+): Promise<void> {
+  const records = [...result.map.records].sort(
+    (a, b) => Number(b.server === prefer) - Number(a.server === prefer),
+  );
+  for (const r of records) {
     const { encryptedPrivateKey: start, eof } = r.prefix.offsets;
     try {
       const bytes = await r.server.readShare(

@@ -28,14 +28,27 @@ import { fileContext, type FileContext } from './context.js';
 import {
   PrivateKeyUnavailableError,
   ReadOnlyCapError,
+  RecoveryFailedError,
   RollbackError,
   TooManyCollisionsError,
   UncoordinatedWriteError,
   UnrecoverableFileError,
   NotEnoughServersError,
 } from './errors.js';
-import { checkPrivateKey, updateServermap, type MapUpdateResult } from './map-update.js';
+import {
+  checkPrivateKey,
+  updateServermap,
+  type MapUpdateOptions,
+  type MapUpdateResult,
+} from './map-update.js';
 import { publishVersion, type ExpectedShares, type PublishResult } from './publish.js';
+import {
+  fullyPlaced,
+  orderCandidates,
+  safelyPlaced,
+  type Candidate,
+  type OwnVersion,
+} from './recovery.js';
 import { retrieveVersion } from './retrieve.js';
 import type { Servermap } from './servermap.js';
 
@@ -55,9 +68,21 @@ export interface MutableClientOptions {
   happy?: number;
   /** Bytes of each share read in the first request. Default 128 KiB. */
   readSize?: number;
-  /** modify(): attempts before giving up, and the first back-off delay. */
+  /** modify(): attempts before giving up (default 10), and the first back-off delay (25 ms). */
   modifyAttempts?: number;
   backoffMs?: number;
+  /**
+   * The home server (base32 node id or name): it keeps an extra copy of a share (the N+1th)
+   * so the encrypted private key stays reachable there, and the key is read from it first.
+   * Default: the first server in each file's permuted list that answers.
+   */
+  homeServer?: string;
+  /**
+   * Colliding-write recovery retries with exponential back-off while servers are missing
+   * or writers keep colliding, and gives up (RecoveryFailedError) after this long.
+   * Default 30 s.
+   */
+  recoveryTimeoutMs?: number;
 }
 
 /** Identity of one published version. */
@@ -82,6 +107,10 @@ export interface RetrieveResult extends OperationResult {
 }
 export interface ModifyResult extends RetrieveResult {
   attempts: number;
+}
+export interface RecoverResult extends RetrieveResult {
+  /** False when the grid already held N shares of one newest version. */
+  pushed: boolean;
 }
 
 export interface UpdateOptions {
@@ -110,7 +139,15 @@ interface ReadState {
   seqnum: number;
   version: VersionId;
   fromCache: boolean;
+  /** The version read, as a recovery candidate (when read from a servermap). */
+  candidate?: Candidate;
 }
+
+/** What a one-round-trip publish from the cache came to. */
+type WarmOutcome =
+  | { result: PublishResult }
+  | { collision: UncoordinatedWriteError; k: number; N: number }
+  | undefined;
 
 const DEFAULTS = { k: 3, N: 10, epsilon: 2, happy: 7, readSize: 128 * 1024 };
 
@@ -123,6 +160,8 @@ export class MutableClient {
   private readonly servers: readonly StorageClient[];
   private readonly byId: Map<string, StorageClient>;
   private readonly cache?: ClientCache;
+  /** The configured home server, if any. */
+  readonly home?: StorageClient;
 
   constructor(private readonly options: MutableClientOptions) {
     this.k = options.k ?? DEFAULTS.k;
@@ -135,6 +174,16 @@ export class MutableClient {
     this.servers = options.servers;
     this.byId = new Map(options.servers.map((s) => [toBase32(s.serverId), s]));
     this.cache = options.cache;
+    if (options.homeServer !== undefined) {
+      this.home =
+        this.byId.get(options.homeServer) ??
+        options.servers.find((s) => s.name === options.homeServer);
+      if (!this.home) {
+        throw new RangeError(
+          `home server ${options.homeServer} is not among the ${options.servers.length} configured servers (give its base32 node id or name)`,
+        );
+      }
+    }
   }
 
   /** Asks every server for its version document, so later operations know the extensions. */
@@ -162,6 +211,7 @@ export class MutableClient {
         N,
         expected: new Map(),
         happy: this.happy,
+        home: this.home,
       });
       await this.remember(ctx, result, plaintext, keys);
       return { cap: formatCap(cap), seqnum: 1, version: versionOf(result) };
@@ -204,14 +254,19 @@ export class MutableClient {
     return this.measure(async () => {
       const ctx = this.context(cap);
       const warm = await this.warmPublish(ctx, plaintext, options.basedOn);
-      if (warm) return { seqnum: warm.version.seqnum, version: versionOf(warm) };
-      // Cold, or the cached view was stale: look at the grid, then overwrite what is there
-      // (or, with basedOn, only the version the caller started from).
-      const { map, privateKey } = await this.writerMap(ctx);
-      if (options.basedOn) {
+      if (warm && 'result' in warm) {
+        return { seqnum: warm.result.version.seqnum, version: versionOf(warm.result) };
+      }
+      // Some of our shares may be on the grid now: from here on, a collision is recovered.
+      let own = warm ? ownVersion(plaintext, warm.collision, warm.k, warm.N) : undefined;
+      let collision = warm?.collision;
+      try {
+        // Cold, or the cached view was stale: look at the grid, then overwrite what is
+        // there (or, with basedOn, only the version the caller started from).
+        const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
         const best = map.bestRecoverable();
-        if (!best || !sameVersion(best, options.basedOn)) {
-          throw new UncoordinatedWriteError(
+        if (options.basedOn && (!best || !sameVersion(best, options.basedOn))) {
+          collision = new UncoordinatedWriteError(
             ctx.siText,
             (best?.shares ?? []).map((r) => ({
               server: r.server.name,
@@ -221,30 +276,56 @@ export class MutableClient {
             })),
             options.basedOn.seqnum + 1,
           );
+          if (!own) throw collision; // nothing of ours was written
+        } else {
+          const params = this.encodingOf(map);
+          try {
+            const result = await this.publishOver(ctx, map, privateKey, plaintext, params);
+            return { seqnum: result.version.seqnum, version: versionOf(result) };
+          } catch (err) {
+            if (!(err instanceof UncoordinatedWriteError)) throw err;
+            collision = err;
+            own = ownVersion(plaintext, err, params.k, params.N) ?? own;
+          }
         }
+      } catch (err) {
+        if (!(err instanceof UncoordinatedWriteError) || !own) throw err;
       }
-      const result = await this.publishOver(ctx, map, privateKey, plaintext);
-      return { seqnum: result.version.seqnum, version: versionOf(result) };
+      // Colliding write: make the grid converge on one version (§11.6). If that is ours,
+      // the update went through after all; otherwise the other writer won.
+      const recovered = await this.recoverWith(ctx, own);
+      if (recovered.candidate?.own) return { seqnum: recovered.seqnum, version: recovered.version };
+      throw collision!;
     });
   }
 
   // ---- modify (read, change, write; again on collision) ----
 
+  /**
+   * Applies `modifier` to the newest version and publishes the result. When another writer
+   * got there first, the grid is re-read (every server) and the modifier applied again to
+   * what won, so no change is lost; the modifier may therefore run several times and must
+   * be idempotent. Returns only once a version containing the change is safely placed.
+   */
   async modify(capText: string, modifier: Modifier): Promise<ModifyResult> {
     const cap = this.writeCap(capText, 'modify');
-    const attempts = this.options.modifyAttempts ?? 8;
+    const attempts = this.options.modifyAttempts ?? 10;
     let delay = this.options.backoffMs ?? 25;
     return this.measure(async () => {
       const ctx = this.context(cap);
+      const started = performance.now();
+      let own: OwnVersion | undefined;
       let lastError: unknown;
       for (let attempt = 1; attempt <= attempts; attempt++) {
+        let next: Uint8Array | undefined;
+        let params = { k: this.k, N: this.N };
         try {
           // First try from the cached plaintext: if the grid still holds that version, the
           // test-and-write proves it and the whole modify is one round trip.
           if (attempt === 1) {
             const cached = await this.cachedState(ctx);
             if (cached) {
-              const next = await modifier(cached.plaintext);
+              next = await modifier(cached.plaintext);
               checkFileSize(next.length);
               if (equalBytes(next, cached.plaintext)) {
                 return {
@@ -256,26 +337,36 @@ export class MutableClient {
                 };
               }
               const warm = await this.warmPublish(ctx, next);
-              if (warm) {
+              if (warm && 'result' in warm) {
                 return {
                   plaintext: next,
-                  seqnum: warm.version.seqnum,
-                  version: versionOf(warm),
+                  seqnum: warm.result.version.seqnum,
+                  version: versionOf(warm.result),
                   fromCache: true,
                   attempts: attempt,
                 };
               }
+              if (warm) own = ownVersion(next, warm.collision, warm.k, warm.N);
             }
           }
-          const { map, privateKey } = await this.writerMap(ctx);
-          const current = await this.readFromMap(ctx, map);
-          const next = await modifier(current.plaintext);
+          // After a collision every server is asked, and our own attempt is a candidate.
+          const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
+          const base = await this.readFromMap(ctx, map, { own });
+          next = await modifier(base.plaintext);
           checkFileSize(next.length);
-          if (equalBytes(next, current.plaintext) && attempt === 1 && current.seqnum > 0) {
-            const { plaintext, seqnum, version, fromCache } = current;
+          const summary = base.candidate?.summary;
+          if (
+            equalBytes(next, base.plaintext) &&
+            summary &&
+            safelyPlaced(map, summary, this.required(summary.N))
+          ) {
+            const { plaintext, seqnum, version, fromCache } = base;
             return { plaintext, seqnum, version, fromCache, attempts: attempt };
           }
-          const result = await this.publishOver(ctx, map, privateKey, next);
+          // Unchanged but not safely placed (a collision left several versions): publish
+          // it anyway so that the grid converges.
+          params = base.candidate ?? params;
+          const result = await this.publishOver(ctx, map, privateKey, next, params);
           return {
             plaintext: next,
             seqnum: result.version.seqnum,
@@ -284,7 +375,20 @@ export class MutableClient {
             attempts: attempt,
           };
         } catch (err) {
-          if (!(err instanceof UncoordinatedWriteError)) throw err;
+          if (err instanceof UncoordinatedWriteError) {
+            if (next) own = ownVersion(next, err, params.k, params.N) ?? own;
+          } else if (!(err instanceof NotEnoughServersError && own)) {
+            throw err;
+          } else if (performance.now() - started >= this.recoveryTimeoutMs) {
+            // Servers stayed missing while a collision was being resolved.
+            throw new RecoveryFailedError(
+              ctx.siText,
+              performance.now() - started,
+              err.message,
+              err.servers,
+              err,
+            );
+          }
           lastError = err;
           await this.cache?.forgetServermapHint(ctx.keys.storageIndex);
           // Randomised exponential back-off, so colliding writers stop colliding.
@@ -296,7 +400,97 @@ export class MutableClient {
     });
   }
 
+  // ---- recover (make a mixed grid converge) ----
+
+  /**
+   * Colliding-write recovery (tahoe-formats.md §11.6): reads every server, orders the
+   * recoverable versions (highest seqnum, then most shares), and republishes the first one
+   * that can be read, with seqnum = max seen + 1, until all N shares are placed. Does
+   * nothing when one newest version already has all N shares on enough servers.
+   */
+  async recover(capText: string): Promise<RecoverResult> {
+    const cap = this.writeCap(capText, 'recover');
+    return this.measure(async () => {
+      const ctx = this.context(cap);
+      const r = await this.recoverWith(ctx);
+      return {
+        plaintext: r.plaintext,
+        seqnum: r.seqnum,
+        version: r.version,
+        fromCache: false,
+        pushed: r.pushed,
+      };
+    });
+  }
+
   // ---- internals ----
+
+  private get recoveryTimeoutMs(): number {
+    return this.options.recoveryTimeoutMs ?? 30_000;
+  }
+
+  /** Servers-of-happiness a publish must reach: happy, at most N and the grid's size. */
+  private required(N: number): number {
+    return Math.min(this.happy, N, this.servers.length);
+  }
+
+  /** k and N of the file as the map shows it (defaults for a file with no shares). */
+  private encodingOf(map: Servermap): { k: number; N: number } {
+    const best = map.bestRecoverable() ?? map.versions()[0];
+    return { k: best?.k ?? this.k, N: best?.N ?? this.N };
+  }
+
+  /** The recovery loop behind recover(), update() and modify() after a collision. */
+  private async recoverWith(
+    ctx: FileContext,
+    own?: OwnVersion,
+  ): Promise<ReadState & { pushed: boolean }> {
+    const started = performance.now();
+    let delay = this.options.backoffMs ?? 25;
+    let last: unknown;
+    for (;;) {
+      try {
+        const { map, privateKey } = await this.writerMap(ctx, 'check');
+        const base = await this.readFromMap(ctx, map, { own });
+        const summary = base.candidate?.summary;
+        if (summary && fullyPlaced(map, summary, this.required(summary.N))) {
+          return { ...base, pushed: false };
+        }
+        const result = await this.publishOver(ctx, map, privateKey, base.plaintext, {
+          k: base.candidate?.k ?? this.k,
+          N: base.candidate?.N ?? this.N,
+          requireAllShares: true,
+        });
+        return {
+          ...base,
+          seqnum: result.version.seqnum,
+          version: versionOf(result),
+          fromCache: false,
+          pushed: true,
+        };
+      } catch (err) {
+        const retry =
+          err instanceof UncoordinatedWriteError ||
+          err instanceof NotEnoughServersError ||
+          err instanceof UnrecoverableFileError;
+        if (!retry) throw err;
+        last = err;
+      }
+      const elapsed = performance.now() - started;
+      if (elapsed >= this.recoveryTimeoutMs) {
+        const servers = last instanceof NotEnoughServersError ? last.servers : [];
+        throw new RecoveryFailedError(
+          ctx.siText,
+          elapsed,
+          last instanceof Error ? last.message : String(last),
+          servers,
+          last,
+        );
+      }
+      await sleep(Math.min(delay * (0.5 + Math.random()), this.recoveryTimeoutMs - elapsed));
+      delay *= 2;
+    }
+  }
 
   private writeCap(capText: string, what: string): MutableWriteCap {
     const cap = parseCap(capText);
@@ -340,7 +534,7 @@ export class MutableClient {
     if (cached) return cached;
     const hint = await this.cache?.servermapHint(ctx.keys.storageIndex);
     const known = await this.cache?.highestVersion(ctx.keys.storageIndex);
-    const update = await updateServermap(ctx, {
+    const options: MapUpdateOptions = {
       mode: asWriter ? 'write' : 'read',
       readSize: Math.max(hint?.shareSize ?? 0, this.readSize),
       epsilon: this.epsilon,
@@ -349,46 +543,99 @@ export class MutableClient {
       wantPrivateKey: false,
       hintedShares: hint ? new Map(Object.entries(hint.shares)) : undefined,
       minimumSeqnum: known?.seqnum,
-    });
-    return this.readFromMap(ctx, update.map);
+    };
+    const update = await updateServermap(ctx, options);
+    return this.readFromMap(ctx, update.map, { extend: options });
   }
 
-  /** Decodes the best version in `map`, enforcing the rollback guard; records it. */
-  private async readFromMap(ctx: FileContext, map: Servermap): Promise<ReadState> {
+  /**
+   * Decodes the best version in `map` (recovery order: highest seqnum, most shares, our own
+   * last unless newest), enforcing the rollback guard, and records it. A version whose
+   * shares fail verification gives way to the next one; when none can be read and
+   * `extend` is given, more servers are asked before giving up.
+   */
+  private async readFromMap(
+    ctx: FileContext,
+    map: Servermap,
+    options: { own?: OwnVersion; extend?: MapUpdateOptions } = {},
+  ): Promise<ReadState> {
     const si = ctx.keys.storageIndex;
-    const best = map.bestRecoverable();
     const known = await this.cache?.highestVersion(si);
-    if (!best) {
-      if (map.records.length === 0 && map.bad.length === 0 && map.answeredCount > 0 && !known) {
-        throw new UnrecoverableFileError(
-          ctx.siText,
-          'no server holds any share of this file',
-          map.outcomes(),
-        );
+    for (;;) {
+      for (const candidate of orderCandidates(map, options.own)) {
+        const own = candidate.own;
+        if (own?.rootHash) {
+          return {
+            ctx,
+            map,
+            plaintext: own.plaintext,
+            seqnum: own.seqnum,
+            version: { seqnum: own.seqnum, rootHash: own.rootHash },
+            fromCache: false,
+            candidate,
+          };
+        }
+        const best = candidate.summary;
+        if (!best || (known && best.seqnum < known.seqnum)) continue;
+        let got;
+        try {
+          got = await retrieveVersion(ctx, map, best);
+        } catch (err) {
+          if (err instanceof UnrecoverableFileError) continue; // its shares were marked bad
+          throw err;
+        }
+        const version = { seqnum: got.version.seqnum, roothash: got.version.rootHash };
+        await this.cache?.recordVerifiedVersion(si, version);
+        await this.cache?.putData(si, version, got.plaintext);
+        await this.saveHint(ctx, map, best.versionKey, got.version.checkstring, best.k, best.N);
+        return {
+          ctx,
+          map,
+          plaintext: got.plaintext,
+          seqnum: got.version.seqnum,
+          version: { seqnum: got.version.seqnum, rootHash: got.version.rootHash },
+          fromCache: false,
+          candidate,
+        };
       }
-      throw new UnrecoverableFileError(
-        ctx.siText,
-        `no version has enough valid shares (${map.describeVersions()})`,
+      if (options.extend) {
+        const asked = map.servers.size;
+        await updateServermap(ctx, { ...options.extend, map });
+        if (map.servers.size > asked) continue;
+      }
+      throw this.unreadable(ctx, map, known);
+    }
+  }
+
+  /** The error for a map from which no version could be read. */
+  private unreadable(
+    ctx: FileContext,
+    map: Servermap,
+    known: { seqnum: number } | undefined,
+  ): Error {
+    const best = map.bestRecoverable();
+    if (known && best && best.seqnum < known.seqnum) {
+      const servers = [...new Set(best.shares.map((r) => r.server.name))];
+      return new RollbackError(ctx.siText, known.seqnum, best.seqnum, servers);
+    }
+    if (map.hasFailures()) {
+      return new NotEnoughServersError(
+        `cannot read ${ctx.siText}: no version has k valid shares on the servers that answered well (${map.describeVersions()})`,
         map.outcomes(),
       );
     }
-    if (known && best.seqnum < known.seqnum) {
-      const servers = [...new Set(best.shares.map((r) => r.server.name))];
-      throw new RollbackError(ctx.siText, known.seqnum, best.seqnum, servers);
+    if (map.records.length === 0 && map.answeredCount > 0 && !known) {
+      return new UnrecoverableFileError(
+        ctx.siText,
+        'no server holds any share of this file',
+        map.outcomes(),
+      );
     }
-    const got = await retrieveVersion(ctx, map, best);
-    const version = { seqnum: got.version.seqnum, roothash: got.version.rootHash };
-    await this.cache?.recordVerifiedVersion(si, version);
-    await this.cache?.putData(si, version, got.plaintext);
-    await this.saveHint(ctx, map, best.versionKey, got.version.checkstring, best.k, best.N);
-    return {
-      ctx,
-      map,
-      plaintext: got.plaintext,
-      seqnum: got.version.seqnum,
-      version: { seqnum: got.version.seqnum, rootHash: got.version.rootHash },
-      fromCache: false,
-    };
+    return new UnrecoverableFileError(
+      ctx.siText,
+      `no version has enough valid shares (${map.describeVersions()})`,
+      map.outcomes(),
+    );
   }
 
   private async saveHint(
@@ -481,7 +728,7 @@ export class MutableClient {
     ctx: FileContext,
     plaintext: Uint8Array,
     basedOn?: VersionId,
-  ): Promise<PublishResult | undefined> {
+  ): Promise<WarmOutcome> {
     if (!this.cache) return undefined;
     const si = ctx.keys.storageIndex;
     const [hint, keys, known] = await Promise.all([
@@ -497,11 +744,21 @@ export class MutableClient {
     ) {
       return undefined;
     }
+    const hinted = this.hinted(ctx, hint);
     const expected: ExpectedShares = new Map();
-    for (const [server, numbers] of this.hinted(ctx, hint)) {
+    for (const [server, numbers] of hinted) {
       expected.set(server, new Map(numbers.map((n) => [n, hint.checkstring])));
     }
     if (expected.size === 0) return undefined;
+    // The cold path places the extra share on a configured home the hint does not know,
+    // and rebalances when the grid has servers the hint does not mention while some
+    // server (other than the home) holds two shares.
+    if (this.home && !hinted.has(this.home)) return undefined;
+    // A reader's hint names only the servers it read: too few for a publish to succeed.
+    if (hinted.size < this.required(hint.n)) return undefined;
+    const home = this.home ?? [...hinted.keys()][0];
+    const doubled = [...hinted].some(([s, numbers]) => s !== home && numbers.length > 1);
+    if (doubled && this.servers.some((s) => !hinted.has(s))) return undefined;
     try {
       const result = await publishVersion({
         ctx,
@@ -513,32 +770,42 @@ export class MutableClient {
         expected,
         servers: [...expected.keys()],
         happy: this.happy,
+        home,
       });
       await this.remember(ctx, result, plaintext, keys);
-      return result;
+      return { result };
     } catch (err) {
       if (err instanceof UncoordinatedWriteError || err instanceof NotEnoughServersError) {
         await this.cache.forgetServermapHint(si);
-        return undefined;
+        return err instanceof UncoordinatedWriteError
+          ? { collision: err, k: hint.k, N: hint.n }
+          : undefined;
       }
       throw err;
     }
   }
 
-  /** A writer's servermap (all shares of every server, one request each) and the key. */
-  private async writerMap(ctx: FileContext): Promise<MapUpdateResult & { privateKey: Uint8Array }> {
+  /**
+   * A writer's servermap (all shares of every server up to N+ε, or of every server in
+   * 'check' mode; one request each) and the private key, preferably from the home server.
+   */
+  private async writerMap(
+    ctx: FileContext,
+    mode: 'write' | 'check' = 'write',
+  ): Promise<MapUpdateResult & { privateKey: Uint8Array }> {
     const si = ctx.keys.storageIndex;
     const cachedKey = await this.cachedPrivateKey(ctx);
     const hint = await this.cache?.servermapHint(si);
     const known = await this.cache?.highestVersion(si);
     const update = await updateServermap(ctx, {
-      mode: 'write',
+      mode,
       readSize: Math.max(hint?.shareSize ?? 0, this.readSize),
       epsilon: this.epsilon,
       k: hint?.k ?? this.k,
       N: hint?.n ?? this.N,
       wantPrivateKey: !cachedKey,
       minimumSeqnum: known?.seqnum,
+      preferKeyFrom: this.home ?? ctx.permuted[0],
     });
     const privateKey = cachedKey?.privateKeyDer ?? update.privateKey;
     if (!privateKey) {
@@ -566,9 +833,10 @@ export class MutableClient {
     map: Servermap,
     privateKey: Uint8Array,
     plaintext: Uint8Array,
+    options: { k?: number; N?: number; requireAllShares?: boolean } = {},
   ): Promise<PublishResult> {
     const known = await this.cache?.highestVersion(ctx.keys.storageIndex);
-    const best = map.bestRecoverable() ?? map.versions()[0];
+    const encoding = this.encodingOf(map);
     const expected: ExpectedShares = new Map();
     for (const r of map.records) {
       const m = expected.get(r.server) ?? new Map<number, Uint8Array>();
@@ -587,11 +855,15 @@ export class MutableClient {
       keys,
       plaintext,
       seqnum: Math.max(map.highestSeqnum(), known?.seqnum ?? 0) + 1,
-      k: best?.k ?? this.k,
-      N: best?.N ?? this.N,
+      k: options.k ?? encoding.k,
+      N: options.N ?? encoding.N,
       expected,
+      // Only servers the map heard from: their contents are known, so "no share" tests hold.
+      servers: ctx.permuted.filter((s) => map.servers.has(s.name)),
       happy: this.happy,
       exclude: failed,
+      home: this.home,
+      requireAllShares: options.requireAllShares,
     });
     await this.remember(ctx, result, plaintext, keys);
     return result;
@@ -648,4 +920,15 @@ function versionOf(result: PublishResult): VersionId {
 
 function sameVersion(a: { seqnum: number; rootHash: Uint8Array }, b: VersionId): boolean {
   return a.seqnum === b.seqnum && equalBytes(a.rootHash, b.rootHash);
+}
+
+/** Our own attempted version after a collision, if the error says what it was. */
+function ownVersion(
+  plaintext: Uint8Array,
+  collision: UncoordinatedWriteError,
+  k: number,
+  N: number,
+): OwnVersion | undefined {
+  if (!collision.ourRootHash) return undefined;
+  return { plaintext, seqnum: collision.ourSeqnum, rootHash: collision.ourRootHash, k, N };
 }

@@ -10,10 +10,12 @@ import { KeyPool } from '../crypto/keypool.js';
 import type { HttpStorageClient } from '../grid/http-client.js';
 import { verifyShare } from '../sdmf/verify.js';
 import { equalBytes } from '../encoding/bytes.js';
+import { readkeyFromWritekey, storageIndexFromReadkey } from '../crypto/derive.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
 import { SdmfParameterError } from '../sdmf/errors.js';
 import { MutableClient, newLeaseSecret } from './mutable-client.js';
 import {
+  NotEnoughServersError,
   ReadOnlyCapError,
   RollbackError,
   UncoordinatedWriteError,
@@ -155,7 +157,7 @@ test.serial('every share slotfs writes validates with the sdmf module alone (§5
       seen++;
     }
   }
-  t.is(seen, 10);
+  t.is(seen, 11, 'N shares plus the extra copy on the home server');
 });
 
 test.serial('a missing file is reported with the servers asked', async (t) => {
@@ -167,10 +169,21 @@ test.serial('a missing file is reported with the servers asked', async (t) => {
   t.not(cap, fresh.cap);
   const parsed = requireWriteCap(parseCap(fresh.cap));
   parsed.fingerprint[0] ^= 1; // a cap for which no share verifies
+  // Every server answers with shares that fail verification: each is bad for this read,
+  // and running out of good servers is NotEnoughServersError naming them all.
   const error = await t.throwsAsync(other.retrieve(formatCap(parsed)), {
-    instanceOf: UnrecoverableFileError,
+    instanceOf: NotEnoughServersError,
   });
   t.regex(error?.message ?? '', /server-\d/);
+  t.is(error?.servers.length, 10);
+  // A file that was never created: every server answers, none holds a share.
+  const never = requireWriteCap(parseCap(fresh.cap));
+  never.writekey[0] ^= 1;
+  never.storageIndex = storageIndexFromReadkey(readkeyFromWritekey(never.writekey));
+  const missing = await t.throwsAsync(other.retrieve(formatCap(never)), {
+    instanceOf: UnrecoverableFileError,
+  });
+  t.regex(missing?.message ?? '', /no server holds any share/);
 });
 
 test.serial(
@@ -307,7 +320,9 @@ test.serial('createMutableFile(grid, bytes, {k, N}) encodes with the given k and
       found.push(n);
     }
   }
-  t.deepEqual(found.sort(), [0, 1, 2, 3, 4]);
+  // Every share number once, plus the home server's extra copy of one of them.
+  t.is(found.length, 6);
+  t.deepEqual([...new Set(found)].sort(), [0, 1, 2, 3, 4]);
   const reader = await newClient();
   t.is(new TextDecoder().decode((await reader.client.retrieve(cap)).plaintext), 'two of five');
   // Its later versions keep the file's own encoding, not the client's default.

@@ -72,17 +72,44 @@ export class Servermap {
     }
   }
 
+  /**
+   * Servers that answered well: a server that returned a share failing verification is
+   * bad for the rest of the operation and does not count (another server is asked).
+   */
   get answeredCount(): number {
     let n = 0;
-    for (const { state } of this.servers.values()) if (state.status === 'answered') n++;
+    for (const { server, state } of this.servers.values()) {
+      if (state.status === 'answered' && !this.bad.some((b) => b.server === server)) n++;
+    }
     return n;
+  }
+
+  /** True when some server failed or returned a bad share in this operation. */
+  hasFailures(): boolean {
+    if (this.bad.length > 0) return true;
+    for (const { state } of this.servers.values()) if (state.status === 'failed') return true;
+    return false;
+  }
+
+  /** Server → share numbers of one version, as the placement code counts them. */
+  placementOf(versionKey: string): Map<StorageClient, number[]> {
+    const out = new Map<StorageClient, number[]>();
+    for (const r of this.records) {
+      if (r.versionKey !== versionKey) continue;
+      out.set(r.server, [...(out.get(r.server) ?? []), r.shareNumber]);
+    }
+    return out;
   }
 
   isFailed(server: StorageClient): boolean {
     return this.servers.get(server.name)?.state.status === 'failed';
   }
 
-  /** Every version seen, best first: highest seqnum, then root hash, then salt (§5.4). */
+  /**
+   * Every version seen, best first: highest seqnum, then the most distinct shares (so that
+   * of two colliding versions the one placed more widely wins, as in recovery, §11.6),
+   * then root hash, then salt (§5.4).
+   */
   versions(): VersionSummary[] {
     const groups = new Map<string, ShareRecord[]>();
     for (const r of this.records) {
@@ -109,6 +136,7 @@ export class Servermap {
     return out.sort(
       (a, b) =>
         b.seqnum - a.seqnum ||
+        b.shareNumbers.length - a.shareNumbers.length ||
         compareBytes(b.rootHash, a.rootHash) ||
         compareBytes(b.shares[0].prefix.salt, a.shares[0].prefix.salt),
     );
