@@ -73,14 +73,34 @@ export class TestGrid {
     await this.servers[i].process.kill();
   }
 
+  /**
+   * SIGSTOP: the process keeps its sockets but answers nothing — a true stall, which only
+   * the client's timeouts end. resume() (SIGCONT) lets it carry on where it stopped.
+   */
+  pause(i: number): void {
+    const { proc } = this.servers[i].process;
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGSTOP');
+    this.paused.add(i);
+  }
+
+  resume(i: number): void {
+    const { proc } = this.servers[i].process;
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGCONT');
+    this.paused.delete(i);
+  }
+
+  private readonly paused = new Set<number>();
+
   /** Starts server i again on its old port with its old identity and shares. */
   async restart(i: number): Promise<void> {
     const s = this.servers[i];
+    if (this.paused.has(i)) this.resume(i);
     await s.process.kill();
     s.process = await spawnServer(s.dir, ['--port', String(s.process.parsed.port)], 120_000);
   }
 
   async stop(): Promise<void> {
+    for (const i of this.paused) this.resume(i);
     await Promise.all(this.servers.map((s) => s.process.kill()));
     await rm(this.root, { recursive: true, force: true });
   }
