@@ -60,8 +60,13 @@ export async function updateServermap(
   const map = result.map;
   const verifiedVersions = new Set(map.records.map((r) => r.versionKey));
   const candidates = ctx.permuted.filter((s) => !options.skip?.has(s));
-  const queue = candidates.filter((s) => !map.servers.has(s.name));
   const writer = options.mode !== 'read';
+  const queue = candidates.filter((s) => !map.servers.has(s.name));
+  // A writer always asks the home server, wherever it is in the permuted list: it keeps
+  // an extra share, with the private key, for exactly this.
+  const home = options.preferKeyFrom;
+  if (writer && home && queue.includes(home))
+    queue.unshift(...queue.splice(queue.indexOf(home), 1));
   const writeLimit = options.mode === 'check' ? Infinity : options.N + options.epsilon;
   let inFlight = 0;
   let settled = false;
