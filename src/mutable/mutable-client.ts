@@ -294,7 +294,10 @@ export class MutableClient {
       // Colliding write: make the grid converge on one version (§11.6). If that is ours,
       // the update went through after all; otherwise the other writer won.
       const recovered = await this.recoverWith(ctx, own);
-      if (recovered.candidate?.own) return { seqnum: recovered.seqnum, version: recovered.version };
+      // Ours, or another client pushed our bytes while recovering: the update stands.
+      if (recovered.candidate?.own || equalBytes(recovered.plaintext, plaintext)) {
+        return { seqnum: recovered.seqnum, version: recovered.version };
+      }
       throw collision!;
     });
   }

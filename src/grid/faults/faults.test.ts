@@ -200,7 +200,7 @@ test('rules: ops, writesOnly, storageIndex and times select the calls a fault hi
   t.true(log.includes('readTestWrite:ERR_SERVER_UNREACHABLE:down'), log.join(' '));
 });
 
-test('a gate runs before each forwarded call and can hold it', async (t) => {
+test('a gate runs before each forwarded call and can hold it; `after` sees each outcome', async (t) => {
   const { client, si } = await withShare();
   const seen: string[] = [];
   let release!: () => void;
@@ -216,6 +216,12 @@ test('a gate runs before each forwarded call and can hold it', async (t) => {
   release();
   t.is((await read)?.length, 5);
   t.deepEqual(seen, ['readShare']);
+  const outcomes: string[] = [];
+  client.after = (call, outcome) => outcomes.push(`${call.op}:${outcome}`);
+  client.set({ fault: { kind: 'down' }, ops: ['listShares'] });
+  await client.readShare(si, 0, 0, 1);
+  await t.throwsAsync(client.listShares(si));
+  t.deepEqual(outcomes, ['readShare:ok', 'listShares:ERR_SERVER_UNREACHABLE']);
 });
 
 // --- data faults ---------------------------------------------------------------------------

@@ -128,6 +128,8 @@ export class FaultyStorageClient implements StorageClient {
   readonly calls: CallRecord[] = [];
   /** Awaited before each call is forwarded: tests use it to hold, order or kill. */
   gate?: (call: CallInfo) => Promise<void> | void;
+  /** Called when a call has finished ('ok', 'failed test' or an error code). */
+  after?: (call: CallInfo, outcome: string) => void;
   timeoutMs: number;
   private readonly record: boolean;
 
@@ -415,13 +417,11 @@ export class FaultyStorageClient implements StorageClient {
     options: RequestOptions | undefined,
     forward: () => Promise<T>,
   ): Promise<T> {
-    const record: CallRecord | undefined = this.record
-      ? { ...call, started: performance.now() }
-      : undefined;
-    if (record) this.calls.push(record);
+    const record: CallRecord = { ...call, started: performance.now() };
+    if (this.record) this.calls.push(record);
     const writes = call.writes.length + call.deletes.length > 0;
     const fault = this.take(call.op, call.storageIndex, writes, (k) => TRANSPORT.has(k));
-    if (record && fault) record.fault = fault.kind;
+    if (fault) record.fault = fault.kind;
     try {
       const after =
         fault && (fault.kind === 'close-connection' || ('after' in fault && fault.after));
@@ -429,17 +429,15 @@ export class FaultyStorageClient implements StorageClient {
       await this.gate?.(call);
       const result = await forward();
       if (fault) await this.failAfter(call, fault, options);
-      if (record) {
-        const failedTest =
-          call.op === 'readTestWrite' && !(result as ReadTestWriteResponse).success;
-        record.outcome = failedTest ? 'failed test' : 'ok';
-      }
+      const failedTest = call.op === 'readTestWrite' && !(result as ReadTestWriteResponse).success;
+      record.outcome = failedTest ? 'failed test' : 'ok';
       return result;
     } catch (err) {
-      if (record) record.outcome = (err as { code?: string }).code ?? String(err);
+      record.outcome = (err as { code?: string }).code ?? String(err);
       throw err;
     } finally {
-      if (record) record.ended = performance.now();
+      record.ended = performance.now();
+      this.after?.(call, record.outcome ?? 'unknown');
     }
   }
 
