@@ -384,11 +384,17 @@ async function runProperty(
   t.log(
     `${name}: ${TRIALS} trials, seed ${SEED} (SLOTFS_SEED=${SEED} SLOTFS_TRIALS=${TRIALS} to replay)`,
   );
-  await fc.assert(fc.asyncProperty(trialArbitrary, body), {
-    numRuns: TRIALS,
-    seed: SEED,
-    endOnFailure: true,
-  });
+  await fc.assert(
+    fc.asyncProperty(trialArbitrary, async (trial) => {
+      try {
+        await body(trial);
+      } catch (err) {
+        t.log(`failing trial ${JSON.stringify(trial)}: ${(err as Error).message}`);
+        throw err;
+      }
+    }),
+    { numRuns: TRIALS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
+  );
 }
 
 test.serial(

@@ -43,6 +43,7 @@ import {
 } from './map-update.js';
 import { publishVersion, type ExpectedShares, type PublishResult } from './publish.js';
 import {
+  baseCandidates,
   fullyPlaced,
   orderCandidates,
   safelyPlaced,
@@ -148,6 +149,9 @@ type WarmOutcome =
   | { result: PublishResult }
   | { collision: UncoordinatedWriteError; k: number; N: number }
   | undefined;
+
+/** Back-off delays double up to this (randomised ×0.5…1.5). */
+const MAX_BACKOFF_MS = 2000;
 
 const DEFAULTS = { k: 3, N: 10, epsilon: 2, happy: 7, readSize: 128 * 1024 };
 
@@ -318,9 +322,13 @@ export class MutableClient {
       const ctx = this.context(cap);
       const started = performance.now();
       let own: OwnVersion | undefined;
+      /** Seqnum of the version `next` (and so `own`) was built on. */
+      let ownBase: number | undefined;
       let lastError: unknown;
+      let lookedAgain = 0;
       for (let attempt = 1; attempt <= attempts; attempt++) {
         let next: Uint8Array | undefined;
+        let nextBase: number | undefined;
         let params = { k: this.k, N: this.N };
         try {
           // First try from the cached plaintext: if the grid still holds that version, the
@@ -329,6 +337,7 @@ export class MutableClient {
             const cached = await this.cachedState(ctx);
             if (cached) {
               next = await modifier(cached.plaintext);
+              nextBase = cached.seqnum;
               checkFileSize(next.length);
               if (equalBytes(next, cached.plaintext)) {
                 return {
@@ -349,13 +358,26 @@ export class MutableClient {
                   attempts: attempt,
                 };
               }
-              if (warm) own = ownVersion(next, warm.collision, warm.k, warm.N);
+              if (warm) {
+                own = ownVersion(next, warm.collision, warm.k, warm.N);
+                ownBase = cached.seqnum;
+              }
             }
           }
           // After a collision every server is asked, and our own attempt is a candidate.
           const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
-          const base = await this.readFromMap(ctx, map, { own });
+          const { candidates, newerVisible } = baseCandidates(map, own, ownBase);
+          if (newerVisible && lookedAgain < 2 && attempt < attempts) {
+            // A newer version is on its way (or was abandoned): look again before building
+            // on an older one, which could drop a change that is about to succeed.
+            lookedAgain++;
+            await sleep(delay * (0.5 + Math.random()));
+            continue;
+          }
+          lookedAgain = 0;
+          const base = await this.readFromMap(ctx, map, { candidates });
           next = await modifier(base.plaintext);
+          nextBase = base.seqnum;
           checkFileSize(next.length);
           const summary = base.candidate?.summary;
           if (
@@ -379,7 +401,11 @@ export class MutableClient {
           };
         } catch (err) {
           if (err instanceof UncoordinatedWriteError) {
-            if (next) own = ownVersion(next, err, params.k, params.N) ?? own;
+            const attempted = next && ownVersion(next, err, params.k, params.N);
+            if (attempted) {
+              own = attempted;
+              ownBase = nextBase;
+            }
           } else if (!(err instanceof NotEnoughServersError && own)) {
             throw err;
           } else if (performance.now() - started >= this.recoveryTimeoutMs) {
@@ -396,7 +422,7 @@ export class MutableClient {
           await this.cache?.forgetServermapHint(ctx.keys.storageIndex);
           // Randomised exponential back-off, so colliding writers stop colliding.
           await sleep(delay * (0.5 + Math.random()));
-          delay *= 2;
+          delay = Math.min(delay * 2, MAX_BACKOFF_MS);
         }
       }
       throw new TooManyCollisionsError(ctx.siText, attempts, lastError);
@@ -491,7 +517,7 @@ export class MutableClient {
         );
       }
       await sleep(Math.min(delay * (0.5 + Math.random()), this.recoveryTimeoutMs - elapsed));
-      delay *= 2;
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     }
   }
 
@@ -560,12 +586,12 @@ export class MutableClient {
   private async readFromMap(
     ctx: FileContext,
     map: Servermap,
-    options: { own?: OwnVersion; extend?: MapUpdateOptions } = {},
+    options: { own?: OwnVersion; candidates?: Candidate[]; extend?: MapUpdateOptions } = {},
   ): Promise<ReadState> {
     const si = ctx.keys.storageIndex;
     const known = await this.cache?.highestVersion(si);
     for (;;) {
-      for (const candidate of orderCandidates(map, options.own)) {
+      for (const candidate of options.candidates ?? orderCandidates(map, options.own)) {
         const own = candidate.own;
         if (own?.rootHash) {
           return {

@@ -12,7 +12,13 @@ import { MemoryStorageClient, MemoryStorageServer } from '../grid/test-support/m
 import type { SharePrefix } from '../sdmf/layout.js';
 import { fileContext, slotSecrets } from './context.js';
 import { updateServermap } from './map-update.js';
-import { orderCandidates, safelyPlaced, fullyPlaced, type OwnVersion } from './recovery.js';
+import {
+  baseCandidates,
+  orderCandidates,
+  safelyPlaced,
+  fullyPlaced,
+  type OwnVersion,
+} from './recovery.js';
 import { Servermap } from './servermap.js';
 
 const fakeServers = Array.from(
@@ -95,6 +101,46 @@ test('our own version goes last unless it is the newest', (t) => {
     { tag: 2, seqnum: 6, shares: [3, 4, 5] },
   ]);
   t.deepEqual(order(orderCandidates(tie, own(6, 2))), ['v1@6', 'own@6/3']);
+});
+
+test("modify builds on another writer's version at least as new as its own base, never on a loser", (t) => {
+  const names = (r: ReturnType<typeof baseCandidates>) => order(r.candidates);
+  // We (tag 2, seq 6, built on seq 4) lost to a version built while we were: seq 5 by
+  // another writer. Our fragment is newer and recoverable, but lacks that change.
+  const lost = mapWith([
+    { tag: 1, seqnum: 5, shares: [0, 1, 2, 3, 4] },
+    { tag: 2, seqnum: 6, shares: [5, 6, 7, 8, 9] },
+  ]);
+  const r1 = baseCandidates(lost, own(6, 2), 4);
+  t.is(names(r1)[0], 'v1@5');
+  t.false(r1.newerVisible);
+  // Five writers, two shares each, the old version gone: our own attempt is the base.
+  const split = mapWith(
+    [1, 2, 3, 4, 5].map((tag, i) => ({ tag, seqnum: 2, shares: [2 * i, 2 * i + 1] })),
+  );
+  const r2 = baseCandidates(split, own(2, 3), 1);
+  t.deepEqual(names(r2), ['own@2/2']);
+  t.false(r2.newerVisible);
+  // Split 5/5: the other writer's version first, so each re-applies to the other's.
+  const halves = mapWith([
+    { tag: 1, seqnum: 2, shares: [0, 1, 2, 3, 4] },
+    { tag: 2, seqnum: 2, shares: [5, 6, 7, 8, 9] },
+  ]);
+  t.is(names(baseCandidates(halves, own(2, 2), 1))[0], 'v1@2');
+  // Our base is still there: build on it again (same bytes as our attempt).
+  const base = mapWith([
+    { tag: 1, seqnum: 2, shares: [0, 1, 2, 3, 4, 5, 6, 7] },
+    { tag: 2, seqnum: 3, shares: [8, 9] },
+  ]);
+  t.is(names(baseCandidates(base, own(3, 2), 2))[0], 'v1@2');
+  t.false(baseCandidates(base, own(3, 2), 2).newerVisible);
+  // Without a collision: a newer version that cannot be read yet means "look again".
+  const inFlight = mapWith([
+    { tag: 1, seqnum: 2, shares: [0, 1, 2, 3, 4, 5, 6, 7] },
+    { tag: 2, seqnum: 3, shares: [8, 9] },
+  ]);
+  t.true(baseCandidates(inFlight).newerVisible);
+  t.false(baseCandidates(mapWith([{ tag: 1, seqnum: 2, shares: [0, 1, 2] }])).newerVisible);
 });
 
 test('safely placed: only version at the top seqnum, enough servers with distinct shares', (t) => {

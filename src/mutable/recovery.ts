@@ -71,6 +71,42 @@ export function orderCandidates(map: Servermap, own?: OwnVersion): Candidate[] {
 }
 
 /**
+ * Where modify() builds next, after a collision (our own attempt `own`, built on a version
+ * with seqnum `ownBase`) or not. Merging re-applies the change, so the base must carry
+ * every change that may have succeeded:
+ *  - a recoverable version by another writer at least as new as the one our attempt was
+ *    built on goes first (our change is re-applied to it); our own attempt is the base
+ *    only when there is none — e.g. when colliding writers overwrote the old version
+ *    everywhere and none of theirs is recoverable;
+ *  - `newerVisible` says that a version newer than the chosen base (not ours) is on the
+ *    grid but cannot be read: usually a publish still under way. The caller should look
+ *    again shortly rather than build on an older base.
+ */
+export function baseCandidates(
+  map: Servermap,
+  own?: OwnVersion,
+  ownBase?: number,
+): { candidates: Candidate[]; newerVisible: boolean } {
+  const isOwn = (v: VersionSummary) =>
+    own?.rootHash !== undefined && v.seqnum === own.seqnum && equalBytes(v.rootHash, own.rootHash);
+  const others = orderCandidates(map).filter((c) => !isOwn(c.summary!));
+  let candidates = others;
+  if (own && !(others[0] && others[0].seqnum >= (ownBase ?? 0))) {
+    const mine = orderCandidates(map, own).find((c) => c.own)!;
+    candidates = [mine, ...others];
+  }
+  const top = Math.max(
+    0,
+    ...map
+      .versions()
+      .filter((v) => !isOwn(v))
+      .map((v) => v.seqnum),
+  );
+  const newerVisible = candidates.length > 0 && candidates[0].seqnum < top;
+  return { candidates, newerVisible };
+}
+
+/**
  * The version needs no push: it is the only version at the highest seqnum seen, and
  * enough servers hold different shares of it (servers-of-happiness ≥ `happy`).
  */
