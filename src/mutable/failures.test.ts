@@ -265,7 +265,7 @@ test.serial(
 test.serial(
   'real processes: SIGSTOPped servers stall until the timeout, SIGKILLed ones refuse; reads and writes go on',
   async (t) => {
-    const writer = await newClient({ timeoutMs: 1000 });
+    const writer = await newClient({ timeoutMs: 2000 });
     const { cap } = await writer.client.create(text('through real trouble'));
     const order = permuted(cap, writer.faults).map((s) =>
       grid.servers.findIndex((g) => g.entry.name === s.name),
@@ -274,10 +274,10 @@ test.serial(
     grid.pause(order[1]);
     await grid.kill(order[2]);
     try {
-      const reader = await newClient({ noCache: true, timeoutMs: 1000 });
+      const reader = await newClient({ noCache: true, timeoutMs: 2000 });
       t.is(str((await reader.client.retrieve(cap)).plaintext), 'through real trouble');
       // A cold writer (no cache) still reaches happiness: seven servers answer.
-      const cold = await newClient({ noCache: true, timeoutMs: 1000 });
+      const cold = await newClient({ noCache: true, timeoutMs: 2000 });
       const updated = await cold.client.update(cap, text('written past them'));
       t.is(updated.seqnum, 2);
     } finally {
