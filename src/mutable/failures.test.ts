@@ -412,6 +412,34 @@ test.serial(
   },
 );
 
+test.serial(
+  "a reader's hint misses the home's extra copy: the warm update finds it and overwrites it, no false collision",
+  async (t) => {
+    // r has the key cached (it created the file); after w's update, r's read leaves a
+    // reader's hint: ε = 7, so all 10 servers, one share each — the home's extra missing.
+    const r = await newClient({ epsilon: 7 });
+    const { cap } = await r.client.create(text('zero'));
+    // (A hint is forgotten after a failed publish; the key stays.)
+    await r.cache!.forgetServermapHint(storageIndex(cap));
+    const w = await newClient();
+    await w.client.update(cap, text('one'));
+    t.is(str((await r.client.retrieve(cap)).plaintext), 'one');
+    const updated = await r.client.update(cap, text('two'));
+    t.is(updated.seqnum, 3);
+    t.is(updated.cost.roundTrips, 2, 'one wave, then the extra copy it found');
+    const home = permuted(cap, r.faults)[0].name;
+    const si = storageIndex(cap);
+    const server = direct.find((s) => s.name === home)!;
+    const numbers = await server.listShares(si);
+    t.deepEqual(numbers, [0, 1]);
+    for (const n of numbers) {
+      const bytes = (await server.readShare(si, n, 0, 9))!;
+      t.is(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(1), 3n, `share ${n}`);
+    }
+    t.is(await read(cap), 'two');
+  },
+);
+
 // --- the private key and the N+1th share --------------------------------------------------
 
 test.serial(

@@ -783,8 +783,10 @@ export class MutableClient {
     // and rebalances when the grid has servers the hint does not mention while some
     // server (other than the home) holds two shares.
     if (this.home && !hinted.has(this.home)) return undefined;
-    // A reader's hint names only the servers it read: too few for a publish to succeed.
+    // A reader's hint names only the shares it read: too few servers for a publish to
+    // succeed, or share numbers missing that the publish would double up on them.
     if (hinted.size < this.required(hint.n)) return undefined;
+    if (new Set([...hinted.values()].flat()).size < hint.n) return undefined;
     const home = this.home ?? [...hinted.keys()][0];
     const doubled = [...hinted].some(([s, numbers]) => s !== home && numbers.length > 1);
     if (doubled && this.servers.some((s) => !hinted.has(s))) return undefined;

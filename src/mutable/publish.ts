@@ -76,10 +76,13 @@ export async function publishVersion(input: PublishInput): Promise<PublishResult
   const collisions: CollidingVersion[] = [];
   const outcomes = new Map<StorageClient, string>();
 
-  // Checkstrings of the versions this publish replaces: a share found holding one of them
-  // where we did not know of it (a reader's hint lists one share per server) is a copy to
-  // overwrite, not another writer's work.
-  const replacing = new Set([...seen.values()].flatMap((m) => [...m.values()].map(toHex)));
+  // Per server, the checkstrings this publish expects to replace there: another share on
+  // that server holding one of them (a reader's hint lists one share per server, missing
+  // the home's extra copy) is a copy to overwrite, not another writer's work. Only on the
+  // same server: elsewhere, a version seen on one server is still news on another.
+  const replacing = new Map(
+    [...seen].map(([server, m]) => [server, new Set([...m.values()].map(toHex))]),
+  );
   const retry = new Map<StorageClient, number[]>();
   const existing = new Map([...seen].map(([s, m]) => [s, [...m.keys()]]));
   const plan = planPlacement({ permuted: servers, N, existing, exclude: failed, home: input.home });
@@ -117,7 +120,7 @@ export async function publishVersion(input: PublishInput): Promise<PublishResult
         const old = held.get(n);
         const unchanged = old?.length ? startsWith(checkstring, old) : checkstring.length === 0;
         if (unchanged || (writing && answer.success)) continue;
-        if (replacing.has(toHex(checkstring))) {
+        if (replacing.get(server)?.has(toHex(checkstring))) {
           held.set(n, checkstring);
           unknownCopies.push(n);
           continue;
