@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import grid from './commands/grid.js';
 import server from './commands/server.js';
 import putGet from './commands/put-get.js';
+import mount from './commands/mount.js';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ const commands: Array<(p: Command) => void> = [
   server,
   grid,
   putGet,
+  mount,
 ];
 for (const register of commands) register(program);
 

@@ -1,0 +1,221 @@
+// Mount tests drive a real FUSE mount (a `slotfs mount --foreground` child process) with
+// ordinary tools run through bash, against a grid of real server processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { slotfsCommand } from '../src/grid/local-grid.js';
+import { TestGrid } from '../src/mutable/test-support/test-grid.js';
+
+export { TestGrid };
+
+/** Why mount tests cannot run here, or undefined when they can. */
+export function fuseUnavailable(): string | undefined {
+  try {
+    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
+  } catch (err) {
+    return `/dev/fuse is not usable (${(err as NodeJS.ErrnoException).code})`;
+  }
+  for (const tool of ['/bin/fusermount', '/usr/bin/fusermount']) {
+    try {
+      accessSync(tool, constants.X_OK);
+      return undefined;
+    } catch {
+      // try the next
+    }
+  }
+  return 'fusermount is not installed (Debian: apt-get install fuse)';
+}
+
+export interface ShResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a bash script (cwd, extra env); resolves with its exit code and output. */
+export function sh(
+  script: string,
+  cwd: string,
+  env: Record<string, string> = {},
+  timeoutMs = 90_000,
+): Promise<ShResult> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd,
+      env: { ...process.env, LC_ALL: 'C', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Like sh(), but throws with the output when the script fails. */
+export async function run(
+  script: string,
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<string> {
+  const r = await sh(script, cwd, env);
+  if (r.code !== 0)
+    throw new Error(
+      `script failed (${r.code}): ${script}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
+  return r.stdout;
+}
+
+/** Runs the slotfs CLI (from source) with `args`. */
+export function slotfs(args: string[], timeoutMs = 90_000): Promise<ShResult> {
+  const { command, args: base, cwd } = slotfsCommand();
+  return new Promise((resolve) => {
+    const child = spawn(command, [...base, ...args], { cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export function isMounted(mountpoint: string): boolean {
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === mountpoint);
+}
+
+export interface ClientSetup {
+  dir: string;
+  serversFile: string;
+  /** [mount] settings (short cache times by default, so tests do not wait long). */
+  mount?: Record<string, string | number>;
+  /** Top-level settings (k, n, happy, epsilon, timeouts…) as TOML lines. */
+  extra?: string;
+}
+
+/** Writes a client directory's config.toml (before its first mount). */
+export async function writeClientConfig(setup: ClientSetup): Promise<void> {
+  await mkdir(join(setup.dir, 'private'), { recursive: true, mode: 0o700 });
+  const mount = {
+    'dir-cache-ms': 400,
+    'attr-cache-ms': 400,
+    'kernel-cache-ms': 200,
+    'write-back-ms': 200,
+    'op-timeout-ms': 20000,
+    ...setup.mount,
+  };
+  const lines = [
+    `servers-file = ${JSON.stringify(setup.serversFile)}`,
+    setup.extra ?? '',
+    '[timeouts]',
+    'connect-ms = 2000',
+    'request-ms = 8000',
+    '[mount]',
+    ...Object.entries(mount).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
+  ];
+  await writeFile(join(setup.dir, 'config.toml'), lines.join('\n') + '\n');
+}
+
+/** A `slotfs mount --foreground` child process. */
+export class MountProcess {
+  output = '';
+  exited: Promise<number | null>;
+
+  private constructor(
+    readonly mountpoint: string,
+    readonly dir: string,
+    readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
+  }
+
+  /** Mounts and waits until the mount answers (or throws with the process output). */
+  static async start(
+    mountpoint: string,
+    dir: string,
+    extraArgs: string[] = [],
+  ): Promise<MountProcess> {
+    await mkdir(mountpoint, { recursive: true });
+    const { command, args, cwd } = slotfsCommand();
+    const child = spawn(
+      command,
+      [...args, 'mount', mountpoint, '--foreground', '--dir', dir, ...extraArgs],
+      {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const m = new MountProcess(mountpoint, dir, child);
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      if (m.output.includes('slotfs: mounted at') && isMounted(mountpoint)) return m;
+      const done = await Promise.race([m.exited.then(() => true), sleep(100).then(() => false)]);
+      if (done || Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`mount of ${mountpoint} did not come up:\n${m.output}`);
+      }
+    }
+  }
+
+  /** SIGTERM: publish, unmount, exit. Resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    const code = await Promise.race([this.exited, sleep(60_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') {
+      this.child.kill('SIGKILL');
+      await this.cleanUp();
+      throw new Error(`mount did not stop on SIGTERM:\n${this.output}`);
+    }
+    return code;
+  }
+
+  /** kill -9, then waits for the kernel mount to go (auto_unmount). */
+  async kill9(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+    await this.cleanUp();
+  }
+
+  private async cleanUp(): Promise<void> {
+    for (let i = 0; i < 50 && isMounted(this.mountpoint); i++) await sleep(100);
+    if (isMounted(this.mountpoint))
+      await sh(`fusermount -uz ${JSON.stringify(this.mountpoint)}`, '/');
+  }
+}
+
+/** A temporary directory removed by the returned cleanup. */
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function removeAll(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** Polls `fn` until it returns true (or throws after `ms`). */
+export async function eventually(
+  fn: () => Promise<boolean>,
+  ms = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} not reached within ${ms} ms`);
+}

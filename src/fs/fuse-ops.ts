@@ -1,0 +1,177 @@
+// fuse-native handlers over SlotFs. Every handler is wrapped: a throw inside fuse-native's
+// callback path kills the mount, so errors become errnos here; a grid failure also gets a
+// log line naming its cause; and an operation that waits on the grid longer than
+// `opTimeoutMs` answers EIO (naming the servers it waited for) instead of hanging.
+import { Errno, describeFailure, errnoOf } from './errno.js';
+import type { SlotFs } from './slotfs.js';
+
+export interface FuseOpsOptions {
+  opTimeoutMs: number;
+  log: (line: string) => void;
+  /** Servers with requests outstanding for ≥ ms, for timeout messages. */
+  slowServers?: (ms: number) => string[];
+  /** Called with every logged failure (for `slotfs status`). */
+  onError?: (message: string) => void;
+}
+
+type Callback = (...args: unknown[]) => void;
+type Handler = (...args: never[]) => void;
+
+/** How a result goes back to fuse-native. */
+type Reply = 'void' | 'value' | 'count' | 'xattr';
+
+export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<string, Handler> {
+  const { log } = options;
+  // SLOTFS_DEBUG=1 logs every operation and its answer (to trace what a tool does).
+  const debug = !!process.env.SLOTFS_DEBUG;
+
+  function fail(op: string, what: string, message: string): void {
+    const line = `slotfs: ${op} ${what}: ${message}`;
+    log(line);
+    options.onError?.(line);
+  }
+
+  function answer(cb: Callback, reply: Reply, value: unknown): void {
+    switch (reply) {
+      case 'void':
+        return cb(0);
+      case 'value':
+        return cb(0, value);
+      case 'count':
+        return cb(value as number);
+      case 'xattr':
+        return cb(null, value ?? null);
+    }
+  }
+
+  /** Wraps `fn` (args without the callback) into a fuse-native handler. */
+  function op<A extends unknown[]>(
+    name: string,
+    reply: Reply,
+    fn: (...args: A) => unknown,
+    describe: (...args: A) => string = (...args) => String(args[0]),
+  ): Handler {
+    const handler = (...all: unknown[]) => {
+      const cb = all.pop() as Callback;
+      const args = all as A;
+      let done = false;
+      const finish = (code: number, value?: unknown) => {
+        if (done) return;
+        done = true;
+        if (debug) {
+          const shown = typeof value === 'number' || typeof value === 'string' ? ` ${value}` : '';
+          log(`slotfs: debug: ${name} ${safe(() => describe(...args))} → ${code}${shown}`);
+        }
+        clearTimeout(timer);
+        try {
+          if (code !== 0) cb(code);
+          else answer(cb, reply, value);
+        } catch (err) {
+          log(`slotfs: ${name}: fuse-native rejected the answer: ${describeFailure(err)}`);
+        }
+      };
+      const timer = setTimeout(() => {
+        const slow = options.slowServers?.(Math.min(options.opTimeoutMs, 1000)) ?? [];
+        fail(
+          name,
+          safe(() => describe(...args)),
+          `no answer from the grid after ${Math.round(options.opTimeoutMs / 1000)} s` +
+            (slow.length ? ` (waiting for ${slow.join(', ')})` : '') +
+            '; answered EIO',
+        );
+        finish(Errno.EIO);
+      }, options.opTimeoutMs);
+      timer.unref();
+      let result: unknown;
+      try {
+        result = fn(...args);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      Promise.resolve(result).then(
+        (value) => finish(0, value),
+        (err: unknown) => {
+          const verdict = errnoOf(err);
+          if (verdict.failure) {
+            fail(
+              name,
+              safe(() => describe(...args)),
+              `${describeFailure(err)} (answered ${verdict.name})`,
+            );
+          }
+          finish(verdict.errno);
+        },
+      );
+    };
+    return handler as Handler;
+  }
+
+  const refuse =
+    (errno: number) =>
+    (...all: unknown[]) =>
+      (all.pop() as Callback)(errno);
+
+  return {
+    getattr: op('getattr', 'value', (path: string) => fs.getattr(path)),
+    readdir: op('readdir', 'value', (path: string) => fs.readdir(path)),
+    statfs: op('statfs', 'value', () => fs.statfs()),
+    open: op('open', 'value', (path: string, flags: number) => fs.open(path, flags)),
+    create: op('create', 'value', (path: string, mode: number) => fs.create(path, mode)),
+    read: op('read', 'count', (_path: string, fd: number, buf: Buffer, len: number, pos: number) =>
+      fs.read(fd, buf, len, pos),
+    ),
+    write: op(
+      'write',
+      'count',
+      (_path: string, fd: number, buf: Buffer, len: number, pos: number) =>
+        fs.write(fd, buf, len, pos),
+    ),
+    truncate: op('truncate', 'void', (path: string, size: number) => fs.truncate(path, size)),
+    ftruncate: op('ftruncate', 'void', (_path: string, fd: number, size: number) =>
+      fs.ftruncate(fd, size),
+    ),
+    flush: op('flush', 'void', (_path: string, fd: number) => fs.flush(fd)),
+    fsync: op(
+      'fsync',
+      'void',
+      (_path: string, _datasync: number, fd: number) => fs.fsync(fd),
+      (path: string) => String(path),
+    ),
+    fsyncdir: op('fsyncdir', 'void', (path: string) => fs.fsyncdir(path)),
+    release: op('release', 'void', (_path: string, fd: number) => fs.release(fd)),
+    unlink: op('unlink', 'void', (path: string) => fs.unlink(path)),
+    mkdir: op('mkdir', 'void', (path: string, mode: number) => fs.mkdir(path, mode)),
+    rmdir: op('rmdir', 'void', (path: string) => fs.rmdir(path)),
+    rename: op(
+      'rename',
+      'void',
+      (from: string, to: string) => fs.rename(from, to),
+      (from: string, to: string) => `${from} → ${to}`,
+    ),
+    utimens: op('utimens', 'void', (path: string, atime: number, mtime: number) =>
+      fs.utimens(path, atime, mtime),
+    ),
+    chmod: op('chmod', 'void', (path: string, mode: number) => fs.chmod(path, mode)),
+    chown: op('chown', 'void', (path: string, uid: number, gid: number) =>
+      fs.chown(path, uid, gid),
+    ),
+    getxattr: op('getxattr', 'xattr', (path: string, name: string) => fs.getxattr(path, name)),
+    listxattr: op('listxattr', 'xattr', (path: string) => fs.listxattr(path)),
+    // The caps are read-only; other attributes are not kept.
+    setxattr: refuse(Errno.ENOTSUP),
+    removexattr: refuse(Errno.ENOTSUP),
+    // Hard links and symlinks have no dirnode counterpart slotfs supports.
+    link: refuse(Errno.EPERM),
+    symlink: refuse(Errno.EPERM),
+    mknod: refuse(Errno.EPERM),
+    readlink: refuse(Errno.EINVAL),
+  };
+}
+
+function safe(fn: () => string): string {
+  try {
+    return fn();
+  } catch {
+    return '?';
+  }
+}

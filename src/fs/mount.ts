@@ -1,0 +1,370 @@
+// Mounting: client directory → grid → root directory → journal recovery → FUSE. Every
+// check that can fail runs before the FUSE mount, and a failure undoes what was opened,
+// so nothing is ever mounted half-way. Unmounting publishes dirty files first (what
+// cannot be published stays in the journal for the next mount).
+import { createHash } from 'node:crypto';
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { access, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { WriteJournal } from '../cache/journal.js';
+import { openClientDir } from '../client/client-dir.js';
+import { openClient, type OpenClient } from '../client/open-client.js';
+import { openRoot } from '../client/root.js';
+import { DirectoryClient } from '../dirnode/directory.js';
+import { toBase32 } from '../encoding/base32.js';
+import { allMounts, controlSocketPath, serveControl, type ControlRequest } from './control.js';
+import { describeFailure, FsError } from './errno.js';
+import { fuseOperations } from './fuse-ops.js';
+import { withTimeout } from './limit.js';
+import { MountMonitor, type MountStatus } from './monitor.js';
+import { SlotFs } from './slotfs.js';
+
+export class MountError extends Error {
+  constructor(
+    readonly code:
+      | 'ERR_MOUNT_POINT'
+      | 'ERR_MOUNT_FUSE'
+      | 'ERR_MOUNT_GRID'
+      | 'ERR_MOUNT_BUSY'
+      | 'ERR_MOUNT_FAILED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'MountError';
+  }
+}
+
+export interface MountOptions {
+  mountpoint: string;
+  /** Client directory (default ~/.slotfs). */
+  dir?: string;
+  serversFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface Mounted {
+  mountpoint: string;
+  clientDir: string;
+  rootCapFile: string;
+  rootCreated: boolean;
+  controlSocket: string;
+  /** Files republished from the journal of an earlier run. */
+  recovered: number;
+  /** Settles once unmounted (by unmount(), or because the mount went away). */
+  closed: Promise<void>;
+  /** Publishes dirty files, unmounts, closes everything. Idempotent. */
+  unmount(reason?: string): Promise<void>;
+  status(): Promise<MountStatus>;
+}
+
+interface FuseInstance {
+  mount(cb: (err: Error | null) => void): void;
+  unmount(cb: (err: Error | null) => void): void;
+}
+type FuseConstructor = new (
+  mountpoint: string,
+  ops: Record<string, unknown>,
+  options: Record<string, unknown>,
+) => FuseInstance;
+
+/** fuse-native, loaded on demand: it needs libfuse.so.2 at load time. */
+function loadFuse(): { Fuse: FuseConstructor; utimensFixed: boolean } {
+  const require = createRequire(import.meta.url);
+  try {
+    const Fuse = require('fuse-native') as FuseConstructor;
+    let utimensFixed = false;
+    try {
+      const dir = resolve(require.resolve('fuse-native/package.json'), '..');
+      utimensFixed = existsSync(join(dir, 'build', 'Release', 'slotfs-utimens-fixed'));
+    } catch {
+      utimensFixed = false;
+    }
+    return { Fuse, utimensFixed };
+  } catch (err) {
+    throw new MountError(
+      'ERR_MOUNT_FUSE',
+      `cannot load fuse-native (${describeFailure(err)}); install libfuse2 and fuse (Debian: apt-get install libfuse2 fuse)`,
+      { cause: err },
+    );
+  }
+}
+
+async function checkMountpoint(mountpoint: string): Promise<void> {
+  if (allMounts().includes(mountpoint)) {
+    let dead = false;
+    await stat(mountpoint).catch((err: NodeJS.ErrnoException) => (dead = err.code === 'ENOTCONN'));
+    throw new MountError(
+      'ERR_MOUNT_BUSY',
+      dead
+        ? `${mountpoint} holds a dead mount; clean it with \`slotfs unmount ${mountpoint}\``
+        : `something is already mounted at ${mountpoint}`,
+    );
+  }
+  let st;
+  try {
+    st = await stat(mountpoint);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new MountError(
+      'ERR_MOUNT_POINT',
+      code === 'ENOENT'
+        ? `mount point ${mountpoint} does not exist; create it first (mkdir -p ${mountpoint})`
+        : `cannot use mount point ${mountpoint}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (!st.isDirectory())
+    throw new MountError('ERR_MOUNT_POINT', `mount point ${mountpoint} is not a directory`);
+  try {
+    await access('/dev/fuse', fsConstants.R_OK | fsConstants.W_OK);
+  } catch (err) {
+    throw new MountError(
+      'ERR_MOUNT_FUSE',
+      `FUSE is not available here (/dev/fuse: ${(err as NodeJS.ErrnoException).code}); load the fuse module, or run where FUSE is allowed (containers need --device /dev/fuse --cap-add SYS_ADMIN)`,
+      { cause: err },
+    );
+  }
+}
+
+/** Label for conflict copies: configured, or host name + a short hash of the lease secret. */
+function clientNameOf(configured: string | undefined, leaseSecret: Uint8Array): string {
+  if (configured) return configured;
+  const tag = toBase32(createHash('sha256').update(leaseSecret).digest()).slice(0, 6);
+  return `${hostname().split('.')[0]}-${tag}`;
+}
+
+export async function mount(options: MountOptions): Promise<Mounted> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const mountpoint = resolve(options.mountpoint);
+  await checkMountpoint(mountpoint);
+  const { Fuse, utimensFixed } = loadFuse();
+
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const dirInfo = await openClientDir(options.dir, { serversFile: options.serversFile });
+    const m = dirInfo.config.mount;
+    const opened: OpenClient = await openClient(options.dir, {
+      serversFile: options.serversFile,
+      // Creating many files in a row takes a key each: keep more ready than one-shot commands.
+      keyPoolSize: Math.max(6, dirInfo.config['key-pool-size']),
+      keyPoolConcurrency: 2,
+      warn: log,
+    });
+    cleanups.push(() => opened.close());
+    const journal = await WriteJournal.open(join(opened.dir.dir, 'journal'));
+    cleanups.push(() => journal.close());
+    const monitor = new MountMonitor(opened.servers.map((s) => s.name));
+    cleanups.push(async () => monitor.stop());
+    await opened.client.connect();
+
+    const dirs = new DirectoryClient(opened.client, { batchWindowMs: m['dir-batch-ms'] });
+    let root;
+    try {
+      root = await withTimeout(
+        openRoot({ dir: opened.dir, client: opened.client }),
+        m['op-timeout-ms'],
+        () => new Error(`no answer after ${m['op-timeout-ms'] / 1000} s`),
+      );
+    } catch (err) {
+      throw gridError('cannot create the root directory', err, opened.dir.serversFile);
+    }
+    const fs = new SlotFs(opened.client, dirs, journal, {
+      rootCap: root.cap,
+      // The root cap file is written when the root is made: a stable time for the root.
+      rootMtime: (await stat(root.path)).mtimeMs,
+      dirCacheMs: m['dir-cache-ms'],
+      attrCacheMs: m['attr-cache-ms'],
+      writeBackMs: m['write-back-ms'],
+      conflicts: m.conflicts,
+      maxConflictCopies: m['max-conflict-copies'],
+      clientName: clientNameOf(m['client-name'], opened.dir.leaseSecret),
+      log,
+      onConflict: (c) => monitor.noteConflict(c),
+      capacity: async () => {
+        const versions = opened.servers.map((s) => s.cachedVersion).filter((v) => v !== undefined);
+        const free = versions.reduce((sum, v) => sum + Math.max(0, v.availableSpace), 0);
+        const ratio = opened.client.k / opened.client.N;
+        return { totalBytes: free * ratio, freeBytes: free * ratio };
+      },
+    });
+    cleanups.push(async () => fs.close());
+    try {
+      await withTimeout(
+        fs.view(root.cap, '/'),
+        m['op-timeout-ms'],
+        () => new Error(`no answer after ${m['op-timeout-ms'] / 1000} s`),
+      );
+    } catch (err) {
+      throw gridError('cannot read the root directory', err, opened.dir.serversFile);
+    }
+    const recovered = await fs.recover();
+
+    const ops = fuseOperations(fs, {
+      opTimeoutMs: m['op-timeout-ms'],
+      log,
+      slowServers: (ms) => monitor.slowServers(ms),
+      onError: (line) => monitor.noteError(line),
+    });
+    const seconds = (ms: number) => String(ms / 1000);
+    const fuse = new Fuse(mountpoint, ops, {
+      // fuse-native joins its options with commas: this passes libfuse options it lacks.
+      fsname: [
+        'slotfs',
+        'big_writes',
+        'max_write=131072',
+        'hard_remove',
+        `entry_timeout=${seconds(m['kernel-cache-ms'])}`,
+        `attr_timeout=${seconds(m['kernel-cache-ms'])}`,
+        'negative_timeout=0',
+      ].join(','),
+      subtype: 'slotfs',
+      autoUnmount: true,
+      defaultPermissions: true,
+      // Our handlers bound their own time (op-timeout-ms) and answer EIO.
+      timeout: false,
+    });
+    await new Promise<void>((ok, fail) =>
+      fuse.mount((err) =>
+        err
+          ? fail(
+              new MountError(
+                'ERR_MOUNT_FAILED',
+                `FUSE mount of ${mountpoint} failed: ${err.message}`,
+                { cause: err },
+              ),
+            )
+          : ok(),
+      ),
+    );
+    cleanups.push(() => new Promise<void>((ok) => fuse.unmount(() => ok())));
+    if (!utimensFixed) {
+      log(
+        'slotfs: warning: fuse-native was not rebuilt with the utimens fix (node scripts/build-fuse.js); modification times set by touch -d, cp -p, rsync and tar are not kept',
+      );
+    }
+
+    const startedAt = Date.now();
+    let closing: Promise<void> | undefined;
+    let resolveClosed!: () => void;
+    const closed = new Promise<void>((ok) => (resolveClosed = ok));
+
+    const status = async (): Promise<MountStatus> => ({
+      mountpoint,
+      clientDir: opened.dir.dir,
+      rootCapFile: root.path,
+      pid: process.pid,
+      startedAt,
+      servers: await monitor.probe(opened.servers),
+      pending: fs.pending(),
+      conflicts: [...monitor.conflicts],
+      errors: [...monitor.errors],
+    });
+
+    const unmount = (reason = 'unmount requested'): Promise<void> => {
+      closing ??= (async () => {
+        clearInterval(watch);
+        log(`slotfs: unmounting ${mountpoint} (${reason}); publishing pending writes`);
+        const first = await withTimeout(
+          fs.flushAll(),
+          m['op-timeout-ms'] * 2,
+          () => new Error('timeout'),
+        ).catch(() => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })));
+        await new Promise<void>((ok) => fuse.unmount(() => ok()));
+        // Anything written between the flush and the unmount.
+        const failures = first.length
+          ? first
+          : await withTimeout(fs.flushAll(), m['op-timeout-ms'], () => new Error('timeout')).catch(
+              () => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })),
+            );
+        for (const f of failures) {
+          log(
+            `slotfs: ${f.path} was not published (${f.error}); it stays in the journal and is republished at the next mount`,
+          );
+        }
+        await control.close();
+        await rm(join(opened.dir.dir, 'mount.json'), { force: true });
+        fs.close();
+        monitor.stop();
+        await journal.close().catch(() => undefined);
+        await opened.close().catch(() => undefined);
+        log(`slotfs: unmounted ${mountpoint}`);
+        resolveClosed();
+      })();
+      return closing;
+    };
+
+    const handleControl = async (request: ControlRequest): Promise<Record<string, unknown>> => {
+      switch (request.op) {
+        case 'status':
+          return { status: await status() };
+        case 'cap': {
+          const caps = await fs.caps(request.path);
+          const cap = request.readonly ? caps.roCap : (caps.rwCap ?? caps.roCap);
+          return { cap, readonly: request.readonly || !caps.rwCap };
+        }
+        case 'link':
+          await fs.link(request.path, request.cap);
+          return {};
+        case 'unmount':
+          setImmediate(() => void unmount('slotfs unmount'));
+          return {};
+        default:
+          throw new FsError(
+            'EINVAL',
+            `unknown control request ${JSON.stringify((request as { op?: unknown }).op)}`,
+          );
+      }
+    };
+    const controlSocket = controlSocketPath(mountpoint);
+    const control = await serveControl(controlSocket, async (request) => {
+      try {
+        return await handleControl(request);
+      } catch (err) {
+        const code = err instanceof FsError ? err.errno : undefined;
+        throw Object.assign(new Error(describeFailure(err).replace(/^ERR_FS: /, '')), {
+          errno: code,
+        });
+      }
+    });
+    cleanups.push(() => control.close());
+    await writeFile(
+      join(opened.dir.dir, 'mount.json'),
+      JSON.stringify({ mountpoint, pid: process.pid, controlSocket }) + '\n',
+    );
+
+    // Unmounted behind our back (fusermount -u): publish what is pending and close.
+    const watch = setInterval(() => {
+      if (!allMounts().includes(mountpoint)) void unmount('the mount went away');
+    }, 2000);
+    watch.unref();
+
+    return {
+      mountpoint,
+      clientDir: opened.dir.dir,
+      rootCapFile: root.path,
+      rootCreated: root.created,
+      controlSocket,
+      recovered,
+      closed,
+      unmount,
+      status,
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+function gridError(what: string, err: unknown, serversFile: string): MountError {
+  return new MountError(
+    'ERR_MOUNT_GRID',
+    `${what} on the grid, so nothing was mounted: ${describeFailure(err)} (servers from ${serversFile}; is the grid up? \`slotfs grid status\`)`,
+    { cause: err },
+  );
+}
