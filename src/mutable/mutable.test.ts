@@ -15,6 +15,7 @@ import {
   NotEnoughServersError,
   ReadOnlyCapError,
   RollbackError,
+  TooManyCollisionsError,
   UncoordinatedWriteError,
   UnrecoverableFileError,
 } from './errors.js';
@@ -162,6 +163,7 @@ test.serial('a missing file is reported with the servers asked', async (t) => {
   const missing = await t.throwsAsync(other.retrieve(formatCap(never)), {
     instanceOf: UnrecoverableFileError,
   });
+  t.is(missing?.code, 'ERR_UNRECOVERABLE');
   t.regex(missing?.message ?? '', /no server holds any share/);
 });
 
@@ -312,3 +314,35 @@ test.serial('createMutableFile(grid, bytes, {k, N}) encodes with the given k and
     t.is(verifyShare(bytes, cap, share).share.N, 5);
   }
 });
+
+test.serial(
+  'modify gives up with TooManyCollisionsError when another writer always wins',
+  async (t) => {
+    const other = await newClient();
+    const servers = grid.clients();
+    cleanups.push(async () => {
+      await Promise.allSettled(servers.map((s) => s.close()));
+    });
+    const stubborn = new MutableClient({
+      servers,
+      leaseSecret: newLeaseSecret(),
+      keys,
+      modifyAttempts: 2,
+      backoffMs: 1,
+    });
+    const { cap } = await stubborn.create(new TextEncoder().encode('start'));
+    let round = 0;
+    const error = await t.throwsAsync(
+      stubborn.modify(cap, async (old) => {
+        // Between our read and our write, the other writer publishes: every attempt collides.
+        await other.client.update(cap, new TextEncoder().encode(`other ${round++}`));
+        return new Uint8Array([...old, 33]);
+      }),
+      { instanceOf: TooManyCollisionsError },
+    );
+    t.is(error?.code, 'ERR_TOO_MANY_COLLISIONS');
+    t.is(round, 2);
+    const final = await (await newClient()).client.retrieve(cap);
+    t.is(new TextDecoder().decode(final.plaintext), 'other 1');
+  },
+);

@@ -61,7 +61,7 @@ function flipEveryByte(
       decryptPrivateKey(bad, writekey);
       return false;
     } catch (error) {
-      return error instanceof PrivateKeyError;
+      return error instanceof PrivateKeyError && error.code === 'ERR_SDMF_PRIVKEY_MISMATCH';
     }
   };
   for (let at = 0; at < share.length; at++) {

@@ -275,6 +275,7 @@ test('405: a known path with the wrong method', async (t) => {
   ] as const) {
     const res = await client.raw(method, p);
     t.is(res.status, 405, `${method} ${p}`);
+    t.is(res.headers['x-slotfs-error-code'], 'ERR_STORAGE_METHOD');
     t.truthy(res.headers.allow);
   }
 });

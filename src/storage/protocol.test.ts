@@ -87,7 +87,10 @@ test('storage index text: exactly 26 lowercase base32 characters with zero trail
   t.is(parseStorageIndex(text.toUpperCase()), undefined);
   t.is(parseStorageIndex(text.slice(0, 25)), undefined);
   t.is(parseStorageIndex('aaaaaaaaaaaaaaaaaaaaaaaaab'), undefined, 'non-zero trailing bits');
-  t.throws(() => storageIndexToString(new Uint8Array(15)), { instanceOf: ProtocolError });
+  const error = t.throws(() => storageIndexToString(new Uint8Array(15)), {
+    instanceOf: ProtocolError,
+  });
+  t.is(error?.code, 'ERR_PROTOCOL_STORAGE_INDEX');
 });
 
 test('version document: byte-string keys exactly as Tahoe; the extension only when given', (t) => {
