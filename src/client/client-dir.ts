@@ -25,6 +25,8 @@ const configSchema = z
       .min(0)
       .default(64 * 1024 * 1024),
     'key-pool-size': z.number().int().min(0).max(64).default(2),
+    /** Server (base32 node id or name) that keeps the extra N+1th share; default: the first that answers. */
+    'home-server': z.string().min(1).optional(),
     timeouts: z
       .object({
         'connect-ms': z.number().int().positive().default(5000),

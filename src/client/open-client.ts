@@ -49,16 +49,26 @@ export async function openClient(
     size: options.keyPoolSize ?? config['key-pool-size'],
     concurrency: options.keyPoolConcurrency,
   });
-  const client = new MutableClient({
-    servers,
-    leaseSecret: dir.leaseSecret,
-    cache,
-    keys: keyPool,
-    k: config.k,
-    N: config.n,
-    happy: config.happy,
-    epsilon: config.epsilon,
-  });
+  let client: MutableClient;
+  try {
+    client = new MutableClient({
+      servers,
+      leaseSecret: dir.leaseSecret,
+      cache,
+      keys: keyPool,
+      k: config.k,
+      N: config.n,
+      happy: config.happy,
+      epsilon: config.epsilon,
+      homeServer: config['home-server'],
+    });
+  } catch (err) {
+    // A bad setting must not leave the cache locked or connections open.
+    await keyPool.close();
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await cache.close();
+    throw err;
+  }
   return {
     dir,
     client,

@@ -120,3 +120,26 @@ test('an unreadable root cap file is a clear error', async (t) => {
   const error = await t.throwsAsync(readRootCap(dir), { instanceOf: ClientDirError });
   t.regex(error!.message, /cannot read the root cap file/);
 });
+
+test('config.toml home-server: a server that is not configured is a clear error', async (t) => {
+  const { openClient } = await import('./open-client.js');
+  const path = await mkdtemp(join(tmpdir(), 'slotfs-home-'));
+  t.teardown(() => rm(path, { recursive: true, force: true }));
+  const servers = join(path, 'servers.yaml');
+  await writeFile(servers, grid.serversYaml());
+  await writeFile(
+    join(path, 'config.toml'),
+    `servers-file = ${JSON.stringify(servers)}\nhome-server = "server-99"\n`,
+  );
+  await t.throwsAsync(openClient(path, { keyPoolSize: 0 }), {
+    message: /home server server-99 is not among/,
+  });
+  await writeFile(
+    join(path, 'config.toml'),
+    `servers-file = ${JSON.stringify(servers)}\nhome-server = "server-1"\n`,
+  );
+  const opened = await openClient(path, { keyPoolSize: 0 });
+  t.teardown(() => opened.close());
+  const { cap } = await opened.client.create(new TextEncoder().encode('home'));
+  t.regex(cap, /^URI:SSK:/);
+});
