@@ -424,3 +424,12 @@ test('failed requests are published with their error code', async (t) => {
   t.true(end.phase === 'end' && end.status === 500 && end.errorCode === 'ERR_SERVER_HTTP_STATUS');
   t.is(end.endpoint, 'list-shares');
 });
+
+test('a closed client refuses further calls: ERR_STORAGE_CLIENT_CLOSED', async (t) => {
+  const { fake, client } = await setup(t, (_req, res) => cbor(res, 200, versionDoc()));
+  await client.getVersion();
+  await client.close();
+  await expectCode(t, client.getVersion({ refresh: true }), 'ERR_STORAGE_CLIENT_CLOSED');
+  await expectCode(t, client.listShares(new Uint8Array(16)), 'ERR_STORAGE_CLIENT_CLOSED');
+  t.is(fake.requests.length, 1, 'nothing was sent after close');
+});
