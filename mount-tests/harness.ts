@@ -45,7 +45,9 @@ export function sh(
   return new Promise((resolve) => {
     const child = spawn('bash', ['-euo', 'pipefail', '-c', script], {
       cwd,
-      env: { ...process.env, LC_ALL: 'C', ...env },
+      env: { ...process.env, LC_ALL: 'C', BASH_ENV: '', ...env },
+      // stdin must not be a socket: bash would then read bashrc as if started by rshd.
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -77,7 +79,7 @@ export async function run(
 export function slotfs(args: string[], timeoutMs = 90_000): Promise<ShResult> {
   const { command, args: base, cwd } = slotfsCommand();
   return new Promise((resolve) => {
-    const child = spawn(command, [...base, ...args], { cwd });
+    const child = spawn(command, [...base, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -130,6 +132,7 @@ export async function writeClientConfig(setup: ClientSetup): Promise<void> {
 
 /** A `slotfs mount --foreground` child process. */
 export class MountProcess {
+  private static readonly running = new Set<MountProcess>();
   output = '';
   exited: Promise<number | null>;
 
@@ -138,7 +141,13 @@ export class MountProcess {
     readonly dir: string,
     readonly child: ChildProcess,
   ) {
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    MountProcess.running.add(this);
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code) => {
+        MountProcess.running.delete(this);
+        resolve(code);
+      }),
+    );
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
   }
@@ -169,6 +178,11 @@ export class MountProcess {
         throw new Error(`mount of ${mountpoint} did not come up:\n${m.output}`);
       }
     }
+  }
+
+  /** For test teardown: every mount still running is killed and unmounted. */
+  static async killAll(): Promise<void> {
+    await Promise.all([...MountProcess.running].map((m) => m.kill9()));
   }
 
   /** SIGTERM: publish, unmount, exit. Resolves with the exit code. */
@@ -202,7 +216,14 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
+/** Kills every mount process a test left running, then removes `path` (never through a mount). */
 export async function removeAll(path: string): Promise<void> {
+  await MountProcess.killAll();
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1])
+    .filter((m): m is string => !!m && (m === path || m.startsWith(path + '/')));
+  for (const m of mounts) await sh(`fusermount -uz ${JSON.stringify(m)}`, '/');
   await rm(path, { recursive: true, force: true }).catch(() => undefined);
 }
 

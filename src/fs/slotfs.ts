@@ -144,8 +144,7 @@ interface Handle {
   writable: boolean;
 }
 
-type Target =
-  { kind: 'root'; view: DirView } | { kind: 'child'; parent: DirView; name: string; child?: Child };
+type Target = { kind: 'root' } | { kind: 'child'; parent: DirView; name: string; child?: Child };
 
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
@@ -716,8 +715,9 @@ export class SlotFs {
 
   private async target(path: string): Promise<Target> {
     const parts = this.splitPath(path);
+    // The root's own attributes need no listing (and no grid).
+    if (parts.length === 0) return { kind: 'root' };
     let view = await this.view(this.rootCap, '/');
-    if (parts.length === 0) return { kind: 'root', view };
     let at = '';
     for (const part of parts.slice(0, -1)) {
       const child = view.entries.get(part);
@@ -738,7 +738,7 @@ export class SlotFs {
 
   private async dirOf(path: string): Promise<DirView> {
     const t = await this.target(path);
-    if (t.kind === 'root') return t.view;
+    if (t.kind === 'root') return this.view(this.rootCap, '/');
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
     if (!t.child.isDirectory) throw new FsError('ENOTDIR', `${path} is not a directory`);
     return this.view(t.child.rwCap ?? t.child.roCap, path);

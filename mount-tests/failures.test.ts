@@ -1,0 +1,237 @@
+// When things go wrong: a mount killed with -9 loses nothing it acknowledged; servers dying
+// during a copy do not stop it; a grid that is gone gives EIO (never a hang) and fsync
+// refuses to pretend; bad input fails clearly with nothing mounted.
+import anyTest, { type TestFn } from 'ava';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  MountProcess,
+  TestGrid,
+  eventually,
+  fuseUnavailable,
+  isMounted,
+  removeAll,
+  run,
+  sh,
+  slotfs,
+  tempDir,
+  writeClientConfig,
+} from './harness.js';
+
+const test = anyTest as TestFn;
+const unavailable = fuseUnavailable();
+const mtest = unavailable ? test.skip : test.serial;
+if (unavailable) console.warn(`mount tests skipped: ${unavailable}`);
+
+let grid: TestGrid;
+let base: string;
+let serversFile: string;
+
+test.before(async () => {
+  if (unavailable) return;
+  grid = await TestGrid.start(10);
+  base = await tempDir('slotfs-mt3-');
+  serversFile = join(base, 'servers.yaml');
+  await writeFile(serversFile, grid.serversYaml());
+});
+
+test.after.always(async () => {
+  if (unavailable) return;
+  await grid?.stop();
+  await removeAll(base);
+});
+
+const fsync = (file: string) =>
+  `node -e "const f=require('fs');const d=f.openSync(process.argv[1],'r');f.fsyncSync(d);f.closeSync(d)" ${file}`;
+
+mtest('kill -9 after fsync returned: the data is there after a new mount', async (t) => {
+  const client = join(base, 'c-fsync');
+  const mnt = join(base, 'm-fsync');
+  // A long write-back delay: only fsync (not the idle timer) can have published.
+  await writeClientConfig({ dir: client, serversFile, mount: { 'write-back-ms': 600000 } });
+  let m = await MountProcess.start(mnt, client);
+  await run(
+    `node -e "
+      const fs = require('fs');
+      const fd = fs.openSync('durable.txt', 'w');
+      fs.writeSync(fd, 'acknowledged by fsync\\n');
+      fs.fsyncSync(fd);
+      process.stdout.write('synced');
+      setTimeout(() => {}, 60000); // keep it open: no close, no flush
+    " > ${base}/fsync-out.txt 2>&1 & for i in $(seq 300); do grep -q synced ${base}/fsync-out.txt 2>/dev/null && break; sleep 0.1; done; grep -q synced ${base}/fsync-out.txt`,
+    mnt,
+  );
+  await m.kill9();
+  t.false(isMounted(mnt));
+  m = await MountProcess.start(mnt, client);
+  t.is(await run('cat durable.txt', mnt), 'acknowledged by fsync\n');
+  await m.stop();
+  await sh(`pkill -f 'acknowledged by fsync' || true`, base);
+});
+
+mtest(
+  'kill -9 before any publish: journaled writes are republished by the next mount',
+  async (t) => {
+    const client = join(base, 'c-journal');
+    const mnt = join(base, 'm-journal');
+    await writeClientConfig({ dir: client, serversFile, mount: { 'write-back-ms': 600000 } });
+    let m = await MountProcess.start(mnt, client);
+    await run(`mkdir notes; echo 'first' > notes/kept.txt; ${fsync('notes/kept.txt')}`, mnt);
+    await run(
+      `node -e "
+      const fs = require('fs');
+      const a = fs.openSync('notes/kept.txt', 'a');
+      fs.writeSync(a, 'appended, never closed\\n');
+      const b = fs.openSync('notes/new.txt', 'w');
+      fs.writeSync(b, 'new, never closed\\n');
+      process.stdout.write('written');
+      setTimeout(() => {}, 60000);
+    " > ${base}/journal-out.txt 2>&1 & for i in $(seq 300); do grep -q written ${base}/journal-out.txt 2>/dev/null && break; sleep 0.1; done; grep -q written ${base}/journal-out.txt`,
+      mnt,
+    );
+    const status = await slotfs(['status', mnt]);
+    t.regex(status.stdout, /pending write-backs: 2/);
+    await m.kill9();
+    m = await MountProcess.start(mnt, client);
+    t.regex(m.output, /republishing 2 file\(s\) from the journal/);
+    t.is(
+      await run('cat notes/kept.txt notes/new.txt', mnt),
+      'first\nappended, never closed\nnew, never closed\n',
+    );
+    // …and they really reached the grid: the status empties, and a third mount sees them.
+    await eventually(async () =>
+      /pending write-backs: 0/.test((await slotfs(['status', mnt])).stdout),
+    );
+    await m.stop();
+    m = await MountProcess.start(mnt, client);
+    t.is(await run('cat notes/new.txt', mnt), 'new, never closed\n');
+    await m.stop();
+    await sh(`pkill -f 'never closed' || true`, base);
+  },
+);
+
+mtest('servers dying during a copy (N - k of them): the copy completes', async (t) => {
+  const client = join(base, 'c-kill');
+  const mnt = join(base, 'm-kill');
+  // A write must then succeed with k servers left: happiness k (the default, 7, refuses
+  // to call a file safe on fewer servers, and would fail the copy by design).
+  await writeClientConfig({ dir: client, serversFile, extra: 'happy = 3' });
+  const m = await MountProcess.start(mnt, client);
+  const source = join(base, 'copy-src');
+  await run(
+    `mkdir -p ${source}; for i in $(seq 1 12); do head -c $((i * 3000)) /dev/urandom > ${source}/f$i; done`,
+    base,
+  );
+  const copying = sh(`cp -r ${source} copied && ${fsync('copied')}`, mnt, {}, 180_000);
+  for (let i = 3; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    await grid.kill(i);
+  }
+  const copied = await copying;
+  t.is(copied.code, 0, copied.stderr + m.output.slice(-2000));
+  const diff = await sh(`diff -r ${source} copied`, mnt);
+  t.is(diff.code, 0, diff.stdout + diff.stderr);
+  await m.stop();
+  for (let i = 3; i < 10; i++) await grid.restart(i);
+});
+
+mtest(
+  'a grid that is gone: EIO and a log line naming servers, fsync fails, nothing hangs',
+  async (t) => {
+    const client = join(base, 'c-down');
+    const mnt = join(base, 'm-down');
+    await writeClientConfig({ dir: client, serversFile, mount: { 'write-back-ms': 600000 } });
+    const m = await MountProcess.start(mnt, client);
+    await run(`mkdir d; echo one > d/f.txt; ${fsync('d/f.txt')}`, mnt);
+    for (let i = 0; i < 10; i++) await grid.kill(i);
+    await new Promise((r) => setTimeout(r, 600)); // the listing cache expires
+    const started = Date.now();
+    const listing = await sh(`ls ${mnt}/d`, base);
+    t.not(listing.code, 0);
+    t.regex(listing.stderr, /Input\/output error/);
+    const write = await sh(`cd ${mnt}; echo two > d/f.txt; ${fsync('d/f.txt')}`, base);
+    t.not(write.code, 0);
+    t.regex(write.stderr, /Input\/output error|EIO/);
+    t.true(Date.now() - started < 60_000, 'bounded by the timeouts');
+    t.regex(m.output, /slotfs: \w+ \/d.*server-\d/);
+    const status = await slotfs(['status', mnt]);
+    t.regex(status.stdout, /servers: 0 of 10 up/);
+    t.regex(status.stdout, /recent errors: [1-9]/);
+    for (let i = 0; i < 10; i++) await grid.restart(i);
+    await m.stop();
+  },
+);
+
+mtest('bad input: clear messages, nothing mounted', async (t) => {
+  const mnt = join(base, 'm-bad');
+  await mkdir(mnt, { recursive: true });
+
+  // A client directory that is a file.
+  await writeFile(join(base, 'not-a-dir'), 'x');
+  let r = await slotfs(['mount', mnt, '--foreground', '--dir', join(base, 'not-a-dir')]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /not-a-dir/);
+  t.false(isMounted(mnt));
+
+  // A config file that cannot be parsed.
+  const broken = join(base, 'c-broken');
+  await mkdir(broken, { recursive: true });
+  await writeFile(join(broken, 'config.toml'), 'servers-file = [unterminated');
+  r = await slotfs(['mount', mnt, '--foreground', '--dir', broken]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /config\.toml: is not valid TOML/);
+  t.false(isMounted(mnt));
+
+  if (process.getuid?.() !== 0) {
+    // An unreadable client directory (root reads anything, so only as a normal user).
+    const locked = join(base, 'c-locked');
+    await writeClientConfig({ dir: locked, serversFile });
+    await run(`chmod 000 ${locked}`, base);
+    r = await slotfs(['mount', mnt, '--foreground', '--dir', locked]);
+    await run(`chmod 700 ${locked}`, base);
+    t.is(r.code, 1);
+    t.regex(r.stderr, /permission denied/i);
+    t.false(isMounted(mnt));
+  }
+
+  // A servers file that does not exist.
+  r = await slotfs([
+    'mount',
+    mnt,
+    '--foreground',
+    '--dir',
+    join(base, 'c-x'),
+    '--servers',
+    join(base, 'nowhere.yaml'),
+  ]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /nowhere\.yaml: cannot read it/);
+  t.false(isMounted(mnt));
+
+  // A servers file whose servers do not answer (the ports of stopped servers).
+  const deadGrid = join(base, 'dead.yaml');
+  await writeFile(
+    deadGrid,
+    grid
+      .serversYaml()
+      .replace(/127\.0\.0\.1:\d+/g, () => `127.0.0.1:${1 + Math.floor(Math.random() * 1000)}`),
+  );
+  const started = Date.now();
+  r = await slotfs(['mount', mnt, '--dir', join(base, 'c-dead'), '--servers', deadGrid]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /so nothing was mounted/);
+  t.regex(r.stderr, /server-\d/);
+  t.true(Date.now() - started < 60_000);
+  t.false(isMounted(mnt));
+
+  // A mount point that does not exist.
+  r = await slotfs([
+    'mount',
+    join(base, 'no-such-dir'),
+    '--foreground',
+    '--dir',
+    join(base, 'c-y'),
+  ]);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /does not exist; create it first/);
+});

@@ -1,0 +1,179 @@
+// Two mounts of the same root (two client directories, one grid): what one writes the
+// other sees after the cache timeout; colliding edits keep both versions; concurrent
+// creates in one directory all survive.
+import anyTest, { type TestFn } from 'ava';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  MountProcess,
+  TestGrid,
+  eventually,
+  fuseUnavailable,
+  removeAll,
+  run,
+  sh,
+  slotfs,
+  tempDir,
+  writeClientConfig,
+} from './harness.js';
+
+const test = anyTest as TestFn;
+const unavailable = fuseUnavailable();
+const mtest = unavailable ? test.skip : test.serial;
+if (unavailable) console.warn(`mount tests skipped: ${unavailable}`);
+
+let grid: TestGrid;
+let base: string;
+let a: MountProcess;
+let b: MountProcess;
+let mntA: string;
+let mntB: string;
+
+test.before(async () => {
+  if (unavailable) return;
+  grid = await TestGrid.start(10);
+  base = await tempDir('slotfs-mt2-');
+  const serversFile = join(base, 'servers.yaml');
+  await run(`cat > ${serversFile} <<'EOF'\n${grid.serversYaml()}EOF`, base);
+  mntA = join(base, 'a');
+  mntB = join(base, 'b');
+  const clientA = join(base, 'client-a');
+  const clientB = join(base, 'client-b');
+  await writeClientConfig({ dir: clientA, serversFile, mount: { 'client-name': 'alice' } });
+  await writeClientConfig({ dir: clientB, serversFile, mount: { 'client-name': 'bob' } });
+  a = await MountProcess.start(mntA, clientA);
+  // The same root: B's client directory gets A's root cap.
+  await copyFile(join(clientA, 'private', 'root.cap'), join(clientB, 'private', 'root.cap'));
+  b = await MountProcess.start(mntB, clientB);
+});
+
+test.after.always(async () => {
+  if (unavailable) return;
+  await a?.stop().catch(() => undefined);
+  await b?.stop().catch(() => undefined);
+  await grid?.stop();
+  await removeAll(base);
+});
+
+const fsync = (file: string) =>
+  `node -e "const f=require('fs');const d=f.openSync(process.argv[1],'r');f.fsyncSync(d);f.closeSync(d)" ${file}`;
+
+mtest('a file created in one mount appears in the other after the cache timeout', async (t) => {
+  await run(`mkdir shared; echo 'from a' > shared/hello.txt; ${fsync('shared/hello.txt')}`, mntA);
+  await eventually(
+    async () => (await sh('cat shared/hello.txt', mntB)).stdout === 'from a\n',
+    10_000,
+    'hello.txt visible in B',
+  );
+  // and changes the other way
+  await run(`echo 'from b' >> shared/hello.txt; ${fsync('shared/hello.txt')}`, mntB);
+  await eventually(
+    async () => (await sh('cat shared/hello.txt', mntA)).stdout === 'from a\nfrom b\n',
+    10_000,
+    'the append visible in A',
+  );
+  t.pass();
+});
+
+mtest('concurrent edits of one file: a conflict copy, nothing lost', async (t) => {
+  await run(`echo 'version 0' > shared/report.txt; ${fsync('shared/report.txt')}`, mntA);
+  await eventually(
+    async () => (await sh('cat shared/report.txt', mntB)).stdout === 'version 0\n',
+    10_000,
+    'report.txt visible in B',
+  );
+  // B holds the file open (it has read version 0) while A writes version 1.
+  const editor = sh(
+    `node -e "
+      const fs = require('fs');
+      const fd = fs.openSync('shared/report.txt', 'r+');
+      fs.readSync(fd, Buffer.alloc(100), 0, 100, 0);
+      fs.writeFileSync('b-ready', '');
+      while (!fs.existsSync('a-done')) { require('child_process').execSync('sleep 0.1'); }
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, 'edited by bob\\n', 0);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    "`,
+    mntB,
+  );
+  await run(
+    `for i in $(seq 100); do [ -e b-ready ] && break; sleep 0.1; done; [ -e b-ready ]`,
+    mntB,
+  );
+  await run(`echo 'edited by alice' > shared/report.txt; ${fsync('shared/report.txt')}`, mntA);
+  await run('touch a-done', mntB);
+  const edited = await editor;
+  t.is(edited.code, 0, edited.stderr);
+  await eventually(
+    async () => {
+      const listing = await sh('ls shared', mntA);
+      return /report\.conflict-\d{8}-\d{6}-bob\.txt/.test(listing.stdout);
+    },
+    10_000,
+    'the conflict copy visible in A',
+  );
+  const files = (await run('ls shared', mntA)).trim().split('\n');
+  const copy = files.find((f) => f.startsWith('report.conflict-'))!;
+  t.regex(copy, /^report\.conflict-\d{8}-\d{6}-bob\.txt$/);
+  t.is(await run('cat shared/report.txt', mntA), 'edited by alice\n');
+  t.is(await run(`cat shared/${copy}`, mntA), 'edited by bob\n');
+  await eventually(
+    async () => (await sh('cat shared/report.txt', mntB)).stdout === 'edited by alice\n',
+  );
+  t.regex(b.output, /conflict: \/shared\/report\.txt was changed by another client/);
+  const status = await slotfs(['status', mntB]);
+  t.regex(status.stdout, /recent conflicts: 1/);
+  t.regex(status.stdout, /\/shared\/report\.txt → \/shared\/report\.conflict-/);
+});
+
+mtest('concurrent creates in one directory all survive', async (t) => {
+  await run('mkdir busy', mntA);
+  await eventually(async () => (await sh('test -d busy', mntB)).code === 0, 10_000, 'busy/ in B');
+  const make = (who: string, mnt: string) =>
+    run(
+      `for i in $(seq 1 8); do echo "${who} $i" > busy/${who}-$i.txt; done; ${fsync('busy')}`,
+      mnt,
+    );
+  await Promise.all([make('a', mntA), make('b', mntB)]);
+  const expected = [
+    ...Array.from({ length: 8 }, (_, i) => `a-${i + 1}.txt`),
+    ...Array.from({ length: 8 }, (_, i) => `b-${i + 1}.txt`),
+  ].sort();
+  for (const mnt of [mntA, mntB]) {
+    await eventually(
+      async () =>
+        (await sh('ls busy', mnt)).stdout.trim().split('\n').sort().join() === expected.join(),
+      20_000,
+      `all 16 files listed in ${mnt}`,
+    );
+  }
+  t.is(await run('cat busy/b-3.txt', mntA), 'b 3\n');
+  t.is(await run('cat busy/a-5.txt', mntB), 'a 5\n');
+});
+
+mtest(
+  'the same new name created in both mounts: one at NAME, the other as a conflict copy',
+  async (t) => {
+    await Promise.all([
+      run(`echo alice > busy/same.txt; ${fsync('busy/same.txt')}`, mntA),
+      run(`echo bob > busy/same.txt; ${fsync('busy/same.txt')}`, mntB),
+    ]);
+    let contents: string[] = [];
+    await eventually(
+      async () => {
+        const names = (await sh('ls busy', mntA)).stdout
+          .split('\n')
+          .filter((n) => n.startsWith('same'));
+        if (names.length < 2) return false;
+        contents = await Promise.all(
+          names.map(async (n) => (await run(`cat busy/${n}`, mntA)).trim()),
+        );
+        return true;
+      },
+      15_000,
+      'both versions of same.txt',
+    );
+    t.deepEqual(contents.sort(), ['alice', 'bob']);
+  },
+);

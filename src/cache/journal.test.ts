@@ -1,0 +1,124 @@
+import test from 'ava';
+import { fc, testProp } from '@fast-check/ava';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JournalError, WriteJournal, type JournalMeta } from './journal.js';
+
+const meta: JournalMeta = { parentCap: 'URI:DIR2:x:y', name: 'f.txt', link: 'new', mode: 0o644 };
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function withJournal<T>(fn: (j: WriteJournal, dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'slotfs-journal-'));
+  const j = await WriteJournal.open(join(dir, 'journal'));
+  try {
+    return await fn(j, dir);
+  } finally {
+    await j.close().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('replays the snapshot and the writes and truncates after it, across a reopen', async (t) => {
+  await withJournal(async (j, dir) => {
+    await j.begin('a', meta, bytes('hello world'));
+    await j.write('a', 6, bytes('there'));
+    await j.truncate('a', 8);
+    await j.write('a', 10, bytes('!'));
+    await j.close();
+    const again = await WriteJournal.open(join(dir, 'journal'));
+    const [entry] = await again.entries();
+    t.is(entry.id, 'a');
+    t.deepEqual(entry.meta, meta);
+    t.is(text(entry.contents), 'hello th\0\0!');
+    await again.close();
+  });
+});
+
+test('clear forgets an entry, and changes arriving after it are dropped', async (t) => {
+  await withJournal(async (j) => {
+    await j.begin('a', meta, bytes('x'));
+    await j.begin('b', { ...meta, name: 'g' }, bytes('y'));
+    const cleared = j.clear('a');
+    const late = j.setMeta('a', meta);
+    const lateWrite = j.write('a', 0, bytes('zzz'));
+    await Promise.all([cleared, late, lateWrite]);
+    const entries = await j.entries();
+    t.deepEqual(
+      entries.map((e) => e.id),
+      ['b'],
+    );
+  });
+});
+
+test('compact keeps only the operations after the mark', async (t) => {
+  await withJournal(async (j) => {
+    await j.begin('a', meta, bytes(''));
+    await j.write('a', 0, bytes('abc'));
+    const mark = j.mark();
+    const published = bytes('abc');
+    await j.write('a', 3, bytes('def'));
+    await j.compact('a', published, { ...meta, basedOn: { seqnum: 2, rootHash: '00' } }, mark);
+    const [entry] = await j.entries();
+    t.is(text(entry.contents), 'abcdef');
+    t.is(entry.meta.basedOn?.seqnum, 2);
+  });
+});
+
+test('a second process cannot open the same journal (ERR_JOURNAL_LOCKED)', async (t) => {
+  await withJournal(async (_j, dir) => {
+    const err = await t.throwsAsync(WriteJournal.open(join(dir, 'journal')));
+    t.true(err instanceof JournalError);
+    t.is((err as JournalError).code, 'ERR_JOURNAL_LOCKED');
+  });
+});
+
+test('a journal that is not a database: ERR_JOURNAL_DAMAGED', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'slotfs-journal-'));
+  try {
+    await mkdir(join(dir, 'journal'));
+    await writeFile(join(dir, 'journal', 'CURRENT'), 'garbage\n');
+    const err = await t.throwsAsync(WriteJournal.open(join(dir, 'journal')));
+    t.is((err as JournalError).code, 'ERR_JOURNAL_DAMAGED');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const op = fc.oneof(
+  fc.record({
+    kind: fc.constant('write' as const),
+    at: fc.nat(64),
+    data: fc.uint8Array({ maxLength: 16 }),
+  }),
+  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat(80) }),
+);
+
+testProp(
+  'replay equals applying the operations to a byte array',
+  [fc.uint8Array({ maxLength: 32 }), fc.array(op, { maxLength: 12 })],
+  async (t, start, ops) => {
+    await withJournal(async (j) => {
+      let model = Uint8Array.from(start);
+      await j.begin('p', meta, start);
+      for (const o of ops) {
+        if (o.kind === 'write') {
+          const next = new Uint8Array(Math.max(model.length, o.at + o.data.length));
+          next.set(model);
+          next.set(o.data, o.at);
+          model = next;
+          await j.write('p', o.at, o.data);
+        } else {
+          const next = new Uint8Array(o.at);
+          next.set(model.subarray(0, o.at));
+          model = next;
+          await j.truncate('p', o.at);
+        }
+      }
+      const [entry] = await j.entries();
+      t.deepEqual(entry.contents, model);
+    });
+  },
+  { numRuns: 25 },
+);
