@@ -97,6 +97,7 @@ mtest(
     t.is(
       await run('cat notes/kept.txt notes/new.txt', mnt),
       'first\nappended, never closed\nnew, never closed\n',
+      m.output,
     );
     // …and they really reached the grid: the status empties, and a third mount sees them.
     await eventually(async () =>

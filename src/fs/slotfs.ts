@@ -17,7 +17,7 @@ import { parseCap, formatCap, readCapOf, storageIndexOf } from '../caps/index.js
 import type { WriteJournal, JournalMeta } from '../cache/journal.js';
 import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
 import { childCapsOf } from '../dirnode/directory.js';
-import { fromHex, toHex } from '../encoding/bytes.js';
+import { equalBytes, fromHex, toHex } from '../encoding/bytes.js';
 import { toBase32 } from '../encoding/base32.js';
 import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { UncoordinatedWriteError } from '../mutable/errors.js';
@@ -1204,6 +1204,13 @@ export class SlotFs {
       st.basedOn = r.version;
     } catch (err) {
       if (!(err instanceof UncoordinatedWriteError)) throw err;
+      // The version that won may hold exactly our bytes (our own earlier attempt that
+      // reached the grid before a timeout): then there is nothing to keep apart.
+      const current = await this.mutable.retrieve(st.cap!).catch(() => undefined);
+      if (current && equalBytes(current.plaintext, bytes)) {
+        st.basedOn = current.version;
+        return;
+      }
       if (this.o.conflicts === 'last-writer-wins') {
         this.o.log(
           `slotfs: ${st.path} was changed by another client; overwriting it (conflicts = "last-writer-wins")`,
