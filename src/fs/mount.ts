@@ -152,7 +152,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     const opened: OpenClient = await openClient(options.dir, {
       serversFile: options.serversFile,
       // Creating many files in a row takes a key each: keep more ready than one-shot commands.
-      keyPoolSize: Math.max(6, dirInfo.config['key-pool-size']),
+      keyPoolSize: Math.max(12, dirInfo.config['key-pool-size']),
       keyPoolConcurrency: 2,
       warn: log,
     });

@@ -955,6 +955,9 @@ export class SlotFs {
         st.buffer = new FileBuffer(got.plaintext);
         st.basedOn = got.version;
         st.loadedAt = Date.now();
+        // A size in the directory entry that disagrees with the contents (a writer that
+        // died between publishing them and updating the entry) is corrected.
+        this.repairSize(st).catch(() => undefined);
       } finally {
         st.loading = undefined;
       }
@@ -1326,10 +1329,25 @@ export class SlotFs {
     await this.saveJournalMeta(st);
   }
 
+  private async repairSize(st: FileState): Promise<void> {
+    const view = this.views.get(st.parent);
+    const child = view?.entries.get(st.name);
+    if (!view?.writable || !child || child.local || st.dirty || st.detached) return;
+    if (child.metadata.size === st.size || this.siOf(child.roCap) !== this.siOf(st.cap!)) return;
+    const size = st.size;
+    this.o.log(
+      `slotfs: ${st.path}: directory entry said ${child.metadata.size ?? '?'} bytes, contents have ${size}; corrected`,
+    );
+    await this.change(view, () => this.dirs.setMetadata(view.cap, st.name, { size }));
+    child.metadata.size = size;
+  }
+
   /** Size, mtime and mode into the directory entry, when they changed. */
   private async pushMetadata(st: FileState, size: number): Promise<void> {
-    const view = this.views.get(st.parent);
-    if (!view || !view.writable || st.detached) return;
+    if (st.detached) return;
+    // The directory may not be loaded (a file republished from the journal at mount).
+    const view = this.views.get(st.parent) ?? (await this.view(st.parent, dirname(st.path)));
+    if (!view.writable || st.detached) return;
     const child = view.entries.get(st.name);
     if (!child || child.local) return;
     const m = child.metadata;
@@ -1351,4 +1369,10 @@ export class SlotFs {
       }
     }
   }
+}
+
+/** The directory part of a mount path ('/a/b' → '/a', '/a' → '/'). */
+function dirname(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
 }
