@@ -1,7 +1,7 @@
 // Two mounts of the same root (two client directories, one grid): what one writes the
 // other sees after the cache timeout; colliding edits keep both versions; concurrent
 // creates in one directory all survive.
-import anyTest, { type TestFn } from 'ava';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -28,17 +28,19 @@ let a: MountProcess;
 let b: MountProcess;
 let mntA: string;
 let mntB: string;
+let clientB: string;
+let serversFile: string;
 
 test.before(async () => {
   if (unavailable) return;
   grid = await TestGrid.start(10);
   base = await tempDir('slotfs-mt2-');
-  const serversFile = join(base, 'servers.yaml');
+  serversFile = join(base, 'servers.yaml');
   await run(`cat > ${serversFile} <<'EOF'\n${grid.serversYaml()}EOF`, base);
   mntA = join(base, 'a');
   mntB = join(base, 'b');
   const clientA = join(base, 'client-a');
-  const clientB = join(base, 'client-b');
+  clientB = join(base, 'client-b');
   await writeClientConfig({ dir: clientA, serversFile, mount: { 'client-name': 'alice' } });
   await writeClientConfig({ dir: clientB, serversFile, mount: { 'client-name': 'bob' } });
   a = await MountProcess.start(mntA, clientA);
@@ -75,18 +77,22 @@ mtest('a file created in one mount appears in the other after the cache timeout'
   t.pass();
 });
 
-mtest('concurrent edits of one file: a conflict copy, nothing lost', async (t) => {
-  await run(`echo 'version 0' > shared/report.txt; ${fsync('shared/report.txt')}`, mntA);
+/**
+ * Makes B's write of `file` collide with A's: B opens it (and reads version 0), A writes
+ * and fsyncs "edited by alice", then B writes and fsyncs "edited by bob".
+ */
+async function collide(t: ExecutionContext, file: string): Promise<void> {
+  await run(`echo 'version 0' > ${file}; ${fsync(file)}`, mntA);
   await eventually(
-    async () => (await sh('cat shared/report.txt', mntB)).stdout === 'version 0\n',
+    async () => (await sh(`cat ${file}`, mntB)).stdout === 'version 0\n',
     10_000,
-    'report.txt visible in B',
+    `${file} visible in B`,
   );
-  // B holds the file open (it has read version 0) while A writes version 1.
+  await run('rm -f b-ready a-done', mntB);
   const editor = sh(
     `node -e "
       const fs = require('fs');
-      const fd = fs.openSync('shared/report.txt', 'r+');
+      const fd = fs.openSync('${file}', 'r+');
       fs.readSync(fd, Buffer.alloc(100), 0, 100, 0);
       fs.writeFileSync('b-ready', '');
       while (!fs.existsSync('a-done')) { require('child_process').execSync('sleep 0.1'); }
@@ -101,10 +107,14 @@ mtest('concurrent edits of one file: a conflict copy, nothing lost', async (t) =
     `for i in $(seq 100); do [ -e b-ready ] && break; sleep 0.1; done; [ -e b-ready ]`,
     mntB,
   );
-  await run(`echo 'edited by alice' > shared/report.txt; ${fsync('shared/report.txt')}`, mntA);
+  await run(`echo 'edited by alice' > ${file}; ${fsync(file)}`, mntA);
   await run('touch a-done', mntB);
   const edited = await editor;
   t.is(edited.code, 0, edited.stderr);
+}
+
+mtest('concurrent edits of one file: a conflict copy, nothing lost', async (t) => {
+  await collide(t, 'shared/report.txt');
   await eventually(
     async () => {
       const listing = await sh('ls shared', mntA);
@@ -177,3 +187,21 @@ mtest(
     t.deepEqual(contents.sort(), ['alice', 'bob']);
   },
 );
+
+mtest('conflicts = "last-writer-wins": the later write replaces the other, no copy', async (t) => {
+  await b.stop();
+  await writeClientConfig({
+    dir: clientB,
+    serversFile,
+    mount: { 'client-name': 'bob', conflicts: 'last-writer-wins' },
+  });
+  b = await MountProcess.start(mntB, clientB);
+  await collide(t, 'shared/lww.txt');
+  await eventually(
+    async () => (await sh('cat shared/lww.txt', mntA)).stdout === 'edited by bob\n',
+    10_000,
+    "bob's version at lww.txt in A",
+  );
+  t.false((await run('ls shared', mntA)).includes('lww.conflict-'));
+  t.regex(b.output, /lww\.txt was changed by another client; overwriting it/);
+});

@@ -4,7 +4,7 @@
 // cannot be published stays in the journal for the next mount).
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, existsSync } from 'node:fs';
-import { access, rm, stat, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -250,6 +250,11 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     }
 
     const startedAt = Date.now();
+    // /proc/mounts escapes spaces, tabs, newlines and backslashes as octal.
+    const mountField = mountpoint.replace(
+      /[ \t\n\\]/g,
+      (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`,
+    );
     let closing: Promise<void> | undefined;
     let resolveClosed!: () => void;
     const closed = new Promise<void>((ok) => (resolveClosed = ok));
@@ -339,8 +344,15 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     );
 
     // Unmounted behind our back (fusermount -u): publish what is pending and close.
+    // (Read asynchronously: nothing in the mount process may block the main thread.)
     const watch = setInterval(() => {
-      if (!allMounts().includes(mountpoint)) void unmount('the mount went away');
+      readFile('/proc/mounts', 'utf8').then(
+        (text) => {
+          const mounted = text.split('\n').some((line) => line.split(' ')[1] === mountField);
+          if (!mounted) void unmount('the mount went away');
+        },
+        () => undefined,
+      );
     }, 2000);
     watch.unref();
 
