@@ -1232,15 +1232,21 @@ export class SlotFs {
    */
   private async saveConflictCopy(
     st: FileState,
-    bytes: Uint8Array,
+    /** Our contents ('changed'), or just their size when the file has a cap ('created'). */
+    ours: Uint8Array | number,
     what: 'changed' | 'created',
   ): Promise<void> {
     const view = await this.view(st.parent, st.path.slice(0, st.path.lastIndexOf('/')) || '/');
     const original = st.name;
     const copy = conflictName(original, new Date(), this.o.clientName, (n) => view.entries.has(n));
-    const created = await this.mutable.create(bytes);
+    // A new file that lost its name already has a cap holding our bytes: link that one.
+    const created =
+      typeof ours === 'number'
+        ? { cap: st.cap!, version: st.basedOn! }
+        : await this.mutable.create(ours);
+    const size = typeof ours === 'number' ? ours : ours.length;
     const caps = childCapsOf(created.cap);
-    const metadata: ChildMetadata = { size: bytes.length, mtime: st.mtime / 1000, mode: st.mode };
+    const metadata: ChildMetadata = { size, mtime: st.mtime / 1000, mode: st.mode };
     await this.change(view, () =>
       this.dirs.add(view.cap, copy, caps, metadata, { mustNotExist: true }),
     );
@@ -1316,7 +1322,7 @@ export class SlotFs {
       this.unlinked.delete(st);
       view.entries.delete(name);
       view.fetchedAt = -1;
-      await this.saveConflictCopy(st, st.buffer!.snapshot(), 'created');
+      await this.saveConflictCopy(st, size, 'created');
       return;
     }
     st.link = undefined;
