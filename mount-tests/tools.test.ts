@@ -258,3 +258,16 @@ mtest('slotfs unmount', async (t) => {
   t.false(isMounted(mnt));
   t.is(await mountProcess.exited, 0);
 });
+
+mtest('slotfs mount in the background, then slotfs unmount', async (t) => {
+  const r = await slotfs(['mount', mnt, '--dir', client]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /mounted at .* \(pid \d+, log .*mount\.log\)/);
+  t.regex(r.stdout, /root directory cap in .*private\/root\.cap/);
+  t.true(isMounted(mnt));
+  t.is(await run('cat doc.txt', mnt), 'saved by editor\n');
+  const down = await slotfs(['unmount', mnt]);
+  t.is(down.code, 0, down.stderr);
+  t.false(isMounted(mnt));
+  t.regex(await readFile(join(client, 'mount.log'), 'utf8'), /unmounted /);
+});

@@ -90,11 +90,11 @@ export async function serveControl(
   });
   chmodSync(socketPath, 0o600);
   return {
-    close: () =>
-      new Promise<void>((ok) => {
-        server.close(() => ok());
-        void rm(socketPath, { force: true });
-      }),
+    // Stops accepting requests; one being answered (e.g. the unmount itself) completes.
+    close: async () => {
+      server.close();
+      await rm(socketPath, { force: true });
+    },
   };
 }
 

@@ -317,7 +317,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
           await fs.link(request.path, request.cap);
           return {};
         case 'unmount':
-          setImmediate(() => void unmount('slotfs unmount'));
+          // Answered once everything is published, unmounted and closed.
+          await unmount('slotfs unmount');
           return {};
         default:
           throw new FsError(

@@ -8,6 +8,7 @@ import { realpathSync } from 'node:fs';
 import { DEFAULT_CLIENT_DIR } from '../../client/client-dir.js';
 import { slotfsCommand } from '../../grid/local-grid.js';
 import {
+  ControlError,
   allMounts,
   controlRequest,
   mountOf,
@@ -52,7 +53,8 @@ async function mountForeground(mountpoint: string, flags: MountFlags): Promise<v
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGHUP', () => onSignal('SIGHUP'));
   await mounted.closed;
-  process.exit(0);
+  // Let the last answers (e.g. to `slotfs unmount`) go out; exit even if a handle lingers.
+  setTimeout(() => process.exit(0), 500).unref();
 }
 
 /** Starts `slotfs mount --foreground` detached, logging to CLIENTDIR/mount.log. */
@@ -179,15 +181,16 @@ export default function register(program: Command) {
       const mounted = () => allMounts().includes(mp);
       if (!mounted()) throw new Error(`nothing is mounted at ${mp}`);
       try {
-        check(await controlRequest(mp, { op: 'unmount' }, 10_000));
-        // The mount process publishes, unmounts and exits.
-        for (let i = 0; i < 600 && mounted(); i++) await new Promise((r) => setTimeout(r, 100));
+        // The mount process publishes, unmounts, closes, then answers.
+        check(await controlRequest(mp, { op: 'unmount' }, 300_000));
         if (!mounted()) {
           console.log(`slotfs: unmounted ${mp}`);
           return;
         }
-      } catch {
-        // No process answers (killed, or not ours): unmount directly below.
+      } catch (err) {
+        if (!(err instanceof ControlError)) throw err;
+        // No process answers (killed, hung, or not ours): unmount directly below.
+        console.error(`slotfs: ${err.message}; unmounting with fusermount`);
       }
       const run = (args: string[]) =>
         new Promise<number | null>((ok) =>
