@@ -75,7 +75,7 @@ export class MountMonitor {
   }
 
   /** Asks every server for its version document (bounded), then reports. */
-  async probe(servers: readonly StorageClient[], timeoutMs = 3000): Promise<ServerState[]> {
+  async probe(servers: readonly StorageClient[], timeoutMs = 5000): Promise<ServerState[]> {
     await Promise.allSettled(
       servers.map((s) => s.getVersion({ refresh: true, signal: AbortSignal.timeout(timeoutMs) })),
     );
