@@ -4,6 +4,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MountError, mount } from '../src/fs/mount.js';
 import {
   MountProcess,
   TestGrid,
@@ -120,6 +121,21 @@ mtest(
     await sh(`pkill -f 'never closed' || true`, base);
   },
 );
+
+mtest('a mount point that is not empty: ERR_MOUNT_FAILED, nothing mounted', async (t) => {
+  const mnt = join(base, 'm-nonempty');
+  await mkdir(mnt, { recursive: true });
+  await writeFile(join(mnt, 'already-here'), 'x');
+  const client = join(base, 'c-nonempty');
+  await writeClientConfig({ dir: client, serversFile });
+  const err = await t.throwsAsync(mount({ mountpoint: mnt, dir: client, log: () => undefined }));
+  t.is((err as MountError).code, 'ERR_MOUNT_FAILED');
+  t.regex(err!.message, /FUSE mount of .*m-nonempty failed/);
+  t.false(isMounted(mnt));
+  // Everything it opened was closed again: the same client directory mounts elsewhere.
+  const m = await MountProcess.start(join(base, 'm-empty'), client);
+  await m.stop();
+});
 
 mtest('servers dying during a copy (N - k of them): the copy completes', async (t) => {
   const client = join(base, 'c-kill');
@@ -238,6 +254,16 @@ mtest('bad input: clear messages, nothing mounted', async (t) => {
   t.regex(r.stderr, /so nothing was mounted/);
   t.regex(r.stderr, /server-\d/);
   t.true(Date.now() - started < 60_000);
+  t.false(isMounted(mnt));
+  const err = await t.throwsAsync(
+    mount({
+      mountpoint: mnt,
+      dir: join(base, 'c-dead2'),
+      serversFile: deadGrid,
+      log: () => undefined,
+    }),
+  );
+  t.is((err as MountError).code, 'ERR_MOUNT_GRID');
   t.false(isMounted(mnt));
 
   // A mount point that does not exist.

@@ -39,7 +39,8 @@ test('read-only caps are EROFS, oversized files EFBIG, bad caps EINVAL', (t) => 
   t.is(errnoOf(capError).errno, -E.EINVAL);
 });
 
-test('FsError carries its own errno; EIO ones are failures', (t) => {
+test('FsError (ERR_FS) carries its own errno; EIO ones are failures', (t) => {
+  t.is(new FsError('ENOENT', 'gone').code, 'ERR_FS');
   t.deepEqual(errnoOf(new FsError('ENOTEMPTY', 'x')), {
     errno: Errno.ENOTEMPTY,
     name: 'ENOTEMPTY',

@@ -43,6 +43,8 @@ export interface MountOptions {
   dir?: string;
   serversFile?: string;
   log?: (line: string) => void;
+  /** The FUSE device to check for (tests point it elsewhere). Default /dev/fuse. */
+  fuseDevice?: string;
 }
 
 export interface Mounted {
@@ -92,7 +94,7 @@ function loadFuse(): { Fuse: FuseConstructor; utimensFixed: boolean } {
   }
 }
 
-async function checkMountpoint(mountpoint: string): Promise<void> {
+async function checkMountpoint(mountpoint: string, fuseDevice: string): Promise<void> {
   if (allMounts().includes(mountpoint)) {
     let dead = false;
     await stat(mountpoint).catch((err: NodeJS.ErrnoException) => (dead = err.code === 'ENOTCONN'));
@@ -119,11 +121,11 @@ async function checkMountpoint(mountpoint: string): Promise<void> {
   if (!st.isDirectory())
     throw new MountError('ERR_MOUNT_POINT', `mount point ${mountpoint} is not a directory`);
   try {
-    await access('/dev/fuse', fsConstants.R_OK | fsConstants.W_OK);
+    await access(fuseDevice, fsConstants.R_OK | fsConstants.W_OK);
   } catch (err) {
     throw new MountError(
       'ERR_MOUNT_FUSE',
-      `FUSE is not available here (/dev/fuse: ${(err as NodeJS.ErrnoException).code}); load the fuse module, or run where FUSE is allowed (containers need --device /dev/fuse --cap-add SYS_ADMIN)`,
+      `FUSE is not available here (${fuseDevice}: ${(err as NodeJS.ErrnoException).code}); load the fuse module, or run where FUSE is allowed (containers need --device /dev/fuse --cap-add SYS_ADMIN)`,
       { cause: err },
     );
   }
@@ -139,7 +141,7 @@ function clientNameOf(configured: string | undefined, leaseSecret: Uint8Array): 
 export async function mount(options: MountOptions): Promise<Mounted> {
   const log = options.log ?? ((line: string) => console.error(line));
   const mountpoint = resolve(options.mountpoint);
-  await checkMountpoint(mountpoint);
+  await checkMountpoint(mountpoint, options.fuseDevice ?? '/dev/fuse');
   const { Fuse, utimensFixed } = loadFuse();
 
   const cleanups: Array<() => Promise<unknown>> = [];
