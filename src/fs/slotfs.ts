@@ -1351,8 +1351,13 @@ export class SlotFs {
   /** Size, mtime and mode into the directory entry, when they changed. */
   private async pushMetadata(st: FileState, size: number): Promise<void> {
     if (st.detached) return;
-    // The directory may not be loaded (a file republished from the journal at mount).
-    const view = this.views.get(st.parent) ?? (await this.view(st.parent, dirname(st.path)));
+    // The directory may not be loaded (a file republished from the journal at mount), or
+    // be loading for a lookup right now: its entries are only usable once fetched.
+    const known = this.views.get(st.parent);
+    const view =
+      known && known.fetchedAt > -Infinity && !known.loading
+        ? known
+        : await this.view(st.parent, dirname(st.path));
     if (!view.writable || st.detached) return;
     const child = view.entries.get(st.name);
     if (!child || child.local) return;
