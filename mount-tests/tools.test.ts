@@ -200,6 +200,10 @@ mtest('caps: xattrs, slotfs cap, slotfs link (and read-only links refuse writes)
   const ro = (await run('getfattr --only-values -n user.slotfs.rocap shared', mnt)).trim();
   t.regex(rw, /^URI:DIR2:/);
   t.regex(ro, /^URI:DIR2-RO:/);
+  // Readable by name, never listed: copies out of the mount carry no caps.
+  t.is((await run('getfattr -d -m - shared shared/s.txt', mnt)).trim(), '');
+  await run(`cp -a shared ${join(base, 'copied-out')}`, mnt);
+  t.notRegex((await sh(`getfattr -R -d -m - ${join(base, 'copied-out')}`, base)).stdout, /slotfs/);
   const viaCli = await slotfs(['cap', join(mnt, 'shared')]);
   t.is(viaCli.stdout.trim(), rw, viaCli.stderr);
   t.is((await slotfs(['cap', '--readonly', join(mnt, 'shared')])).stdout.trim(), ro);

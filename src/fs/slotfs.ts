@@ -232,14 +232,15 @@ export class SlotFs {
     return value ? Buffer.from(value) : undefined;
   }
 
+  /**
+   * Lists no attributes: the caps are read by name only. Listed, they would be copied by
+   * `cp -a`, `rsync -X` and `tar --xattrs` into files outside the mount — handing the
+   * write authority to whoever gets the copy — and reading them publishes new files.
+   */
   async listxattr(path: string): Promise<string[]> {
     const t = await this.target(path);
     if (t.kind === 'child' && !t.child) throw new FsError('ENOENT', `${path} does not exist`);
-    const writable =
-      t.kind === 'root'
-        ? parseCap(this.rootCap).kind === 'ssk-write'
-        : !!t.child?.rwCap || !!t.child?.local;
-    return writable ? ['user.slotfs.cap', 'user.slotfs.rocap'] : ['user.slotfs.rocap'];
+    return [];
   }
 
   async statfs(): Promise<Record<string, number>> {
