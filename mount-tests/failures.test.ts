@@ -1,7 +1,6 @@
 // When things go wrong: a mount killed with -9 loses nothing it acknowledged; servers dying
 // during a copy do not stop it; a grid that is gone gives EIO (never a hang) and fsync
 // refuses to pretend; bad input fails clearly with nothing mounted.
-import anyTest, { type TestFn } from 'ava';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MountError, mount } from '../src/fs/mount.js';
@@ -9,41 +8,22 @@ import {
   MountProcess,
   TestGrid,
   eventually,
-  fuseUnavailable,
+  fsyncCommand,
+  gridSuite,
   isMounted,
-  removeAll,
   run,
   sh,
   slotfs,
-  tempDir,
   writeClientConfig,
 } from './harness.js';
 
-const test = anyTest as TestFn;
-const unavailable = fuseUnavailable();
-const mtest = unavailable ? test.skip : test.serial;
-if (unavailable) console.warn(`mount tests skipped: ${unavailable}`);
-
+const suite = gridSuite('slotfs-mt3-');
+const { test, mtest } = suite;
+const fsync = fsyncCommand;
 let grid: TestGrid;
 let base: string;
 let serversFile: string;
-
-test.before(async () => {
-  if (unavailable) return;
-  grid = await TestGrid.start(10);
-  base = await tempDir('slotfs-mt3-');
-  serversFile = join(base, 'servers.yaml');
-  await writeFile(serversFile, grid.serversYaml());
-});
-
-test.after.always(async () => {
-  if (unavailable) return;
-  await grid?.stop();
-  await removeAll(base);
-});
-
-const fsync = (file: string) =>
-  `node -e "const f=require('fs');const d=f.openSync(process.argv[1],'r');f.fsyncSync(d);f.closeSync(d)" ${file}`;
+test.serial.before(() => ({ grid, base, serversFile } = suite));
 
 mtest('kill -9 after fsync returned: the data is there after a new mount', async (t) => {
   const client = join(base, 'c-fsync');

@@ -1,5 +1,6 @@
 // Mount tests drive a real FUSE mount (a `slotfs mount --foreground` child process) with
 // ordinary tools run through bash, against a grid of real server processes.
+import anyTest, { type TestFn } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -239,4 +240,50 @@ export async function eventually(
     await sleep(100);
   }
   throw new Error(`${what} not reached within ${ms} ms`);
+}
+
+/** A shell command that fsyncs `file` (relative to the command's directory). */
+export const fsyncCommand = (file: string): string =>
+  `node -e "const f=require('fs');const d=f.openSync(process.argv[1],'r');f.fsyncSync(d);f.closeSync(d)" ${file}`;
+
+/** What every mount-test file shares: one grid of 10 servers and a temporary folder. */
+export interface GridSuite {
+  test: TestFn;
+  /** Serial mount tests, skipped (with the reason printed) where FUSE is unusable. */
+  mtest: TestFn['serial'] | TestFn['skip'];
+  unavailable: string | undefined;
+  grid: TestGrid;
+  base: string;
+  /** The grid's servers file (servers.yaml in `base`). */
+  serversFile: string;
+}
+
+/**
+ * Registers the before/after hooks that start the grid in a new folder named `prefix…`
+ * and, after `stopMounts` (the file's own mounts), stop it and remove the folder. Serial
+ * hooks: the file's own `test.serial.before`, registered after this call, runs after it.
+ */
+export function gridSuite(prefix: string, stopMounts?: () => Promise<void>): GridSuite {
+  const test = anyTest as TestFn;
+  const unavailable = fuseUnavailable();
+  if (unavailable) console.warn(`mount tests skipped: ${unavailable}`);
+  const suite = {
+    test,
+    mtest: unavailable ? test.skip : test.serial,
+    unavailable,
+  } as GridSuite;
+  test.serial.before(async () => {
+    if (unavailable) return;
+    suite.grid = await TestGrid.start(10);
+    suite.base = await tempDir(prefix);
+    suite.serversFile = join(suite.base, 'servers.yaml');
+    await writeFile(suite.serversFile, suite.grid.serversYaml());
+  });
+  test.serial.after.always(async () => {
+    if (unavailable) return;
+    await stopMounts?.().catch(() => undefined);
+    await suite.grid?.stop();
+    if (suite.base) await removeAll(suite.base);
+  });
+  return suite;
 }

@@ -1,49 +1,31 @@
 // One mount, ordinary tools: what a user does in a folder must work in the mount, and
 // survive an unmount and a new mount process.
-import anyTest, { type TestFn } from 'ava';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MountProcess,
-  TestGrid,
-  fuseUnavailable,
+  gridSuite,
   isMounted,
-  removeAll,
   run,
   sh,
   slotfs,
-  tempDir,
   writeClientConfig,
 } from './harness.js';
 
-const test = anyTest as TestFn;
-const unavailable = fuseUnavailable();
-const mtest = unavailable ? test.skip : test.serial;
-if (unavailable) console.warn(`mount tests skipped: ${unavailable}`);
-
-let grid: TestGrid;
+let mountProcess: MountProcess;
+const suite = gridSuite('slotfs-mt-', () => mountProcess?.stop().then(() => undefined));
+const { test, mtest } = suite;
 let base: string;
 let mnt: string;
 let client: string;
-let mountProcess: MountProcess;
 
-test.before(async () => {
-  if (unavailable) return;
-  grid = await TestGrid.start(10);
-  base = await tempDir('slotfs-mt-');
+test.serial.before(async () => {
+  if (suite.unavailable) return;
+  base = suite.base;
   mnt = join(base, 'mnt');
   client = join(base, 'client');
-  const serversFile = join(base, 'servers.yaml');
-  await run(`cat > ${serversFile} <<'EOF'\n${grid.serversYaml()}EOF`, base);
-  await writeClientConfig({ dir: client, serversFile });
+  await writeClientConfig({ dir: client, serversFile: suite.serversFile });
   mountProcess = await MountProcess.start(mnt, client);
-});
-
-test.after.always(async () => {
-  if (unavailable) return;
-  await mountProcess?.stop().catch(() => undefined);
-  await grid?.stop();
-  await removeAll(base);
 });
 
 mtest('echo >, >> append, cat, ls -l sizes', async (t) => {

@@ -1,42 +1,36 @@
 // Two mounts of the same root (two client directories, one grid): what one writes the
 // other sees after the cache timeout; colliding edits keep both versions; concurrent
 // creates in one directory all survive.
-import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MountProcess,
-  TestGrid,
   eventually,
-  fuseUnavailable,
-  removeAll,
+  fsyncCommand,
+  gridSuite,
   run,
   sh,
   slotfs,
-  tempDir,
   writeClientConfig,
 } from './harness.js';
 
-const test = anyTest as TestFn;
-const unavailable = fuseUnavailable();
-const mtest = unavailable ? test.skip : test.serial;
-if (unavailable) console.warn(`mount tests skipped: ${unavailable}`);
-
-let grid: TestGrid;
-let base: string;
 let a: MountProcess;
 let b: MountProcess;
+const suite = gridSuite('slotfs-mt2-', async () => {
+  await a?.stop().catch(() => undefined);
+  await b?.stop().catch(() => undefined);
+});
+const { test, mtest } = suite;
+let base: string;
 let mntA: string;
 let mntB: string;
 let clientB: string;
 let serversFile: string;
 
-test.before(async () => {
-  if (unavailable) return;
-  grid = await TestGrid.start(10);
-  base = await tempDir('slotfs-mt2-');
-  serversFile = join(base, 'servers.yaml');
-  await run(`cat > ${serversFile} <<'EOF'\n${grid.serversYaml()}EOF`, base);
+test.serial.before(async () => {
+  if (suite.unavailable) return;
+  ({ base, serversFile } = suite);
   mntA = join(base, 'a');
   mntB = join(base, 'b');
   const clientA = join(base, 'client-a');
@@ -49,16 +43,7 @@ test.before(async () => {
   b = await MountProcess.start(mntB, clientB);
 });
 
-test.after.always(async () => {
-  if (unavailable) return;
-  await a?.stop().catch(() => undefined);
-  await b?.stop().catch(() => undefined);
-  await grid?.stop();
-  await removeAll(base);
-});
-
-const fsync = (file: string) =>
-  `node -e "const f=require('fs');const d=f.openSync(process.argv[1],'r');f.fsyncSync(d);f.closeSync(d)" ${file}`;
+const fsync = fsyncCommand;
 
 mtest('a file created in one mount appears in the other after the cache timeout', async (t) => {
   await run(`mkdir shared; echo 'from a' > shared/hello.txt; ${fsync('shared/hello.txt')}`, mntA);
