@@ -2,13 +2,18 @@
 // started in-process with small limits; plus the pure header parsers.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 import { encode } from 'cbor2';
 import { toBase32 } from '../encoding/base32.js';
 import { acceptsCbor, extractSecrets, parseRangeHeader } from './http.js';
 import {
+  authorizationHeaderValue,
+  ERROR_CODE_HEADER,
   encodeCorruptionAdvice,
   encodeReadTestWriteRequest,
   parseNurl,
@@ -396,4 +401,35 @@ test('500: a disk error while writing is reported and changes nothing', async (t
   t.is(res.headers['x-slotfs-error-code'], 'ERR_STORAGE_IO');
   t.regex(res.text, /disk error while writing shares of \w+: ENOTDIR.*nothing was changed/);
   t.is(serverErrors.length, before + 1);
+});
+
+test('503: a request that arrives while the server stops is refused with ERR_STORAGE_SHUTTING_DOWN', async (t) => {
+  const stopDir = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-http-stop-'));
+  const stopping = await startServer({ dir: stopDir, port: 0 });
+  const nurl = parseNurl(stopping.url);
+  try {
+    const socket = tls.connect({ host: nurl.host, port: nurl.port, rejectUnauthorized: false });
+    await once(socket, 'secureConnect');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    const ended = once(socket, 'close');
+    // Half a request before the stop (the connection is busy, so the stop waits for it),
+    // the rest after: the request is answered, and refused.
+    socket.write(`GET ${PATHS.version} HTTP/1.1\r\nHost: ${nurl.host}\r\n`);
+    await sleep(100);
+    const closed = stopping.close();
+    await sleep(100);
+    socket.write(
+      `Authorization: ${authorizationHeaderValue(nurl.swissnum)}\r\nAccept: application/cbor\r\n\r\n`,
+    );
+    await ended;
+    const response = Buffer.concat(chunks).toString('latin1');
+    t.regex(response, /^HTTP\/1\.1 503 /);
+    t.regex(response, new RegExp(`${ERROR_CODE_HEADER}: ERR_STORAGE_SHUTTING_DOWN`, 'i'));
+    t.regex(response, /the server is stopping; retry elsewhere or later/);
+    await closed;
+  } finally {
+    await stopping.close();
+    await fs.rm(stopDir, { recursive: true, force: true });
+  }
 });
