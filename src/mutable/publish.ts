@@ -11,7 +11,8 @@
 // held — only after the new version is placed.
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import type { StorageClient, TestWriteVectors } from '../grid/storage-client.js';
-import { buildShares, type BuiltVersion } from '../sdmf/build.js';
+import type { BuiltVersion } from '../sdmf/build.js';
+import { buildSharesAsync } from './share-builder.js';
 import { CHECKSTRING_SIZE } from '../sdmf/layout.js';
 import type { RsaKeyPair } from '../crypto/rsa.js';
 import { describeError, slotSecrets, type FileContext } from './context.js';
@@ -65,7 +66,7 @@ const NO_SHARE = new Uint8Array(0);
 
 export async function publishVersion(input: PublishInput): Promise<PublishResult> {
   const { ctx, N } = input;
-  const version = buildShares(input.plaintext, input.keys, input.seqnum, input.k, N);
+  const version = await buildSharesAsync(input.plaintext, input.keys, input.seqnum, input.k, N);
   const servers = input.servers ?? ctx.permuted;
   const position = new Map(servers.map((s, i) => [s, i]));
   const failed = new Set<StorageClient>(input.exclude ?? []);
