@@ -4,6 +4,7 @@
 // of every response, and one `slotfs:request` diagnostics event per request start/end.
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
+import { Readable } from 'node:stream';
 import { buildConnector, Client, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import {
@@ -426,15 +427,17 @@ export class HttpStorageClient implements StorageClient {
     req: { headers?: Record<string, string | string[]>; body?: Uint8Array; signal?: AbortSignal },
     progress: { status: number | null; bytesReceived: number },
   ): Promise<Exchange> {
+    const sent = req.body && Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length);
     const res = await this.connections.pick().request({
       method,
       path,
       headers: {
         accept: CBOR_MIME_TYPE,
         [AUTHORIZATION_HEADER]: this.authorization,
+        ...(sent && sent.length > BODY_PIECE ? { 'content-length': String(sent.length) } : {}),
         ...req.headers,
       },
-      body: req.body ? Buffer.from(req.body.buffer, req.body.byteOffset, req.body.length) : null,
+      body: sent ? inPieces(sent) : null,
       signal: req.signal,
     });
     progress.status = res.statusCode;
@@ -571,4 +574,24 @@ export function httpStorageClients(
   options?: HttpStorageClientOptions,
 ): HttpStorageClient[] {
   return servers.map((s) => new HttpStorageClient(s, options));
+}
+
+/**
+ * Bodies larger than this go out piece by piece: TLS encrypts what is written in one go
+ * synchronously, and the mount serves file operations on this same thread, so a share of
+ * megabytes written at once would hold them all up. Writing a piece waits for the socket
+ * to drain before the next one, which lets the event loop turn in between.
+ */
+const BODY_PIECE = 256 * 1024;
+
+function inPieces(body: Buffer): Buffer | Readable {
+  if (body.length <= BODY_PIECE) return body;
+  return Readable.from(
+    (function* () {
+      for (let at = 0; at < body.length; at += BODY_PIECE) {
+        yield body.subarray(at, at + BODY_PIECE);
+      }
+    })(),
+    { objectMode: false },
+  );
 }
