@@ -22,7 +22,7 @@ export interface BuildJob {
 
 export type BuildAnswer = { id: number; version: BuiltVersion } | { id: number; error: string };
 
-/** How builds went in this process (for tests, `slotfs status` and benchmarks). */
+/** How builds went in this process (what the tests check). */
 export interface ShareBuilderStats {
   offThread: number;
   onThread: number;
@@ -62,8 +62,8 @@ function startWorker(): Worker {
   return new Worker(new URL('./share-builder-worker.js', here));
 }
 
+/** The jobs' callers record the reason (buildSharesAsync's fallback). */
 function failAll(reason: string): void {
-  stats.lastFailure = reason;
   const jobs = [...pending.values()];
   pending.clear();
   for (const job of jobs) job.reject(new Error(reason));
