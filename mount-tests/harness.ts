@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { slotfsCommand } from '../src/grid/local-grid.js';
+import { spawnOwned } from '../src/storage/test-support/owned-process.js';
 import { TestGrid } from '../src/mutable/test-support/test-grid.js';
 
 export { TestGrid };
@@ -80,11 +81,14 @@ export async function run(
 export function slotfs(args: string[], timeoutMs = 90_000): Promise<ShResult> {
   const { command, args: base, cwd } = slotfsCommand();
   return new Promise((resolve) => {
-    const child = spawn(command, [...base, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnOwned(command, [...base, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -161,7 +165,7 @@ export class MountProcess {
   ): Promise<MountProcess> {
     await mkdir(mountpoint, { recursive: true });
     const { command, args, cwd } = slotfsCommand();
-    const child = spawn(
+    const child = spawnOwned(
       command,
       [...args, 'mount', mountpoint, '--foreground', '--dir', dir, ...extraArgs],
       {

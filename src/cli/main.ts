@@ -5,6 +5,9 @@ import grid from './commands/grid.js';
 import server from './commands/server.js';
 import putGet from './commands/put-get.js';
 import mount from './commands/mount.js';
+import { exitWithParent } from './exit-with-parent.js';
+
+exitWithParent();
 
 const program = new Command();
 program

@@ -1,9 +1,10 @@
 // Test helper: runs `slotfs server` as a real child process (through tsx, no build) and
 // waits for its "listening at <NURL>" line.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNurl, type Nurl } from '../protocol.js';
+import { spawnOwned } from './owned-process.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
@@ -29,10 +30,14 @@ export async function spawnServer(
   args: string[] = ['--port', '0'],
   timeoutMs = 30_000,
 ): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, ['--import=tsx', CLI, 'server', '--dir', dir, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawnOwned(
+    process.execPath,
+    ['--import=tsx', CLI, 'server', '--dir', dir, ...args],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
