@@ -124,6 +124,8 @@ class FileState {
   failures = 0;
   lastError?: string;
   dirtySince = 0;
+  /** Callers waiting for this file's publish (fsync): it skips the background queue. */
+  urgent = 0;
 
   constructor(
     public parent: string,
@@ -218,7 +220,7 @@ export class SlotFs {
     let child = t.child;
     if (child.local) {
       // A file that exists only here gets its cap now.
-      await this.publish(child.local);
+      await this.publishUrgently(child.local);
       child = t.parent.entries.get(child.local.name) ?? child;
       if (!child.roCap) throw new FsError('EIO', `${path} could not be published`);
     }
@@ -365,7 +367,7 @@ export class SlotFs {
   /** Returns once the file is on the grid (≥ happy shares) and linked, or throws. */
   async fsync(fh: number): Promise<void> {
     const st = this.handle(fh).file;
-    await this.publish(st);
+    await this.publishUrgently(st);
   }
 
   async fsyncdir(path: string): Promise<void> {
@@ -373,7 +375,7 @@ export class SlotFs {
     const inDir = [...this.unlinked, ...this.files.values()].filter(
       (st) => st.parent === view.cap && (st.dirty || st.metaDirty),
     );
-    await Promise.all(inDir.map((st) => this.publish(st)));
+    await Promise.all(inDir.map((st) => this.publishUrgently(st)));
     await this.dirs.flush(view.cap);
   }
 
@@ -1114,9 +1116,28 @@ export class SlotFs {
     this.publish(st).catch(() => undefined); // reported by publish()
   }
 
+  /**
+   * Publishes `st` for a caller that waits for it (fsync): its queued write-back and this
+   * publish start at once instead of behind other files' write-backs.
+   */
+  private async publishUrgently(st: FileState): Promise<void> {
+    st.urgent++;
+    this.limit.hurry();
+    try {
+      await this.publish(st);
+    } finally {
+      st.urgent--;
+    }
+  }
+
   /** Publishes now (after any publish of this file already running); rejects on failure. */
   publish(st: FileState): Promise<void> {
-    const run = st.publishing.then(() => this.limit.run(() => this.publishNow(st)));
+    const run = st.publishing.then(() =>
+      this.limit.run(
+        () => this.publishNow(st),
+        () => st.urgent > 0,
+      ),
+    );
     st.publishing = run.then(
       () => undefined,
       () => undefined,
