@@ -3,12 +3,16 @@
 // it, a publish that timed out and landed later, names that are not NFC or not UTF-8.
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WriteJournal } from '../src/cache/journal.js';
+import { utf8 } from '../src/encoding/bytes.js';
 import {
   MountProcess,
+  eventually,
   fsyncCommand,
   gridSuite,
   run,
   sh,
+  slotfs,
   writeClientConfig,
 } from './harness.js';
 
@@ -46,3 +50,42 @@ mtest('fsync after tar x of many files publishes that file first and succeeds', 
   t.is(await run('cat tree/zz-last.txt', other.mountpoint), 'the one that matters\n');
   await other.stop();
 });
+
+// The window is between the directory update that links a new file reaching the grid and
+// the journal recording it (kill -9 about 1 s after close). It is reproduced exactly by
+// writing the journal entry such a run leaves behind: "link new", with the cap that the
+// directory already holds under that name.
+mtest(
+  'a journal that still says "link new" for a linked file: no conflict copy on replay',
+  async (t) => {
+    const client = join(base, 'c-relink');
+    const mnt = join(base, 'm-relink');
+    await writeClientConfig({ dir: client, serversFile, mount: { 'write-back-ms': 600000 } });
+    let m = await MountProcess.start(mnt, client);
+    await run(
+      `mkdir notes; echo 'linked once' > notes/new.txt; ${fsyncCommand('notes/new.txt')}`,
+      mnt,
+    );
+    const cap = (await run('getfattr --only-values -n user.slotfs.cap notes/new.txt', mnt)).trim();
+    const parentCap = (await run('getfattr --only-values -n user.slotfs.cap notes', mnt)).trim();
+    await m.stop();
+    const journal = await WriteJournal.open(join(client, 'journal'));
+    const meta = { cap, parentCap, name: 'new.txt', path: '/notes/new.txt', link: 'new' as const };
+    await journal.begin(
+      'killed-after-link',
+      { ...meta, mode: 0o644, mtime: Date.now() },
+      utf8('linked once\n'),
+    );
+    await journal.close();
+
+    m = await MountProcess.start(mnt, client);
+    t.regex(m.output, /republishing 1 file/);
+    await eventually(async () =>
+      /pending write-backs: 0/.test((await slotfs(['status', mnt])).stdout),
+    );
+    t.is(await run('ls notes', mnt), 'new.txt\n', m.output);
+    t.is(await run('cat notes/new.txt', mnt), 'linked once\n');
+    t.notRegex(m.output, /conflict/);
+    await m.stop();
+  },
+);

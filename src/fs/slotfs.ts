@@ -1328,6 +1328,7 @@ export class SlotFs {
     const view = await this.view(st.parent, st.path.slice(0, st.path.lastIndexOf('/')) || '/');
     const caps = childCapsOf(st.cap!);
     const metadata: ChildMetadata = { size, mtime: st.mtime / 1000, mode: st.mode };
+    let alreadyLinked: ChildMetadata | undefined;
     try {
       await this.change(view, () =>
         this.dirs.add(
@@ -1340,21 +1341,39 @@ export class SlotFs {
       );
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_DIR_EXISTS') throw err;
-      // Another client created the same name meanwhile: theirs stays, ours is a copy.
-      this.unlinked.delete(st);
-      view.entries.delete(name);
-      view.fetchedAt = -1;
-      await this.saveConflictCopy(st, size, 'created');
-      return;
+      const there = await this.dirs.lookup(view.cap, name);
+      if (there && this.sameFile(there.roCap, caps.roCap)) {
+        // Linked already, under this very cap: an earlier run was killed after the link and
+        // before its journal said so. Not a conflict — a copy would share the cap.
+        alreadyLinked = there.metadata;
+      } else {
+        // Another client created the same name meanwhile: theirs stays, ours is a copy.
+        this.unlinked.delete(st);
+        view.entries.delete(name);
+        view.fetchedAt = -1;
+        await this.saveConflictCopy(st, size, 'created');
+        return;
+      }
     }
     st.link = undefined;
     this.unlinked.delete(st);
     this.files.set(this.siOf(caps.roCap), st);
     const child = view.entries.get(name);
     if (child?.local === st) {
-      view.entries.set(name, { name, isDirectory: false, ...caps, metadata });
+      const shown = alreadyLinked ? structuredClone(alreadyLinked) : metadata;
+      view.entries.set(name, { name, isDirectory: false, ...caps, metadata: shown });
     }
     await this.saveJournalMeta(st);
+    if (alreadyLinked) await this.pushMetadata(st, size);
+  }
+
+  /** Two caps of one mutable file (same storage index). */
+  private sameFile(a: string, b: string): boolean {
+    try {
+      return this.siOf(a) === this.siOf(b);
+    } catch {
+      return false; // not a mutable cap: not ours
+    }
   }
 
   private async repairSize(st: FileState): Promise<void> {
