@@ -89,3 +89,29 @@ mtest(
     await m.stop();
   },
 );
+
+mtest(
+  'names are kept as given: NFC and NFD coexist, rsync -a --delete twice changes nothing the second time',
+  async (t) => {
+    const client = join(base, 'c-nfd');
+    const mnt = join(base, 'm-nfd');
+    await writeClientConfig({ dir: client, serversFile });
+    const m = await MountProcess.start(mnt, client);
+    const source = join(base, 'nfd-src');
+    await run(
+      `mkdir -p ${source}; python3 -c "
+import os
+open(os.path.join(b'${source}', 'cafe\\u0301.txt'.encode()), 'w').write('nfd')
+open(os.path.join(b'${source}', 'caf\\u00e9.txt'.encode()), 'w').write('nfc')
+"`,
+      base,
+    );
+    await run(`rsync -a --delete ${source}/ copy/`, mnt);
+    const second = await run(`rsync -a --delete --itemize-changes ${source}/ copy/`, mnt);
+    t.notRegex(second, /^(>f|\*deleting)/m, second);
+    const listed = await run(`python3 -c "import os; print(sorted(os.listdir(b'copy')))"`, mnt);
+    t.is(listed, "[b'cafe\\xcc\\x81.txt', b'caf\\xc3\\xa9.txt']\n");
+    t.is(await run(`cat copy/caf$'\\xc3\\xa9'.txt copy/cafe$'\\xcc\\x81'.txt`, mnt), 'nfcnfd');
+    await m.stop();
+  },
+);

@@ -148,6 +148,25 @@ test.serial('names are NFC-normalised; 255 UTF-8 bytes is the limit', async (t) 
   t.is(checkChildName('e\u0301'), '\u00e9');
 });
 
+test.serial(
+  'names kept exact: NFC and NFD forms are two entries, each found only as given',
+  async (t) => {
+    const h = await one();
+    const exact = new DirectoryClient(h.client, { names: 'exact' });
+    const dir = await exact.createDirectory();
+    const nfc = await newFile(h, 'nfc');
+    const nfd = await newFile(h, 'nfd');
+    await exact.add(dir, 'caf\u00e9', nfc, {}, { mustNotExist: true });
+    await exact.add(dir, 'cafe\u0301', nfd, {}, { mustNotExist: true });
+    t.deepEqual([...(await exact.list(dir)).keys()].sort(), ['cafe\u0301', 'caf\u00e9']);
+    t.is((await exact.lookup(dir, 'caf\u00e9'))?.roCap, nfc.roCap);
+    t.is((await exact.lookup(dir, 'cafe\u0301'))?.roCap, nfd.roCap);
+    await exact.remove(dir, 'cafe\u0301');
+    t.deepEqual([...(await exact.list(dir)).keys()], ['caf\u00e9']);
+    t.is(checkChildName('e\u0301', 'exact'), 'e\u0301');
+  },
+);
+
 test.serial('every bad name is refused with ERR_DIR_NAME and nothing changes', async (t) => {
   const h = await one();
   const dir = await h.dirs.createDirectory();

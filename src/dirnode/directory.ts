@@ -17,7 +17,13 @@ import {
 import { toHex } from '../encoding/bytes.js';
 import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { DirectoryError, DirnodeFormatError, type DirNameProblem } from './errors.js';
-import { packChildren, unpackChildren, unpackChildrenReadOnly, type DirChild } from './format.js';
+import {
+  packChildren,
+  unpackChildren,
+  unpackChildrenReadOnly,
+  type DirChild,
+  type NameForm,
+} from './format.js';
 import {
   isPlainObject,
   serializeMetadata,
@@ -46,7 +52,7 @@ export interface ChildMetadata {
 
 /** One child as seen through a directory cap. */
 export interface DirEntry {
-  /** NFC-normalised name. */
+  /** The name: NFC-normalised, or exactly as stored (DirectoryClientOptions.names). */
   name: string;
   /** The child's write cap: only through a directory write cap, and only if linked read-write. */
   rwCap?: string;
@@ -66,6 +72,8 @@ export interface ChildCaps {
 export interface DirectoryClientOptions {
   /** Changes to one directory within this many milliseconds go out as one update. Default 5. */
   batchWindowMs?: number;
+  /** Names NFC-normalised (Tahoe's rule, the default) or kept exactly as given. */
+  names?: NameForm;
 }
 
 export interface AddOptions {
@@ -99,6 +107,7 @@ export interface RenameOptions {
  */
 export class DirectoryClient {
   readonly batchWindowMs: number;
+  readonly names: NameForm;
   /**
    * Counters for status and tests: updates published, operations in them, and re-applications
    * (the batch applied again to newer contents after a colliding write).
@@ -116,6 +125,7 @@ export class DirectoryClient {
       throw new RangeError(`batchWindowMs must be a finite number ≥ 0, got ${window}`);
     }
     this.batchWindowMs = window;
+    this.names = options.names ?? 'nfc';
   }
 
   /** Creates a new empty directory; returns its write cap (URI:DIR2:…). */
@@ -124,7 +134,7 @@ export class DirectoryClient {
     return (await this.client.create(new Uint8Array(0), { directory: true })).cap;
   }
 
-  /** The children, by NFC name. Through a read cap, entries carry no rwCap. */
+  /** The children, by name (NFC unless names are kept exact). Through a read cap, entries carry no rwCap. */
   async list(dirCap: string): Promise<Map<string, DirEntry>> {
     const cap = readableDirectory(dirCap);
     const got = await this.client.retrieve(dirCap);
@@ -135,7 +145,7 @@ export class DirectoryClient {
 
   /** One child, or undefined if the name is absent. */
   async lookup(dirCap: string, name: string): Promise<DirEntry | undefined> {
-    const key = existingName(name);
+    const key = existingName(name, this.names);
     return (await this.list(dirCap)).get(key);
   }
 
@@ -152,7 +162,7 @@ export class DirectoryClient {
     options: AddOptions = {},
   ): Promise<void> {
     return this.submit(dirCap, () => {
-      const key = checkChildName(name);
+      const key = checkChildName(name, this.names);
       const caps = checkChildCaps(child);
       const supplied = metadata === undefined ? undefined : checkMetadata(metadata);
       const exclusive = options.mustNotExist === true || options.replace === false;
@@ -181,7 +191,7 @@ export class DirectoryClient {
   /** Unlinks `name`; returns the entry removed (undefined if absent and !mustExist). */
   remove(dirCap: string, name: string, options: RemoveOptions = {}): Promise<DirEntry | undefined> {
     return this.submit(dirCap, () => {
-      const key = existingName(name);
+      const key = existingName(name, this.names);
       const mustExist = options.mustExist ?? true;
       let removed: DirEntry | undefined;
       return {
@@ -206,8 +216,8 @@ export class DirectoryClient {
    */
   rename(dirCap: string, from: string, to: string, options: RenameOptions = {}): Promise<void> {
     return this.submit(dirCap, () => {
-      const source = existingName(from);
-      const target = checkChildName(to);
+      const source = existingName(from, this.names);
+      const target = checkChildName(to, this.names);
       const replace = options.replace ?? true;
       let moved: ChildCaps | undefined;
       return {
@@ -250,7 +260,7 @@ export class DirectoryClient {
    */
   setMetadata(dirCap: string, name: string, patch: Partial<ChildMetadata>): Promise<void> {
     return this.submit(dirCap, () => {
-      const key = existingName(name);
+      const key = existingName(name, this.names);
       const removals = Object.keys(patch).filter((k) => patch[k] === undefined);
       const changes = checkMetadata(patch);
       return {
@@ -356,7 +366,9 @@ export class DirectoryClient {
       await this.client.modify(q.capText, (old) => {
         applications++;
         const table = new Map(
-          unpackChildren(q.cap.writekey, old).map((c): [string, DirChild] => [c.name, c]),
+          unpackChildren(q.cap.writekey, old, { names: this.names }).map(
+            (c): [string, DirChild] => [c.name, c],
+          ),
         );
         const now = Date.now() / 1000;
         for (const op of batch.ops) {
@@ -369,7 +381,7 @@ export class DirectoryClient {
             outcomes.set(op, { ok: false, value: error });
           }
         }
-        return packChildren(q.cap.writekey, table.values());
+        return packChildren(q.cap.writekey, table.values(), { names: this.names });
       });
       this.stats.updates++;
       this.stats.operations += batch.ops.length;
@@ -400,8 +412,8 @@ export class DirectoryClient {
     if (hit && hit.version === id) return hit.children;
     const children =
       cap.kind === 'ssk-write'
-        ? unpackChildren(cap.writekey, plaintext)
-        : unpackChildrenReadOnly(plaintext);
+        ? unpackChildren(cap.writekey, plaintext, { names: this.names })
+        : unpackChildrenReadOnly(plaintext, { names: this.names });
     this.listings.delete(key);
     this.listings.set(key, { version: id, children });
     if (this.listings.size > LISTING_CACHE_SIZE) {
@@ -514,21 +526,21 @@ function badName(name: string, problem: DirNameProblem, why: string): DirectoryE
 }
 
 /** A name to look up or remove: any Unicode name a directory may hold (even a foreign one). */
-function existingName(name: string): string {
+function existingName(name: string, form: NameForm = 'nfc'): string {
   if (typeof name !== 'string' || LONE_SURROGATE.test(name)) {
     throw badName(String(name), 'not-unicode', 'names must be Unicode (no lone UTF-16 surrogates)');
   }
-  const key = name.normalize('NFC');
+  const key = form === 'nfc' ? name.normalize('NFC') : name;
   if (key === '') throw badName(key, 'empty', 'names must not be empty');
   return key;
 }
 
 /**
- * Checks and NFC-normalises a child name; throws DirectoryError ERR_DIR_NAME when it is
+ * Checks and (unless `form` is 'exact') NFC-normalises a child name; throws DirectoryError ERR_DIR_NAME when it is
  * empty, '.', '..', contains '/' or NUL, or is longer than 255 UTF-8 bytes.
  */
-export function checkChildName(name: string): string {
-  const key = existingName(name);
+export function checkChildName(name: string, form: NameForm = 'nfc'): string {
+  const key = existingName(name, form);
   if (key === '.' || key === '..') throw badName(key, 'dot', "'.' and '..' are reserved");
   if (key.includes('/')) throw badName(key, 'slash', "names must not contain '/'");
   if (key.includes('\0')) throw badName(key, 'nul', 'names must not contain NUL');

@@ -187,6 +187,23 @@ test('duplicate names are refused, also when equal only after NFC', (t) => {
   );
 });
 
+test('names kept exact: NFC and NFD forms pack and unpack as two names, byte for byte', (t) => {
+  const a = { ...oneChild, name: '\u00e9' };
+  const b = { ...oneChild, name: 'e\u0301' };
+  const packed = packChildren(WK, [a, b], { names: 'exact' });
+  const names = unpackChildren(WK, packed, { names: 'exact' }).map((c) => c.name);
+  t.deepEqual(names, ['e\u0301', '\u00e9']); // code point order
+  t.deepEqual(
+    unpackChildrenReadOnly(packed, { names: 'exact' }).map((c) => c.name),
+    names,
+  );
+  // A Tahoe-style (NFC) reader sees one name twice.
+  t.is(
+    code(t, () => unpackChildren(WK, packed)),
+    'ERR_DIRNODE_DUPLICATE_NAME',
+  );
+});
+
 test('malformed netstrings and wrong field counts', (t) => {
   const good = packChildren(WK, [oneChild]);
   t.is(

@@ -10,7 +10,7 @@ import { isPlainObject, serializeMetadata, type JsonObject } from './metadata-js
 
 /** One entry of a directory. */
 export interface DirChild {
-  /** Unicode name; stored NFC-normalised. */
+  /** Unicode name; stored NFC-normalised unless names are kept exact (NameOptions). */
   name: string;
   /** The child's write cap, if it has one and the reader may see it. */
   rwCap?: string;
@@ -68,7 +68,20 @@ function decryptRwCap(writeKey: Uint8Array, data: Uint8Array, child: number): Ui
   return aesCtr(key, ciphertext);
 }
 
-function normalizeName(name: unknown, child: number): string {
+/**
+ * How names are read and written. 'nfc' (Tahoe's rule, the default): normalised to NFC on
+ * the way in and out, so names equal after NFC are one name. 'exact': kept as given, so
+ * `café` (NFC) and `cafe\u0301` (NFD) are two names — what POSIX programs expect, which
+ * compare names byte for byte (the mount uses it). Either way names are UTF-8, sorted by
+ * code point.
+ */
+export type NameForm = 'nfc' | 'exact';
+
+export interface NameOptions {
+  names?: NameForm;
+}
+
+function normalizeName(name: unknown, child: number, form: NameForm): string {
   if (typeof name !== 'string' || LONE_SURROGATE.test(name)) {
     throw new DirnodeFormatError(
       'ERR_DIRNODE_NAME',
@@ -76,13 +89,13 @@ function normalizeName(name: unknown, child: number): string {
       child,
     );
   }
-  return name.normalize('NFC');
+  return form === 'nfc' ? name.normalize('NFC') : name;
 }
 
 function duplicate(name: string, child: number): DirnodeFormatError {
   return new DirnodeFormatError(
     'ERR_DIRNODE_DUPLICATE_NAME',
-    `child ${child}: the name ${JSON.stringify(name)} occurs twice (after NFC normalisation)`,
+    `child ${child}: the name ${JSON.stringify(name)} occurs twice (names are compared after NFC normalisation, unless kept exact)`,
     child,
   );
 }
@@ -92,13 +105,17 @@ function duplicate(name: string, child: number): DirnodeFormatError {
  * encrypted and MACed under the directory's 16-byte writekey, metadata as Tahoe's JSON.
  * Deterministic: the same children always pack to the same bytes.
  */
-export function packChildren(writeKey: Uint8Array, children: Iterable<DirChild>): Uint8Array {
+export function packChildren(
+  writeKey: Uint8Array,
+  children: Iterable<DirChild>,
+  options: NameOptions = {},
+): Uint8Array {
   checkWriteKey(writeKey);
   const entries: Array<{ name: Uint8Array; entry: Uint8Array }> = [];
   const seen = new Set<string>();
   let index = 0;
   for (const child of children) {
-    const name = normalizeName(child.name, index);
+    const name = normalizeName(child.name, index, options.names ?? 'nfc');
     if (seen.has(name)) throw duplicate(name, index);
     seen.add(name);
     const rwCap = child.rwCap ?? '';
@@ -160,17 +177,21 @@ export function packChildren(writeKey: Uint8Array, children: Iterable<DirChild>)
 }
 
 /** Unpacks with the directory's writekey: write caps decrypted, their MACs checked. */
-export function unpackChildren(writeKey: Uint8Array, packed: Uint8Array): DirChild[] {
+export function unpackChildren(
+  writeKey: Uint8Array,
+  packed: Uint8Array,
+  options: NameOptions = {},
+): DirChild[] {
   checkWriteKey(writeKey);
-  return unpack(packed, writeKey);
+  return unpack(packed, writeKey, options.names ?? 'nfc');
 }
 
 /**
  * Unpacks without the writekey (a read-cap holder): only read-only caps are exposed; a
  * child linked read-write appears read-only.
  */
-export function unpackChildrenReadOnly(packed: Uint8Array): DirChild[] {
-  return unpack(packed, undefined);
+export function unpackChildrenReadOnly(packed: Uint8Array, options: NameOptions = {}): DirChild[] {
+  return unpack(packed, undefined, options.names ?? 'nfc');
 }
 
 function text(bytes: Uint8Array, what: string, child: number): string {
@@ -199,7 +220,7 @@ function split(data: Uint8Array, what: string, child?: number): Uint8Array[] {
 
 const stripTrailingSpaces = (s: string) => s.replace(/ +$/, '');
 
-function unpack(packed: Uint8Array, writeKey: Uint8Array | undefined): DirChild[] {
+function unpack(packed: Uint8Array, writeKey: Uint8Array | undefined, form: NameForm): DirChild[] {
   const children: DirChild[] = [];
   const seen = new Set<string>();
   split(packed, 'directory contents').forEach((entry, i) => {
@@ -212,7 +233,8 @@ function unpack(packed: Uint8Array, writeKey: Uint8Array | undefined): DirChild[
       );
     }
     const [nameBytes, roBytes, rwcapdata, metadataBytes] = fields;
-    const name = text(nameBytes, 'name', i).normalize('NFC');
+    const raw = text(nameBytes, 'name', i);
+    const name = form === 'nfc' ? raw.normalize('NFC') : raw;
     if (seen.has(name)) throw duplicate(name, i);
     seen.add(name);
     let metadata: unknown;

@@ -165,7 +165,11 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     cleanups.push(async () => monitor.stop());
     await opened.client.connect();
 
-    const dirs = new DirectoryClient(opened.client, { batchWindowMs: m['dir-batch-ms'] });
+    // Names exactly as programs give them: rsync, git and tar compare names byte for byte.
+    const dirs = new DirectoryClient(opened.client, {
+      batchWindowMs: m['dir-batch-ms'],
+      names: 'exact',
+    });
     let root;
     try {
       root = await withTimeout(

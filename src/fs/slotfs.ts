@@ -712,7 +712,7 @@ export class SlotFs {
       if (Buffer.byteLength(p) > MAX_NAME_BYTES) {
         throw new FsError('ENAMETOOLONG', `a name in ${path} is longer than 255 bytes`);
       }
-      return p.normalize('NFC');
+      return p; // not normalised: programs compare names byte for byte
     });
   }
 
