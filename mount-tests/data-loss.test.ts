@@ -1,7 +1,7 @@
 // Issue 10's data-loss cases, each driven through a real mount with ordinary programs:
 // fsync behind a long write-back queue, kill -9 between linking a new file and recording
 // it, a publish that timed out and landed later, names that are not NFC or not UTF-8.
-import { copyFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WriteJournal } from '../src/cache/journal.js';
 import { utf8 } from '../src/encoding/bytes.js';
@@ -113,5 +113,67 @@ open(os.path.join(b'${source}', 'caf\\u00e9.txt'.encode()), 'w').write('nfc')
     t.is(listed, "[b'cafe\\xcc\\x81.txt', b'caf\\xc3\\xa9.txt']\n");
     t.is(await run(`cat copy/caf$'\\xc3\\xa9'.txt copy/cafe$'\\xcc\\x81'.txt`, mnt), 'nfcnfd');
     await m.stop();
+  },
+);
+
+// python3 with bytes paths: the names reach the mount exactly as these bytes.
+const NAMES_SCRIPT = String.raw`
+import errno, os
+def attempt(what, fn):
+    try:
+        fn()
+        print(what, 'ok')
+    except OSError as e:
+        print(what, errno.errorcode[e.errno])
+def create(name, data):
+    with open(name, 'wb') as f:
+        f.write(data)
+os.mkdir(b'names')
+os.chdir(b'names')
+create(b'x\xef\xbf\xbd', b'a real U+FFFD name')
+create(b'\xe2\x82\xac', b'euro')
+create('é'.encode() * 127 + b'a', b'255 bytes')
+attempt('256 bytes', lambda: create('é'.encode() * 128, b'x'))
+attempt('create x\\xe9', lambda: create(b'x\xe9', b'first'))
+attempt('create x\\xe8', lambda: create(b'x\xe8', b'second'))
+attempt('mkdir d\\xff', lambda: os.mkdir(b'd\xff'))
+attempt('rename to r\\xe9', lambda: os.rename(b'\xe2\x82\xac', b'r\xe9'))
+print(sorted(os.listdir(b'.')))
+print(open(b'x\xef\xbf\xbd', 'rb').read(), open(b'\xe2\x82\xac', 'rb').read())
+`;
+
+mtest(
+  'names round-trip byte for byte; names that are not UTF-8 are refused (EILSEQ), nothing overwritten',
+  async (t) => {
+    const client = join(base, 'c-bytes');
+    const mnt = join(base, 'm-bytes');
+    await writeClientConfig({ dir: client, serversFile });
+    const m = await MountProcess.start(mnt, client);
+    await writeFile(join(base, 'names.py'), NAMES_SCRIPT);
+    const out = await run(`python3 ${base}/names.py`, mnt);
+    const long = "b'" + '\\xc3\\xa9'.repeat(127) + "a'";
+    t.is(
+      out,
+      [
+        '256 bytes ENAMETOOLONG',
+        'create x\\xe9 EILSEQ',
+        'create x\\xe8 EILSEQ',
+        'mkdir d\\xff EILSEQ',
+        'rename to r\\xe9 EILSEQ',
+        `[b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']`,
+        "b'a real U+FFFD name' b'euro'",
+        '',
+      ].join('\n'),
+      m.output.slice(-2000),
+    );
+    // The same bytes again from a fresh listing (another client of the same root).
+    await m.stop();
+    const other = await secondMount(client, 'bytes-reader');
+    const listed = await run(
+      `python3 -c "import os; print(sorted(os.listdir(b'names')))"`,
+      other.mountpoint,
+    );
+    t.is(listed, `[b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']\n`);
+    await other.stop();
   },
 );

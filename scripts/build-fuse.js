@@ -9,6 +9,14 @@
 // build/Release/slotfs-utimens-fixed, which the mount checks to warn when the fix is
 // missing. A machine without a compiler still installs: the mount then warns that mtimes
 // set by programs are not kept.
+//
+// Second fix: fuse-native hands paths to JavaScript as UTF-8-decoded strings, so bytes that
+// are not valid UTF-8 all become U+FFFD and different names collide. With
+// SLOTFS_FUSE_RAW_PATHS=1 in the environment (the mount sets it), paths and renamed-to paths
+// arrive as latin1 strings (one char per byte) and readdir names go back the same way, so
+// src/fs decodes names itself, losslessly. Without the variable the binding behaves as
+// before, so other users of it see no change. build/Release/slotfs-raw-paths marks a build
+// with this fix.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +35,7 @@ try {
 
 const source = join(dir, 'fuse-native.c');
 const marker = join(dir, 'build', 'Release', 'slotfs-utimens-fixed');
+const rawMarker = join(dir, 'build', 'Release', 'slotfs-raw-paths');
 
 // [unpatched, patched] pairs, applied in place and idempotently.
 const UTIMENS_MS = `
@@ -42,6 +51,28 @@ static uint64_t slotfs_utimens_ms (const struct timespec* ts) {
   return timespec_to_uint64(ts);
 }
 `;
+const RAW_PATHS = `
+// slotfs: with SLOTFS_FUSE_RAW_PATHS=1, paths cross to JavaScript byte for byte (latin1).
+static int slotfs_raw_paths (void) {
+  const char *v = getenv("SLOTFS_FUSE_RAW_PATHS");
+  return v != NULL && v[0] == '1';
+}
+static napi_status slotfs_path_value (napi_env env, const char *path, napi_value *out) {
+  return slotfs_raw_paths()
+    ? napi_create_string_latin1(env, path, NAPI_AUTO_LENGTH, out)
+    : napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, out);
+}
+#define SLOTFS_NAME(name, size, val) \\
+  char name[size]; \\
+  size_t name##_len; \\
+  if ((slotfs_raw_paths() \\
+      ? napi_get_value_string_latin1(env, val, (char *) &name, size, &name##_len) \\
+      : napi_get_value_string_utf8(env, val, (char *) &name, size, &name##_len)) != napi_ok) { \\
+    napi_throw_error(env, "EINVAL", "Expected string"); \\
+    return NULL; \\
+  }
+`;
+// [unpatched, patched, every occurrence?]
 const PATCHES = [
   // The bug: the access time was passed in both places.
   ['FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)', 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)'],
@@ -55,16 +86,32 @@ const PATCHES = [
     '  l->atime = slotfs_utimens_ms(&tv[0]);\n  l->mtime = slotfs_utimens_ms(&tv[1]);',
   ],
   ['static void populate_stat (', `${UTIMENS_MS}\nstatic void populate_stat (`],
+  // Raw paths (second fix).
+  [
+    'static int IS_ARRAY_BUFFER_DETACH_SUPPORTED = 0;\n',
+    `static int IS_ARRAY_BUFFER_DETACH_SUPPORTED = 0;\n${RAW_PATHS}`,
+  ],
+  [
+    'napi_create_string_utf8(env, l->path, NAPI_AUTO_LENGTH, ',
+    'slotfs_path_value(env, l->path, ',
+    true,
+  ],
+  [
+    'napi_create_string_utf8(env, l->dest, NAPI_AUTO_LENGTH, ',
+    'slotfs_path_value(env, l->dest, ',
+    true,
+  ],
+  ['NAPI_UTF8(name, 1024, raw_name)', 'SLOTFS_NAME(name, 1024, raw_name)', true],
 ];
 
 let text = readFileSync(source, 'utf8');
-for (const [before, after] of PATCHES) {
+for (const [before, after, every] of PATCHES) {
   if (text.includes(after)) continue;
   if (!text.includes(before)) {
-    console.warn('slotfs: fuse-native.c looks different than expected; utimens not patched');
+    console.warn('slotfs: fuse-native.c looks different than expected; not patched');
     process.exit(0);
   }
-  text = text.replace(before, after);
+  text = every ? text.replaceAll(before, after) : text.replace(before, after);
 }
 writeFileSync(source, text);
 const stamp = createHash('sha256').update(text).digest('hex');
@@ -90,6 +137,7 @@ const result = bundled
   : spawnSync('node-gyp', args, options);
 if (result.status === 0 && existsSync(join(dir, 'build', 'Release', 'fuse.node'))) {
   writeFileSync(marker, `utimens fixed by slotfs scripts/build-fuse.js; source ${stamp}\n`);
+  writeFileSync(rawMarker, `raw paths (SLOTFS_FUSE_RAW_PATHS) by scripts/build-fuse.js\n`);
 } else {
   console.warn(
     'slotfs: could not rebuild fuse-native with the utimens fix (needs a C compiler and ' +

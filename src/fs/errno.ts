@@ -25,6 +25,7 @@ export const Errno = {
   ENOTSUP: -E.ENOTSUP,
   ENOSYS: -E.ENOSYS,
   EACCES: -E.EACCES,
+  EILSEQ: -E.EILSEQ,
 } as const;
 
 export type ErrnoName = keyof typeof Errno;

@@ -3,6 +3,7 @@
 // log line naming its cause; and an operation that waits on the grid longer than
 // `opTimeoutMs` answers EIO (naming the servers it waited for) instead of hanging.
 import { Errno, describeFailure, errnoOf } from './errno.js';
+import { fromFusePath, toFuseName } from './fuse-path.js';
 import type { SlotFs } from './slotfs.js';
 
 export interface FuseOpsOptions {
@@ -12,7 +13,12 @@ export interface FuseOpsOptions {
   slowServers?: (ms: number) => string[];
   /** Called with every logged failure (for `slotfs status`). */
   onError?: (message: string) => void;
+  /** The binding hands over paths byte for byte (latin1 strings): see fuse-path.ts. */
+  rawPaths?: boolean;
 }
+
+/** Operations whose second argument is a path too. */
+const TWO_PATHS = new Set(['rename', 'link', 'symlink']);
 
 type Callback = (...args: unknown[]) => void;
 type Handler = (...args: never[]) => void;
@@ -22,6 +28,7 @@ type Reply = 'void' | 'value' | 'count' | 'xattr';
 
 export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<string, Handler> {
   const { log } = options;
+  const raw = options.rawPaths ?? false;
   // SLOTFS_DEBUG=1 logs every operation and its answer (to trace what a tool does).
   const debug = !!process.env.SLOTFS_DEBUG;
 
@@ -84,6 +91,11 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       timer.unref();
       let result: unknown;
       try {
+        // Decoded first: a name that is not UTF-8 is refused before anything happens.
+        if (typeof args[0] === 'string') args[0] = fromFusePath(args[0], raw);
+        if (TWO_PATHS.has(name) && typeof args[1] === 'string') {
+          args[1] = fromFusePath(args[1], raw);
+        }
         result = fn(...args);
       } catch (err) {
         result = Promise.reject(err);
@@ -113,7 +125,9 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
 
   return {
     getattr: op('getattr', 'value', (path: string) => fs.getattr(path)),
-    readdir: op('readdir', 'value', (path: string) => fs.readdir(path)),
+    readdir: op('readdir', 'value', async (path: string) =>
+      (await fs.readdir(path)).map((n) => toFuseName(n, raw)),
+    ),
     statfs: op('statfs', 'value', () => fs.statfs()),
     open: op('open', 'value', (path: string, flags: number) => fs.open(path, flags)),
     create: op('create', 'value', (path: string, mode: number) => fs.create(path, mode)),

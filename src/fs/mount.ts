@@ -73,18 +73,20 @@ type FuseConstructor = new (
 ) => FuseInstance;
 
 /** fuse-native, loaded on demand: it needs libfuse.so.2 at load time. */
-function loadFuse(): { Fuse: FuseConstructor; utimensFixed: boolean } {
+function loadFuse(): { Fuse: FuseConstructor; utimensFixed: boolean; rawPaths: boolean } {
   const require = createRequire(import.meta.url);
   try {
     const Fuse = require('fuse-native') as FuseConstructor;
     let utimensFixed = false;
+    let rawPaths = false;
     try {
       const dir = resolve(require.resolve('fuse-native/package.json'), '..');
       utimensFixed = existsSync(join(dir, 'build', 'Release', 'slotfs-utimens-fixed'));
+      rawPaths = existsSync(join(dir, 'build', 'Release', 'slotfs-raw-paths'));
     } catch {
       utimensFixed = false;
     }
-    return { Fuse, utimensFixed };
+    return { Fuse, utimensFixed, rawPaths };
   } catch (err) {
     throw new MountError(
       'ERR_MOUNT_FUSE',
@@ -142,7 +144,9 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   const log = options.log ?? ((line: string) => console.error(line));
   const mountpoint = resolve(options.mountpoint);
   await checkMountpoint(mountpoint, options.fuseDevice ?? '/dev/fuse');
-  const { Fuse, utimensFixed } = loadFuse();
+  const { Fuse, utimensFixed, rawPaths } = loadFuse();
+  // Read by the patched binding on every request (scripts/build-fuse.js).
+  if (rawPaths) process.env.SLOTFS_FUSE_RAW_PATHS = '1';
 
   const cleanups: Array<() => Promise<unknown>> = [];
   const undo = async () => {
@@ -216,6 +220,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       log,
       slowServers: (ms) => monitor.slowServers(ms),
       onError: (line) => monitor.noteError(line),
+      rawPaths,
     });
     const seconds = (ms: number) => String(ms / 1000);
     const fuse = new Fuse(mountpoint, ops, {
@@ -249,6 +254,11 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       ),
     );
     cleanups.push(() => new Promise<void>((ok) => fuse.unmount(() => ok())));
+    if (!rawPaths) {
+      log(
+        'slotfs: warning: fuse-native was not rebuilt with the raw-path fix (node scripts/build-fuse.js); names holding U+FFFD are refused, since names that are not UTF-8 arrive as it',
+      );
+    }
     if (!utimensFixed) {
       log(
         'slotfs: warning: fuse-native was not rebuilt with the utimens fix (node scripts/build-fuse.js); modification times set by touch -d, cp -p, rsync and tar are not kept',
