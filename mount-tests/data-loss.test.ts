@@ -1,6 +1,7 @@
 // Issue 10's data-loss cases, each driven through a real mount with ordinary programs:
 // fsync behind a long write-back queue, kill -9 between linking a new file and recording
 // it, a publish that timed out and landed later, names that are not NFC or not UTF-8.
+import { existsSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WriteJournal } from '../src/cache/journal.js';
@@ -14,13 +15,15 @@ import {
   sh,
   slotfs,
   writeClientConfig,
+  type TestGrid,
 } from './harness.js';
 
 const suite = gridSuite('slotfs-mt-loss-');
 const { test, mtest } = suite;
+let grid: TestGrid;
 let base: string;
 let serversFile: string;
-test.serial.before(() => ({ base, serversFile } = suite));
+test.serial.before(() => ({ grid, base, serversFile } = suite));
 
 /** A second client of `client`'s root (its own cache and journal), mounted at `mnt`. */
 async function secondMount(client: string, name: string): Promise<MountProcess> {
@@ -175,5 +178,66 @@ mtest(
     );
     t.is(listed, `[b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']\n`);
     await other.stop();
+  },
+);
+
+mtest(
+  'a publish that timed out and landed later is recognised as ours: no rollback, no conflict copy',
+  async (t) => {
+    const client = join(base, 'c-late');
+    const mnt = join(base, 'm-late');
+    // Short timeouts keep the test quick; only fsync and close publish.
+    await writeClientConfig({
+      dir: client,
+      serversFile,
+      mount: { 'write-back-ms': 600000, 'op-timeout-ms': 6000 },
+      timeouts: { 'connect-ms': 2000, 'request-ms': 2000 },
+    });
+    const m = await MountProcess.start(mnt, client);
+    // One writer, the file open throughout: write + fsync; (8 servers stop) write + fsync;
+    // close. Files in `base` say when to go on.
+    const writer = sh(
+      `node -e "
+      const f = require('fs');
+      const wait = (n) => { while (!f.existsSync(n)) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); };
+      const d = f.openSync('late.txt', 'w');
+      f.writeSync(d, 'version one\\n');
+      f.fsyncSync(d);
+      f.writeFileSync('${base}/late-1', '');
+      wait('${base}/late-2');
+      f.writeSync(d, 'version two\\n');
+      try { f.fsyncSync(d); console.log('fsync ok'); } catch (e) { console.log('fsync ' + e.code); }
+      f.writeSync(d, 'version three\\n');
+      f.closeSync(d);
+    "`,
+      mnt,
+    );
+    await eventually(async () => existsSync(join(base, 'late-1')), 60_000, 'first fsync');
+    const paused = [2, 3, 4, 5, 6, 7, 8, 9];
+    let synced;
+    try {
+      for (const i of paused) grid.pause(i);
+      await writeFile(join(base, 'late-2'), '');
+      synced = await writer;
+      // The attempt has given up on the stopped servers (its requests stay queued in them).
+      await eventually(
+        async () => /write-back of \/late.txt failed/.test(m.output),
+        60_000,
+        'the failed write-back',
+      );
+    } finally {
+      for (const i of paused) grid.resume(i);
+    }
+    t.is(synced.stdout, 'fsync EIO\n', synced.stderr + m.output);
+    await eventually(
+      async () => /pending write-backs: 0/.test((await slotfs(['status', mnt])).stdout),
+      60_000,
+      'the write-back retried after the servers came back',
+    );
+    await new Promise((r) => setTimeout(r, 600)); // listing and contents caches expire
+    t.is(await run('ls', mnt), 'late.txt\n', m.output);
+    t.is(await run('cat late.txt', mnt), 'version one\nversion two\nversion three\n', m.output);
+    t.notRegex(m.output, /conflict/);
+    await m.stop();
   },
 );

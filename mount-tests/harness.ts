@@ -108,8 +108,10 @@ export interface ClientSetup {
   serversFile: string;
   /** [mount] settings (short cache times by default, so tests do not wait long). */
   mount?: Record<string, string | number>;
-  /** Top-level settings (k, n, happy, epsilon, timeouts…) as TOML lines. */
+  /** Top-level settings (k, n, happy, epsilon…) as TOML lines. */
   extra?: string;
+  /** [timeouts] settings (connect-ms, request-ms). */
+  timeouts?: Record<string, number>;
 }
 
 /** Writes a client directory's config.toml (before its first mount). */
@@ -127,8 +129,9 @@ export async function writeClientConfig(setup: ClientSetup): Promise<void> {
     `servers-file = ${JSON.stringify(setup.serversFile)}`,
     setup.extra ?? '',
     '[timeouts]',
-    'connect-ms = 2000',
-    'request-ms = 8000',
+    ...Object.entries({ 'connect-ms': 2000, 'request-ms': 8000, ...setup.timeouts }).map(
+      ([k, v]) => `${k} = ${v}`,
+    ),
     '[mount]',
     ...Object.entries(mount).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
   ];

@@ -554,3 +554,23 @@ test.serial(
     t.is(await read(cap), 'and stays balanced');
   },
 );
+
+test.serial(
+  'an update whose attempt timed out but landed: the next update based on the same version is not a collision',
+  async (t) => {
+    const { client, faults } = await newClient();
+    const { cap, version: v1 } = await client.create(text('one'));
+    // 8 of 10 servers do the write, then never answer: the attempt fails (too few answers)
+    // although its shares are on the grid.
+    const stalled = permuted(cap, faults).slice(2);
+    for (const s of stalled) s.add({ fault: { kind: 'stall', after: true }, writesOnly: true });
+    await t.throwsAsync(client.update(cap, text('one two'), { basedOn: v1 }), {
+      instanceOf: NotEnoughServersError,
+    });
+    faults.clearAll();
+    // The caller still holds v1 as its base and has written more meanwhile.
+    const r = await client.update(cap, text('one two three'), { basedOn: v1 });
+    t.true(r.seqnum > v1.seqnum);
+    t.is(str((await (await newClient()).client.retrieve(cap)).plaintext), 'one two three');
+  },
+);

@@ -41,7 +41,13 @@ import {
   type MapUpdateOptions,
   type MapUpdateResult,
 } from './map-update.js';
-import { publishVersion, type ExpectedShares, type PublishResult } from './publish.js';
+import {
+  publishVersion,
+  versionKeyOf,
+  type ExpectedShares,
+  type PublishResult,
+} from './publish.js';
+import type { BuiltVersion } from '../sdmf/build.js';
 import {
   baseCandidates,
   fullyPlaced,
@@ -150,6 +156,15 @@ type WarmOutcome =
   | { collision: UncoordinatedWriteError; k: number; N: number }
   | undefined;
 
+/** What update() passes down so that its own earlier attempts are not taken for others'. */
+interface OwnAttempts {
+  ours: ReadonlySet<string>;
+  onBuilt: (version: BuiltVersion) => void;
+}
+
+/** Storage indexes whose failed attempts are remembered (the oldest are forgotten). */
+const MAX_ATTEMPT_FILES = 10_000;
+
 /** Back-off delays double up to this (randomised ×0.5…1.5). */
 const MAX_BACKOFF_MS = 2000;
 
@@ -166,6 +181,12 @@ export class MutableClient {
   private readonly cache?: ClientCache;
   /** The configured home server, if any. */
   readonly home?: StorageClient;
+  /**
+   * Per storage index (hex), the versions update() built and sent whose publish failed or
+   * is under way — a timed-out attempt can still land later — each with the key of the
+   * version it was based on ('' for none). Cleared by the next successful update.
+   */
+  private readonly attempts = new Map<string, Map<string, string>>();
 
   constructor(private readonly options: MutableClientOptions) {
     this.k = options.k ?? DEFAULTS.k;
@@ -257,8 +278,15 @@ export class MutableClient {
     checkFileSize(plaintext.length);
     return this.measure(async () => {
       const ctx = this.context(cap);
-      const warm = await this.warmPublish(ctx, plaintext, options.basedOn);
+      const si = toHex(ctx.keys.storageIndex);
+      const base = options.basedOn;
+      const attempts = (): OwnAttempts => ({
+        ours: this.attemptsOn(si, base),
+        onBuilt: (v) => this.noteAttempt(si, v, base),
+      });
+      const warm = await this.warmPublish(ctx, plaintext, base, attempts());
       if (warm && 'result' in warm) {
+        this.attempts.delete(si);
         return { seqnum: warm.result.version.seqnum, version: versionOf(warm.result) };
       }
       // Some of our shares may be on the grid now: from here on, a collision is recovered.
@@ -269,7 +297,11 @@ export class MutableClient {
         // there (or, with basedOn, only the version the caller started from).
         const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
         const best = map.bestRecoverable();
-        if (options.basedOn && (!best || !sameVersion(best, options.basedOn))) {
+        const mine = attempts();
+        // Newest is one of our own earlier attempts at this change (it timed out, then
+        // landed): what we are replacing is still the version we started from.
+        const ours = best !== undefined && mine.ours.has(versionKeyOf(best));
+        if (options.basedOn && (!best || !(sameVersion(best, options.basedOn) || ours))) {
           collision = new UncoordinatedWriteError(
             ctx.siText,
             (best?.shares ?? []).map((r) => ({
@@ -284,7 +316,11 @@ export class MutableClient {
         } else {
           const params = this.encodingOf(map);
           try {
-            const result = await this.publishOver(ctx, map, privateKey, plaintext, params);
+            const result = await this.publishOver(ctx, map, privateKey, plaintext, {
+              ...params,
+              ...mine,
+            });
+            this.attempts.delete(si);
             return { seqnum: result.version.seqnum, version: versionOf(result) };
           } catch (err) {
             if (!(err instanceof UncoordinatedWriteError)) throw err;
@@ -757,6 +793,7 @@ export class MutableClient {
     ctx: FileContext,
     plaintext: Uint8Array,
     basedOn?: VersionId,
+    own?: OwnAttempts,
   ): Promise<WarmOutcome> {
     if (!this.cache) return undefined;
     const si = ctx.keys.storageIndex;
@@ -802,6 +839,7 @@ export class MutableClient {
         servers: [...expected.keys()],
         happy: this.happy,
         home,
+        ...own,
       });
       await this.remember(ctx, result, plaintext, keys);
       return { result };
@@ -864,7 +902,7 @@ export class MutableClient {
     map: Servermap,
     privateKey: Uint8Array,
     plaintext: Uint8Array,
-    options: { k?: number; N?: number; requireAllShares?: boolean } = {},
+    options: { k?: number; N?: number; requireAllShares?: boolean } & Partial<OwnAttempts> = {},
   ): Promise<PublishResult> {
     const known = await this.cache?.highestVersion(ctx.keys.storageIndex);
     const encoding = this.encodingOf(map);
@@ -895,9 +933,47 @@ export class MutableClient {
       exclude: failed,
       home: this.home,
       requireAllShares: options.requireAllShares,
+      ours: options.ours,
+      onBuilt: options.onBuilt,
     });
     await this.remember(ctx, result, plaintext, keys);
     return result;
+  }
+
+  private noteAttempt(si: string, version: BuiltVersion, base: VersionId | undefined): void {
+    let mine = this.attempts.get(si);
+    if (!mine) {
+      if (this.attempts.size >= MAX_ATTEMPT_FILES) {
+        this.attempts.delete(this.attempts.keys().next().value!);
+      }
+      mine = new Map();
+      this.attempts.set(si, mine);
+    }
+    mine.set(versionKeyOf(version), base ? versionKeyOf(base) : '');
+  }
+
+  /**
+   * Our attempts at the change based on `base`: those based on it, and on those, and so
+   * on (a retry builds on the version it read, which may be an earlier attempt of ours).
+   * Without a base, every attempt counts (the caller overwrites whatever is there).
+   */
+  private attemptsOn(si: string, base: VersionId | undefined): Set<string> {
+    const mine = this.attempts.get(si);
+    if (!mine) return new Set();
+    if (!base) return new Set(mine.keys());
+    const out = new Set<string>();
+    const bases = new Set([versionKeyOf(base)]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const [version, on] of mine) {
+        if (bases.has(on) && !out.has(version)) {
+          out.add(version);
+          bases.add(version);
+          grew = true;
+        }
+      }
+    }
+    return out;
   }
 
   /** After a successful publish: the version, the key, where the shares are, the data. */

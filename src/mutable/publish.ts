@@ -49,6 +49,14 @@ export interface PublishInput {
   home?: StorageClient | null;
   /** Also require every share number 0…N−1 to be placed (recovery's "N shares"). */
   requireAllShares?: boolean;
+  /**
+   * Versions ("seqnum:roothash hex") this client published earlier for the same change,
+   * in attempts that failed (timed out) but may have landed since: a share holding one is
+   * overwritten like a copy of the old version, not reported as another writer's.
+   */
+  ours?: ReadonlySet<string>;
+  /** Called with the new version once it is built, before anything is sent. */
+  onBuilt?: (version: BuiltVersion) => void;
 }
 
 export interface PublishResult {
@@ -67,6 +75,7 @@ const NO_SHARE = new Uint8Array(0);
 export async function publishVersion(input: PublishInput): Promise<PublishResult> {
   const { ctx, N } = input;
   const version = await buildSharesAsync(input.plaintext, input.keys, input.seqnum, input.k, N);
+  input.onBuilt?.(version);
   const servers = input.servers ?? ctx.permuted;
   const position = new Map(servers.map((s, i) => [s, i]));
   const failed = new Set<StorageClient>(input.exclude ?? []);
@@ -121,7 +130,7 @@ export async function publishVersion(input: PublishInput): Promise<PublishResult
         const old = held.get(n);
         const unchanged = old?.length ? startsWith(checkstring, old) : checkstring.length === 0;
         if (unchanged || (writing && answer.success)) continue;
-        if (replacing.get(server)?.has(toHex(checkstring))) {
+        if (replacing.get(server)?.has(toHex(checkstring)) || isOurs(checkstring, input.ours)) {
           held.set(n, checkstring);
           unknownCopies.push(n);
           continue;
@@ -270,6 +279,17 @@ async function deleteSurplus(
   return deleted;
 }
 
+/** The "seqnum:roothash hex" key of a version, as PublishInput.ours lists them. */
+export function versionKeyOf(version: { seqnum: number; rootHash: Uint8Array }): string {
+  return `${version.seqnum}:${toHex(version.rootHash)}`;
+}
+
+function isOurs(checkstring: Uint8Array, ours: ReadonlySet<string> | undefined): boolean {
+  if (!ours?.size || checkstring.length < CHECKSTRING_SIZE) return false;
+  const { seqnum, rootHashHex } = versionInCheckstring(checkstring);
+  return ours.has(`${seqnum}:${rootHashHex}`);
+}
+
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return bytes.length >= prefix.length && equalBytes(bytes.subarray(0, prefix.length), prefix);
 }
@@ -286,14 +306,14 @@ function describeShare(
   shareNumber: number,
   checkstring: Uint8Array,
 ): CollidingVersion {
-  if (checkstring.length < CHECKSTRING_SIZE) {
-    return { server: server.name, shareNumber, seqnum: null, rootHashHex: null };
-  }
+  return { server: server.name, shareNumber, ...versionInCheckstring(checkstring) };
+}
+
+function versionInCheckstring(checkstring: Uint8Array): {
+  seqnum: number | null;
+  rootHashHex: string | null;
+} {
+  if (checkstring.length < CHECKSTRING_SIZE) return { seqnum: null, rootHashHex: null };
   const view = new DataView(checkstring.buffer, checkstring.byteOffset, checkstring.byteLength);
-  return {
-    server: server.name,
-    shareNumber,
-    seqnum: Number(view.getBigUint64(1)),
-    rootHashHex: toHex(checkstring.subarray(9, 41)),
-  };
+  return { seqnum: Number(view.getBigUint64(1)), rootHashHex: toHex(checkstring.subarray(9, 41)) };
 }
