@@ -73,6 +73,7 @@ export class ClientCache {
   private readonly hints;
   private readonly data;
   private readonly dataMeta;
+  private readonly attempts;
   /** LRU order of cached plaintexts: Map keeps insertion order, so touching = re-insert. */
   private readonly lru = new Map<string, DataMeta>();
   private dataBytes = 0;
@@ -89,6 +90,7 @@ export class ClientCache {
     this.hints = sub('hints');
     this.data = sub('data');
     this.dataMeta = sub('data-meta');
+    this.attempts = sub('attempts');
   }
 
   /**
@@ -176,6 +178,28 @@ export class ClientCache {
 
   async forgetServermapHint(si: Bytes): Promise<void> {
     await this.hints.del(siKey(si));
+  }
+
+  // ---- own publish attempts not known to have succeeded ----
+
+  /**
+   * Versions ("seqnum:roothash hex") this client sent in publishes that failed, each with
+   * the version it was based on: one may still land after a timeout, and must then be
+   * recognised as ours — also by the next process, when the write-back journal replays.
+   */
+  async ownAttempts(si: Bytes): Promise<Array<[string, string]>> {
+    const raw = await this.attempts.get(siKey(si));
+    if (!raw) return [];
+    const parsed = await this.parse(raw, parseAttempts, this.attempts, siKey(si));
+    return parsed ?? [];
+  }
+
+  async putOwnAttempts(si: Bytes, attempts: Array<[string, string]>): Promise<void> {
+    await this.attempts.put(siKey(si), encodeJson(attempts));
+  }
+
+  async forgetOwnAttempts(si: Bytes): Promise<void> {
+    await this.attempts.del(siKey(si));
   }
 
   // ---- plaintext of the last version read or written ----
@@ -316,6 +340,18 @@ function hexOf(v: unknown, length?: number): Bytes {
   const bytes = fromHex(v);
   if (length !== undefined && bytes.length !== length) throw new Error('bad field length');
   return bytes;
+}
+
+function parseAttempts(raw: Bytes): Array<[string, string]> {
+  const value: unknown = JSON.parse(new TextDecoder().decode(raw));
+  const ok =
+    Array.isArray(value) &&
+    value.every(
+      (e) =>
+        Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && typeof e[1] === 'string',
+    );
+  if (!ok) throw new Error('not a list of [version, base] pairs');
+  return value as Array<[string, string]>;
 }
 
 function parseVersion(raw: Bytes): VersionRecord {

@@ -556,9 +556,9 @@ test.serial(
 );
 
 test.serial(
-  'an update whose attempt timed out but landed: the next update based on the same version is not a collision',
+  'an update whose attempt timed out but landed: the next update based on the same version (also by a new process) is not a collision',
   async (t) => {
-    const { client, faults } = await newClient();
+    const { client, faults, cache } = await newClient();
     const { cap, version: v1 } = await client.create(text('one'));
     // 8 of 10 servers do the write, then never answer: the attempt fails (too few answers)
     // although its shares are on the grid.
@@ -568,8 +568,15 @@ test.serial(
       instanceOf: NotEnoughServersError,
     });
     faults.clearAll();
-    // The caller still holds v1 as its base and has written more meanwhile.
-    const r = await client.update(cap, text('one two three'), { basedOn: v1 });
+    // The caller still holds v1 as its base and has written more meanwhile; it is another
+    // process by now (a remount replaying its journal): the attempts are in the cache.
+    const restarted = new MutableClient({
+      servers: faults.clients,
+      leaseSecret: newLeaseSecret(),
+      cache,
+      keys,
+    });
+    const r = await restarted.update(cap, text('one two three'), { basedOn: v1 });
     t.true(r.seqnum > v1.seqnum);
     t.is(str((await (await newClient()).client.retrieve(cap)).plaintext), 'one two three');
   },

@@ -159,7 +159,7 @@ type WarmOutcome =
 /** What update() passes down so that its own earlier attempts are not taken for others'. */
 interface OwnAttempts {
   ours: ReadonlySet<string>;
-  onBuilt: (version: BuiltVersion) => void;
+  onBuilt: (version: BuiltVersion) => Promise<void>;
 }
 
 /** Storage indexes whose failed attempts are remembered (the oldest are forgotten). */
@@ -278,15 +278,15 @@ export class MutableClient {
     checkFileSize(plaintext.length);
     return this.measure(async () => {
       const ctx = this.context(cap);
-      const si = toHex(ctx.keys.storageIndex);
+      const si = ctx.keys.storageIndex;
       const base = options.basedOn;
-      const attempts = (): OwnAttempts => ({
-        ours: this.attemptsOn(si, base),
+      const attempts = async (): Promise<OwnAttempts> => ({
+        ours: await this.attemptsOn(si, base),
         onBuilt: (v) => this.noteAttempt(si, v, base),
       });
-      const warm = await this.warmPublish(ctx, plaintext, base, attempts());
+      const warm = await this.warmPublish(ctx, plaintext, base, await attempts());
       if (warm && 'result' in warm) {
-        this.attempts.delete(si);
+        await this.forgetAttempts(si);
         return { seqnum: warm.result.version.seqnum, version: versionOf(warm.result) };
       }
       // Some of our shares may be on the grid now: from here on, a collision is recovered.
@@ -297,7 +297,7 @@ export class MutableClient {
         // there (or, with basedOn, only the version the caller started from).
         const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
         const best = map.bestRecoverable();
-        const mine = attempts();
+        const mine = await attempts();
         // Newest is one of our own earlier attempts at this change (it timed out, then
         // landed): what we are replacing is still the version we started from.
         const ours = best !== undefined && mine.ours.has(versionKeyOf(best));
@@ -320,7 +320,7 @@ export class MutableClient {
               ...params,
               ...mine,
             });
-            this.attempts.delete(si);
+            await this.forgetAttempts(si);
             return { seqnum: result.version.seqnum, version: versionOf(result) };
           } catch (err) {
             if (!(err instanceof UncoordinatedWriteError)) throw err;
@@ -940,16 +940,35 @@ export class MutableClient {
     return result;
   }
 
-  private noteAttempt(si: string, version: BuiltVersion, base: VersionId | undefined): void {
-    let mine = this.attempts.get(si);
+  /** Recorded (in the cache too) before any share of the attempt is sent. */
+  private async noteAttempt(
+    si: Uint8Array,
+    version: BuiltVersion,
+    base: VersionId | undefined,
+  ): Promise<void> {
+    const mine = await this.loadAttempts(si);
+    mine.set(versionKeyOf(version), base ? versionKeyOf(base) : '');
+    await this.cache?.putOwnAttempts(si, [...mine]);
+  }
+
+  private async loadAttempts(si: Uint8Array): Promise<Map<string, string>> {
+    const key = toHex(si);
+    let mine = this.attempts.get(key);
     if (!mine) {
+      mine = new Map((await this.cache?.ownAttempts(si)) ?? []);
       if (this.attempts.size >= MAX_ATTEMPT_FILES) {
         this.attempts.delete(this.attempts.keys().next().value!);
       }
-      mine = new Map();
-      this.attempts.set(si, mine);
+      this.attempts.set(key, mine);
     }
-    mine.set(versionKeyOf(version), base ? versionKeyOf(base) : '');
+    return mine;
+  }
+
+  /** After a successful update: its attempts are superseded. */
+  private async forgetAttempts(si: Uint8Array): Promise<void> {
+    const had = this.attempts.get(toHex(si));
+    this.attempts.delete(toHex(si));
+    if (had === undefined || had.size > 0) await this.cache?.forgetOwnAttempts(si);
   }
 
   /**
@@ -957,9 +976,8 @@ export class MutableClient {
    * on (a retry builds on the version it read, which may be an earlier attempt of ours).
    * Without a base, every attempt counts (the caller overwrites whatever is there).
    */
-  private attemptsOn(si: string, base: VersionId | undefined): Set<string> {
-    const mine = this.attempts.get(si);
-    if (!mine) return new Set();
+  private async attemptsOn(si: Uint8Array, base: VersionId | undefined): Promise<Set<string>> {
+    const mine = await this.loadAttempts(si);
     if (!base) return new Set(mine.keys());
     const out = new Set<string>();
     const bases = new Set([versionKeyOf(base)]);

@@ -55,8 +55,8 @@ export interface PublishInput {
    * overwritten like a copy of the old version, not reported as another writer's.
    */
   ours?: ReadonlySet<string>;
-  /** Called with the new version once it is built, before anything is sent. */
-  onBuilt?: (version: BuiltVersion) => void;
+  /** Called with the new version once it is built; nothing is sent before it resolves. */
+  onBuilt?: (version: BuiltVersion) => void | Promise<void>;
 }
 
 export interface PublishResult {
@@ -75,7 +75,7 @@ const NO_SHARE = new Uint8Array(0);
 export async function publishVersion(input: PublishInput): Promise<PublishResult> {
   const { ctx, N } = input;
   const version = await buildSharesAsync(input.plaintext, input.keys, input.seqnum, input.k, N);
-  input.onBuilt?.(version);
+  await input.onBuilt?.(version);
   const servers = input.servers ?? ctx.permuted;
   const position = new Map(servers.map((s, i) => [s, i]));
   const failed = new Set<StorageClient>(input.exclude ?? []);
