@@ -140,7 +140,8 @@ if (result.status === 0 && existsSync(join(dir, 'build', 'Release', 'fuse.node')
   writeFileSync(rawMarker, `raw paths (SLOTFS_FUSE_RAW_PATHS) by scripts/build-fuse.js\n`);
 } else {
   console.warn(
-    'slotfs: could not rebuild fuse-native with the utimens fix (needs a C compiler and ' +
-      'libfuse-dev); the mount works, but modification times set by programs are not kept.',
+    'slotfs: could not rebuild fuse-native with the utimens and raw-path fixes (needs a C ' +
+      'compiler and libfuse-dev); the mount works, but modification times set by programs ' +
+      'are not kept, and names holding U+FFFD are refused.',
   );
 }
