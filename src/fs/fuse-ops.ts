@@ -160,11 +160,21 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     // The caps are read-only; other attributes are not kept.
     setxattr: refuse(Errno.ENOTSUP),
     removexattr: refuse(Errno.ENOTSUP),
-    // Hard links and symlinks have no dirnode counterpart slotfs supports.
-    link: refuse(Errno.EPERM),
-    symlink: refuse(Errno.EPERM),
+    // fuse-native passes (target, link path) to symlink, (existing, new) to link.
+    symlink: op(
+      'symlink',
+      'void',
+      (target: string, path: string) => fs.symlink(target, path),
+      (target: string, path: string) => `${path} → ${target}`,
+    ),
+    readlink: op('readlink', 'value', (path: string) => fs.readlink(path)),
+    link: op(
+      'link',
+      'void',
+      (from: string, to: string) => fs.hardLink(from, to),
+      (from: string, to: string) => `${from} → ${to}`,
+    ),
     mknod: refuse(Errno.EPERM),
-    readlink: refuse(Errno.EINVAL),
   };
 }
 
