@@ -1,6 +1,8 @@
 // What people expect of a folder beyond files: symbolic links (ln -s, readlink, cp -a,
 // git), hard links (ln, st_nlink), and the time rules (a directory's mtime follows its
 // entries; ctime advances and never goes back; touch -d sets the mtime only).
+import { readFileSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MountProcess, eventually, gridSuite, run, sh, writeClientConfig } from './harness.js';
 
@@ -183,5 +185,45 @@ mtest(
     mountProcess = await MountProcess.start(mnt, client);
     const [ctime] = await statNumbers('c.txt', '%.3Z');
     t.true(ctime >= last, `after a new mount ctime went back from ${last} to ${ctime}`);
+  },
+);
+
+mtest(
+  'allow-other: other users read what the modes allow (default_permissions kept)',
+  async (t) => {
+    const nobody = 'setpriv --reuid=65534 --regid=65534 --clear-groups';
+    await chmod(suite.base, 0o755); // mkdtemp made it 0700
+    await run('echo mine > private.txt', mnt);
+    // Without allow-other only the mounting user gets in.
+    const denied = await sh(`${nobody} cat private.txt`, mnt);
+    t.regex(denied.stderr, /Permission denied/);
+    const dir = join(suite.base, 'client-other');
+    const point = join(suite.base, 'mnt-other');
+    await writeClientConfig({
+      dir,
+      serversFile: suite.serversFile,
+      mount: { 'allow-other': true },
+    });
+    const other = await MountProcess.start(point, dir);
+    try {
+      const options = readFileSync('/proc/mounts', 'utf8')
+        .split('\n')
+        .find((line) => line.split(' ')[1] === point)!
+        .split(' ')[3]
+        .split(',');
+      t.true(options.includes('allow_other'), options.join(','));
+      t.true(options.includes('default_permissions'), options.join(','));
+      await run(
+        'echo shared > f.txt; chmod 644 f.txt; echo secret > s.txt; chmod 600 s.txt',
+        point,
+      );
+      const r = await sh(`${nobody} bash -c 'cat f.txt; cat s.txt; echo x >> f.txt'`, point);
+      t.is(r.stdout, 'shared\n');
+      t.regex(r.stderr, /s\.txt: Permission denied/);
+      t.regex(r.stderr, /f\.txt: Permission denied/);
+      t.is(await run('cat f.txt', point), 'shared\n');
+    } finally {
+      await other.stop();
+    }
   },
 );

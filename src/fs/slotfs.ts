@@ -27,12 +27,15 @@ import { DirEntries, LinkIndex } from './dir-entries.js';
 import { conflictCopiesToPrune, conflictName } from './conflict-name.js';
 import { FsError, describeFailure } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
+import { summarizeFailure, type ObjectKind } from './failure-log.js';
 import { Limit } from './limit.js';
 
 export interface SlotFsOptions {
   rootCap: string;
   /** Modification time shown for the root (ms; it has no entry to keep one in). */
   rootMtime?: number;
+  /** Keeps the root's new modification time (ms) for the next mount to show. */
+  keepRootMtime?: (ms: number) => Promise<void>;
   dirCacheMs?: number;
   attrCacheMs?: number;
   writeBackMs?: number;
@@ -185,8 +188,10 @@ export class SlotFs {
   private nextFh = 1;
   private readonly limit: Limit;
   private readonly started = Date.now();
-  private readonly o: Required<Omit<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime'>> &
-    Pick<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime'>;
+  private readonly o: Required<
+    Omit<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime' | 'keepRootMtime'>
+  > &
+    Pick<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime' | 'keepRootMtime'>;
   private closed = false;
 
   constructor(
@@ -231,6 +236,20 @@ export class SlotFs {
       throw new FsError('EINVAL', `${path} is not a symbolic link`);
     }
     return Buffer.from(t.child.symlink).toString('utf8');
+  }
+
+  /** What `path` is, from what this mount has loaded (no grid access; undefined if unknown). */
+  kindOf(path: string): ObjectKind | undefined {
+    if (path === '/' || path === '') return 'root directory';
+    const i = path.lastIndexOf('/');
+    const dir = i <= 0 ? '/' : path.slice(0, i);
+    const name = path.slice(i + 1).normalize('NFC');
+    for (const view of this.views.values()) {
+      if (view.path !== dir) continue;
+      const child = view.entries.get(name);
+      if (child) return child.isDirectory ? 'directory' : child.symlink ? 'symbolic link' : 'file';
+    }
+    return undefined;
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -953,7 +972,11 @@ export class SlotFs {
     const now = Date.now();
     view.mtime = now;
     view.ctime = Math.max(view.ctime ?? 0, now);
-    if (view.cap === this.rootCap || this.closed) return;
+    this.scheduleDirTimes(view);
+  }
+
+  private scheduleDirTimes(view: DirView): void {
+    if (this.closed) return;
     // One update of the parent per burst of changes, once they have settled.
     this.dirTimesDue.add(view);
     clearTimeout(view.timesTimer);
@@ -969,6 +992,10 @@ export class SlotFs {
     if (!this.dirTimesDue.delete(view) || view.mtime === undefined) return;
     const mtime = view.mtime / 1000;
     try {
+      if (view.cap === this.rootCap) {
+        await this.o.keepRootMtime?.(view.mtime);
+        return;
+      }
       const t = await this.target(view.path);
       if (t.kind === 'root' || !t.child || !t.parent.writable) return;
       const child = t.child;
@@ -1108,7 +1135,10 @@ export class SlotFs {
     if (t.kind === 'root') {
       // The root has no entry to keep them in: this mount shows them until it ends.
       const root = this.views.get(this.rootCap);
-      if (root && patch.mtime !== undefined) root.mtime = patch.mtime;
+      if (root && patch.mtime !== undefined) {
+        root.mtime = patch.mtime;
+        this.scheduleDirTimes(root);
+      }
       if (root) root.ctime = Math.max(root.ctime ?? 0, Date.now());
       return;
     }
@@ -1374,7 +1404,7 @@ export class SlotFs {
       },
       (err: unknown) => {
         st.failures++;
-        st.lastError = describeFailure(err);
+        st.lastError = summarizeFailure(err, `file ${st.path}`);
         if (!this.closed && (st.dirty || st.metaDirty || st.link) && !st.detached) {
           const delay = Math.min(60_000, 1000 * 2 ** Math.min(st.failures, 6));
           this.o.log(
