@@ -4,7 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MountProcess, eventually, gridSuite, run, sh, writeClientConfig } from './harness.js';
+import {
+  MountProcess,
+  eventually,
+  fsyncCommand,
+  gridSuite,
+  run,
+  sh,
+  slotfs,
+  writeClientConfig,
+} from './harness.js';
 
 let mountProcess: MountProcess;
 const suite = gridSuite('slotfs-links-', () => mountProcess?.stop().then(() => undefined));
@@ -50,6 +59,22 @@ mtest('ln -s, readlink, ls -l, reading through the link, dangling links', async 
   await run('echo more >> sym/link; rm sym/link; test ! -L sym/link', mnt);
   t.is(await run('cat sym/real.txt', mnt), 'target-data\nmore\n');
 });
+
+mtest(
+  'a literal cap without the symlink marker (a Tahoe tiny file) is a read-only file',
+  async (t) => {
+    // URI:LIT: + base32("hello\n"), as a Tahoe client links a small immutable file.
+    const r = await slotfs(['link', join(mnt, 'tiny.txt'), 'URI:LIT:nbswy3dpbi']);
+    t.is(r.code, 0, r.stderr);
+    t.is(
+      await run('cat tiny.txt; stat -c "%F %s" tiny.txt; test ! -L tiny.txt', mnt),
+      'hello\nregular file 6\n',
+    );
+    const write = await sh('echo x >> tiny.txt', mnt);
+    t.regex(write.stderr, /Read-only file system/);
+    t.is(await run('readlink tiny.txt || echo not a link', mnt), 'not a link\n');
+  },
+);
 
 mtest('a symlink target of 4095 bytes (PATH_MAX) survives a new mount', async (t) => {
   const long = 'd/'.repeat(2047) + 'x'; // 4095 bytes
@@ -116,12 +141,14 @@ mtest('ln: hard links share contents and count in st_nlink; rm removes one name'
   t.not(dir.code, 0);
   const exists = await sh('ln hl/b hl/other/c', mnt);
   t.regex(exists.stderr, /File exists/);
-  // The names survive a new mount (each is the same cap), and so does the data.
+  await run('chmod 600 hl/b', mnt);
+  // The names survive a new mount (each is the same cap), and so do the data, the size and
+  // the mode in every name's entry.
   await mountProcess.stop();
   mountProcess = await MountProcess.start(mnt, client);
   t.is(
-    await run('cat hl/other/c; ls hl/other; stat -c %h hl/b hl/other/c', mnt),
-    'first\nsecond\nc\n2\n2\n',
+    await run('cat hl/other/c; ls hl/other; stat -c "%h %s %a" hl/b hl/other/c', mnt),
+    'first\nsecond\nc\n2 13 600\n2 13 600\n',
   );
   await run('echo third >> hl/other/c', mnt);
   await settles('cat hl/b', 'first\nsecond\nthird\n');
@@ -227,3 +254,44 @@ mtest(
     }
   },
 );
+
+mtest('writes replayed from the journal after kill -9 keep the mtime they had', async (t) => {
+  const dir = join(suite.base, 'client-journal');
+  const point = join(suite.base, 'mnt-journal');
+  // Only fsync publishes here: the append stays in the journal until the kill.
+  await writeClientConfig({
+    dir,
+    serversFile: suite.serversFile,
+    mount: { 'write-back-ms': 600000 },
+  });
+  let m = await MountProcess.start(point, dir);
+  const out = join(suite.base, 'journal-writer.txt');
+  try {
+    await run(`echo first > a.txt; ${fsyncCommand('a.txt')}; touch -d '2001-01-01' a.txt`, point);
+    await run(
+      `node -e "
+        const fs = require('fs');
+        const a = fs.openSync('a.txt', 'a');
+        fs.writeSync(a, 'appended, never closed\\n');
+        const b = fs.openSync('b.txt', 'w');
+        fs.writeSync(b, 'new, never closed\\n');
+        fs.utimesSync('b.txt', new Date(), new Date('2002-02-02T00:00:00Z'));
+        process.stdout.write('written');
+        setTimeout(() => {}, 60000);
+      " > ${out} 2>&1 & for i in $(seq 300); do grep -q written ${out} 2>/dev/null && break; sleep 0.1; done; grep -q written ${out}`,
+      point,
+    );
+    const before = await run('stat -c %.3Y a.txt b.txt', point);
+    t.true(Number(before.split('\n')[0]) > Date.UTC(2020, 0) / 1000, before);
+    await m.kill9();
+    m = await MountProcess.start(point, dir);
+    await eventually(async () =>
+      /pending write-backs: 0/.test((await slotfs(['status', point])).stdout),
+    );
+    t.is(await run('stat -c %.3Y a.txt b.txt', point), before);
+    t.is(await run('cat a.txt b.txt', point), 'first\nappended, never closed\nnew, never closed\n');
+  } finally {
+    await m.stop();
+    await sh(`pkill -f 'appended, never closed' || true`, suite.base);
+  }
+});

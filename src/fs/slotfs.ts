@@ -27,7 +27,7 @@ import { DirEntries, LinkIndex } from './dir-entries.js';
 import { conflictCopiesToPrune, conflictName } from './conflict-name.js';
 import { FsError, describeFailure } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
-import { summarizeFailure, type ObjectKind } from './failure-log.js';
+import { describeObject, summarizeFailure, type ObjectKind } from './failure-log.js';
 import { Limit } from './limit.js';
 
 export interface SlotFsOptions {
@@ -389,7 +389,7 @@ export class SlotFs {
     const id = await this.journalFor(st);
     st.buffer!.write(offset, bytes);
     this.touch(st);
-    await this.journal.write(id, offset, bytes);
+    await this.journal.write(id, offset, bytes, st.mtime);
     return length;
   }
 
@@ -720,10 +720,11 @@ export class SlotFs {
     } catch (err) {
       throw new FsError('EINVAL', `not a valid cap: ${(err as Error).message}`, { cause: err });
     }
-    if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') {
+    const literal = cap.kind === 'literal' && !cap.directory;
+    if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read' && !literal) {
       throw new FsError(
         'EINVAL',
-        'only mutable file and directory caps (URI:SSK…, URI:SSK-RO…, URI:DIR2…, URI:DIR2-RO…) can be linked',
+        'only mutable file and directory caps (URI:SSK…, URI:SSK-RO…, URI:DIR2…, URI:DIR2-RO…) and literal file caps (URI:LIT:…) can be linked',
       );
     }
     const { parent, name } = await this.parentOf(path);
@@ -732,7 +733,10 @@ export class SlotFs {
     const text = formatCap(cap);
     // Check that it can be read before linking it, so a typo links nothing.
     const metadata: ChildMetadata = { mtime: Date.now() / 1000 };
-    if (cap.directory) {
+    if (cap.kind === 'literal') {
+      metadata.size = cap.data.length; // the contents are in the cap
+      metadata.mode = 0o444;
+    } else if (cap.directory) {
       await this.dirs.list(text);
       metadata.mode = 0o755;
     } else {
@@ -790,15 +794,17 @@ export class SlotFs {
    */
   async recover(): Promise<number> {
     const entries = await this.journal.entries();
-    for (const { id, meta, contents } of entries) {
+    for (const { id, meta, contents, changedAt } of entries) {
       const path = meta.path ?? meta.name;
+      // The last write's own mtime, unless the metadata (touch -d) was recorded after it.
+      const mtime = changedAt ?? meta.mtime;
       const st = new FileState(
         meta.parentCap,
         meta.name,
         path,
         true,
         meta.mode ?? 0o644,
-        meta.mtime ?? Date.now(),
+        mtime ?? Date.now(),
       );
       st.journalId = id;
       st.journaled = Promise.resolve();
@@ -1109,7 +1115,14 @@ export class SlotFs {
     }
     const si = child.local ? undefined : this.siOf(child.roCap);
     const st = child.local ?? (si === undefined ? undefined : this.files.get(si));
-    const size = st?.buffer ? st.size : typeof m.size === 'number' ? m.size : 0;
+    const literal = child.roCap.startsWith('URI:LIT:') ? parseCap(child.roCap) : undefined;
+    const size = st?.buffer
+      ? st.size
+      : literal?.kind === 'literal'
+        ? literal.data.length
+        : typeof m.size === 'number'
+          ? m.size
+          : 0;
     const mtime = st ? st.mtime : mtimeSeconds * 1000;
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
     if (!child.rwCap && !child.local) mode &= ~0o222;
@@ -1174,6 +1187,9 @@ export class SlotFs {
     const parent = t.parent;
     await this.change(parent, () => this.dirs.setMetadata(parent.cap, t.name, metadata));
     Object.assign(child.metadata, metadata);
+    if (!child.isDirectory && !child.symlink && child.roCap) {
+      await this.updateOtherNames(this.siOf(child.roCap), parent.cap, t.name, metadata, path);
+    }
   }
 
   // ---------------------------------------------------------------- internals: file state
@@ -1264,7 +1280,7 @@ export class SlotFs {
     const id = await this.journalFor(st);
     st.buffer!.truncate(size);
     this.touch(st);
-    await this.journal.truncate(id, size);
+    await this.journal.truncate(id, size, st.mtime);
   }
 
   /** After a write or truncate: dirty, new mtime, write-back timer restarted. */
@@ -1315,6 +1331,7 @@ export class SlotFs {
       link: st.link,
       mode: st.mode,
       mtime: st.mtime,
+      afterOp: this.journal.mark(),
     };
   }
 
@@ -1619,6 +1636,36 @@ export class SlotFs {
     child.metadata.size = size;
   }
 
+  /**
+   * A hard-linked file's other names in loaded directories get the new size and mtime too,
+   * so a reader through them (also after a new mount) does not stop at the old size.
+   */
+  private async updateOtherNames(
+    si: string,
+    dirCap: string,
+    name: string,
+    patch: Partial<ChildMetadata>,
+    path: string,
+  ): Promise<void> {
+    const others = this.linkIndex
+      .placesOf(si)
+      .filter((p) => p.dirCap !== dirCap || p.name !== name);
+    await Promise.all(
+      others.map(async (p) => {
+        const view = this.views.get(p.dirCap);
+        const child = view?.entries.get(p.name);
+        if (!view?.writable || !child) return;
+        await this.change(view, () => this.dirs.setMetadata(view.cap, p.name, patch)).then(
+          () => Object.assign(child.metadata, patch),
+          (err: unknown) =>
+            this.o.log(
+              `slotfs: could not update the entry of ${describeObject(`${view.path === '/' ? '' : view.path}/${p.name}`, 'file')} (a hard link of ${path}): ${summarizeFailure(err, path)}`,
+            ),
+        );
+      }),
+    );
+  }
+
   /** Size, mtime and mode into the directory entry, when they changed. */
   private async pushMetadata(st: FileState, size: number): Promise<void> {
     if (st.detached) return;
@@ -1643,6 +1690,8 @@ export class SlotFs {
     try {
       await this.change(view, () => this.dirs.setMetadata(view.cap, name, patch));
       Object.assign(child.metadata, patch);
+      if (st.roCap)
+        await this.updateOtherNames(this.siOf(st.roCap), view.cap, name, patch, st.path);
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_DIR_NOT_FOUND') throw err;
       // Renamed meanwhile: once more under the new name; removed: nothing to update.
