@@ -141,6 +141,9 @@ mtest('ln: hard links share contents and count in st_nlink; rm removes one name'
   t.not(dir.code, 0);
   const exists = await sh('ln hl/b hl/other/c', mnt);
   t.regex(exists.stderr, /File exists/);
+  // Renaming one name of a file onto another name of it does nothing (POSIX).
+  await run('mv -T hl/b hl/other/c', mnt);
+  t.is(await run('ls hl/b hl/other/c', mnt), 'hl/b\nhl/other/c\n');
   await run('chmod 600 hl/b', mnt);
   // The names survive a new mount (each is the same cap), and so do the data, the size and
   // the mode in every name's entry.

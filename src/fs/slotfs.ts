@@ -614,6 +614,17 @@ export class SlotFs {
       if (busy.length === 0 && srcView.entries.get(src.name) === child) break;
       await Promise.all(busy);
     }
+    // Two names of one file (hard links): POSIX rename does nothing.
+    if (
+      replaced &&
+      !replaced.local &&
+      !child.local &&
+      !child.isDirectory &&
+      !child.symlink &&
+      replaced.roCap === child.roCap
+    ) {
+      return;
+    }
     const moved: Child = { ...child, name: dst.name };
     if (child.local) {
       // Only here so far: a local move; the first publish links it under the new name.
