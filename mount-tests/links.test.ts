@@ -125,6 +125,27 @@ mtest('git clone of a repository containing a symlink; git status is clean', asy
   t.is(await run('cd clone; git status --porcelain', mnt), ' M docs/README.md\n');
 });
 
+mtest('npm install: node_modules/.bin is symlinks, and the tool runs through them', async (t) => {
+  const pkg = join(outside, 'pkg');
+  await run(
+    `mkdir -p ${pkg}/bin; printf '{"name":"pkg","version":"1.0.0","bin":{"hello-tool":"bin/tool.js"}}' > ${pkg}/package.json
+     printf '#!/usr/bin/env node\\nconsole.log("hello from tool")\\n' > ${pkg}/bin/tool.js`,
+    '/',
+  );
+  // A local package (no registry): copied into node_modules, its bin linked into .bin.
+  const env = { npm_config_cache: join(outside, 'npm-cache'), npm_config_update_notifier: 'false' };
+  await run(
+    `mkdir app; cd app; printf '{"name":"app","version":"1.0.0"}' > package.json
+     npm install --offline --no-audit --no-fund --install-links ${pkg} > /dev/null`,
+    mnt,
+    env,
+  );
+  t.is(
+    await run('cd app; readlink node_modules/.bin/hello-tool; npx --offline hello-tool', mnt, env),
+    '../pkg/bin/tool.js\nhello from tool\n',
+  );
+});
+
 mtest('ln: hard links share contents and count in st_nlink; rm removes one name', async (t) => {
   await run(`mkdir -p hl/other; echo first > hl/a; ln hl/a hl/b; ln hl/a hl/other/c`, mnt);
   // Each name is its own kernel inode (libfuse's path API): the others' attributes catch up
