@@ -173,11 +173,14 @@ export class SlotFs {
   readonly rootCap: string;
   private readonly views = new Map<string, DirView>();
   /** Which names each file has in the loaded directories (st_nlink of hard links). */
-  private readonly linkIndex = new LinkIndex<Child>((child) =>
-    child.isDirectory || child.local || child.symlink || !child.roCap
-      ? undefined
-      : this.siOf(child.roCap),
-  );
+  private readonly linkIndex = new LinkIndex<Child>((child) => {
+    if (child.isDirectory || child.local || child.symlink || !child.roCap) return undefined;
+    try {
+      return this.siOf(child.roCap);
+    } catch {
+      return undefined; // a cap kind this client does not know: listed, not counted
+    }
+  });
   /** Directories whose mtime is still to be written into their parent's entry. */
   private readonly dirTimesDue = new Set<DirView>();
   /** Linked files with a state (open, dirty or recently used), by storage index. */
@@ -1124,7 +1127,7 @@ export class SlotFs {
         blksize: 4096,
       };
     }
-    const si = child.local ? undefined : this.siOf(child.roCap);
+    const si = this.linkIndex.keyOf(child);
     const st = child.local ?? (si === undefined ? undefined : this.files.get(si));
     const literal = child.roCap.startsWith('URI:LIT:') ? parseCap(child.roCap) : undefined;
     const size = st?.buffer
