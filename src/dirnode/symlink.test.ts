@@ -1,4 +1,5 @@
 import test from 'ava';
+import { readFile } from 'node:fs/promises';
 import { packChildren, unpackChildren } from './format.js';
 import { MAX_SYMLINK_TARGET_BYTES, symlinkChild, symlinkTargetOf } from './symlink.js';
 
@@ -38,4 +39,23 @@ test('targets: empty, NUL or over PATH_MAX are refused with ERR_DIR_SYMLINK_TARG
   for (const bad of ['', 'a\0b', 'a'.repeat(MAX_SYMLINK_TARGET_BYTES + 1)]) {
     t.throws(() => symlinkChild(bad), { code: 'ERR_DIR_SYMLINK_TARGET' });
   }
+});
+
+test("Tahoe's own literal child (a small file in a Tahoe-written directory) is no symlink", async (t) => {
+  // Listing by Tahoe-LAFS 1.20's web API of a directory it wrote (vectors/README.md).
+  const url = new URL('./vectors/grid-dir-listing.json', import.meta.url);
+  const listing = JSON.parse(await readFile(url, 'utf8')) as [
+    string,
+    { children: Record<string, [string, { ro_uri: string; metadata: Record<string, unknown> }]> },
+  ];
+  const [kind, hello] = listing[1].children['hello.txt'];
+  t.is(kind, 'filenode');
+  t.true(hello.ro_uri.startsWith('URI:LIT:'));
+  t.is(symlinkTargetOf({ roCap: hello.ro_uri, metadata: hello.metadata }), undefined);
+  // The same entry with the marker added is a link to the file's bytes.
+  const marked = {
+    roCap: hello.ro_uri,
+    metadata: { ...hello.metadata, slotfs: { type: 'symlink' } },
+  };
+  t.is(Buffer.from(symlinkTargetOf(marked)!).length, 22);
 });
