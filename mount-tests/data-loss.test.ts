@@ -145,6 +145,9 @@ attempt('create x\\xe9', lambda: create(b'x\xe9', b'first'))
 attempt('create x\\xe8', lambda: create(b'x\xe8', b'second'))
 attempt('mkdir d\\xff', lambda: os.mkdir(b'd\xff'))
 attempt('rename to r\\xe9', lambda: os.rename(b'\xe2\x82\xac', b'r\xe9'))
+os.symlink(b'\xe2\x82\xac', b'to-\xe2\x82\xac')
+attempt('symlink to t\\xe9', lambda: os.symlink(b't\xe9', b'bad-link'))
+print(os.readlink(b'to-\xe2\x82\xac'))
 print(sorted(os.listdir(b'.')))
 print(open(b'x\xef\xbf\xbd', 'rb').read(), open(b'\xe2\x82\xac', 'rb').read())
 `;
@@ -167,7 +170,9 @@ mtest(
         'create x\\xe8 EILSEQ',
         'mkdir d\\xff EILSEQ',
         'rename to r\\xe9 EILSEQ',
-        `[b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']`,
+        'symlink to t\\xe9 EILSEQ',
+        "b'\\xe2\\x82\\xac'",
+        `[b'to-\\xe2\\x82\\xac', b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']`,
         "b'a real U+FFFD name' b'euro'",
         '',
       ].join('\n'),
@@ -180,7 +185,7 @@ mtest(
       `python3 -c "import os; print(sorted(os.listdir(b'names')))"`,
       other.mountpoint,
     );
-    t.is(listed, `[b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']\n`);
+    t.is(listed, `[b'to-\\xe2\\x82\\xac', b'x\\xef\\xbf\\xbd', ${long}, b'\\xe2\\x82\\xac']\n`);
     await other.stop();
   },
 );
