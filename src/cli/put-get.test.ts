@@ -97,6 +97,8 @@ test.serial('warm paths and the rollback guard survive a restart of the client',
   const servers = grid.clients();
   const ctx = fileContext(
     {
+      format: parsed.format === 'ed25519' ? 'ed25519' : 'sdmf',
+      seed: parsed.seed,
       fingerprint: parsed.fingerprint,
       storageIndex: parsed.storageIndex,
       writekey: parsed.writekey,

@@ -189,6 +189,8 @@ test.serial(
     const { slotSecrets, fileContext } = await import('./context.js');
     const ctx = fileContext(
       {
+        format: parsed.format === 'ed25519' ? 'ed25519' : 'sdmf',
+        seed: parsed.seed,
         fingerprint: parsed.fingerprint,
         storageIndex: si,
         writekey: parsed.writekey,
