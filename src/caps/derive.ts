@@ -300,7 +300,10 @@ export interface CapsFromSeed {
 }
 
 /** The caps of the Ed25519 file (or directory) whose signing-key seed is `seed` (32 bytes). */
-export function capsFromSeed(seed: Uint8Array, options: { directory?: boolean } = {}): CapsFromSeed {
+export function capsFromSeed(
+  seed: Uint8Array,
+  options: { directory?: boolean } = {},
+): CapsFromSeed {
   const cap = writeCapFromSeed(seed, options);
   return {
     writeCap: formatCap(cap),

@@ -129,7 +129,9 @@ export function buildShares(
       'the Ed25519 seed and public key do not belong together',
     );
   }
-  const writekey = ed ? ed25519WritekeyFromSeed(keys.seed) : writekeyFromPrivateKey(keys.privateKeyDer);
+  const writekey = ed
+    ? ed25519WritekeyFromSeed(keys.seed)
+    : writekeyFromPrivateKey(keys.privateKeyDer);
   const readkey = ed ? ed25519ReadkeyFromWritekey(writekey) : readkeyFromWritekey(writekey);
   const datakey = ed ? ed25519DatakeyFromSalt(salt, readkey) : datakeyFromSalt(salt, readkey);
   const ciphertext = aesCtr(datakey, plaintext);

@@ -58,7 +58,14 @@ export function resolveCapKeys(cap: SdmfCap): ResolvedCapKeys {
         'cap has neither a storage index, readkey, writekey nor seed',
       );
     }
-    return { format, fingerprint: keys.fingerprint, storageIndex, seed: keys.seed, writekey, readkey };
+    return {
+      format,
+      fingerprint: keys.fingerprint,
+      storageIndex,
+      seed: keys.seed,
+      writekey,
+      readkey,
+    };
   }
   const readkey = keys.readkey ?? (keys.writekey && readkeyFromWritekey(keys.writekey));
   const storageIndex = keys.storageIndex ?? (readkey && storageIndexFromReadkey(readkey));
