@@ -588,7 +588,7 @@ export class SlotFs {
     if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') {
       throw new FsError(
         'EINVAL',
-        'only mutable file and directory caps (URI:SSK…, URI:SSK-RO…, URI:DIR2…, URI:DIR2-RO…) can be linked',
+        'only mutable file and directory caps (URI:ED25519…, URI:DIR2-ED25519…, URI:SSK…, URI:DIR2…, each also -RO) can be linked',
       );
     }
     const { parent, name } = await this.parentOf(path);
