@@ -155,9 +155,14 @@ export function buildShares(
     options.signature ??
     (ed ? signEd25519(keys.seed, signedPrefix) : signPss(keys.privateKeyDer, signedPrefix));
   const verificationKey = ed ? keys.publicKey : keys.publicKeyDer;
-  const verifies = ed
-    ? verifyEd25519(verificationKey, signedPrefix, signature)
-    : verifyPss(verificationKey, signedPrefix, signature);
+  // A fresh Ed25519 signature by a seed whose public key was just checked always verifies
+  // (Ed25519 is deterministic); a supplied one, or an RSA one, is checked.
+  const verifies =
+    ed && !options.signature
+      ? true
+      : ed
+        ? verifyEd25519(verificationKey, signedPrefix, signature)
+        : verifyPss(verificationKey, signedPrefix, signature);
   if (!verifies) {
     throw new SdmfParameterError(
       'ERR_SDMF_SIGNATURE',
