@@ -12,8 +12,6 @@ function headSize(n: number): number {
   return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffff ? 5 : 9;
 }
 
-type Sized = { value: unknown; size: number; text?: Uint8Array };
-
 function unsupported(value: unknown): never {
   throw new TypeError(`cbor-writer cannot encode ${typeof value} ${String(value)}`);
 }
