@@ -2,7 +2,7 @@
 // survive an unmount and a new mount process. Defined once, run per file format by
 // tools.test.ts (ed25519, every test) and tools-tahoe.test.ts (tahoe, a subset).
 import type { ExecutionContext } from 'ava';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   MountProcess,
@@ -226,6 +226,33 @@ export function toolsSuite(format: MountFormat, only?: readonly string[]): void 
     t.is((await sh('test -e broken', mnt)).code, 1, 'nothing linked');
     const chk = await slotfs(['link', join(mnt, 'broken'), 'URI:LIT:nbswy3dp']);
     t.regex(chk.stderr, /only mutable file and directory caps/);
+
+    // A file of the other format, put by another client, links and reads the same.
+    const other = format === 'ed25519' ? 'tahoe' : 'ed25519';
+    const source = join(base, 'other-format.txt');
+    await writeFile(source, 'from the other format');
+    const put = await slotfs([
+      'put',
+      source,
+      '--format',
+      other,
+      '--dir',
+      join(base, 'other-client'),
+      '--servers',
+      suite.serversFile,
+    ]);
+    t.is(put.code, 0, put.stderr);
+    const otherCap = put.stdout.trim();
+    t.regex(otherCap, other === 'ed25519' ? /^URI:ED25519:/ : /^URI:SSK:/);
+    const linkedOther = await slotfs(['link', join(mnt, 'other-format.txt'), otherCap]);
+    t.is(linkedOther.code, 0, linkedOther.stderr);
+    t.is(await run('cat other-format.txt', mnt), 'from the other format');
+    await run('echo " and back" >> other-format.txt', mnt);
+    t.is(
+      (await run(`getfattr --only-values -n user.slotfs.cap other-format.txt`, mnt)).trim(),
+      otherCap,
+      'the file kept its own format',
+    );
   });
 
   m('slotfs status lists the servers and pending write-backs', async (t) => {
