@@ -1,4 +1,6 @@
-// The tools mount tests (tools-suite.ts) with the default format: every test.
+// The tools mount tests (tools-suite.ts), every test, with the mount tests' format: the
+// default (ed25519), or SLOTFS_MOUNT_FORMAT=tahoe to run them all on RSA SDMF.
+import { MOUNT_FORMAT } from './harness.js';
 import { toolsSuite } from './tools-suite.js';
 
-toolsSuite('ed25519');
+toolsSuite(MOUNT_FORMAT);
