@@ -13,6 +13,14 @@ GRID=/work/shared/tahoe-peer/tahoe-grid.sh
 G=${TAHOE_GRID_DIR:-$HOME/tahoe-peer/grid}
 T() { bash "$GRID" tahoe "$@"; }
 mkdir -p "$OUT"
+# Tahoe 1.20 cuts immutable files into 1 MiB segments; 128 KiB (Tahoe's old default, and
+# still the MDMF one) gives multi-segment CHK vectors of a few hundred KiB.
+CFG="$G/client/tahoe.cfg"
+if ! grep -q '^shares._max_immutable_segment_size_for_testing' "$CFG"; then
+  sed -i 's/^\[client\]$/[client]\nshares._max_immutable_segment_size_for_testing = 131072/' "$CFG"
+  bash "$GRID" stop >/dev/null
+  bash "$GRID" start >/dev/null
+fi
 # Deterministic plaintext: SHA-256 counter stream keyed by the name (incompressible, reproducible).
 gen() { python3 -c "
 import hashlib,sys
