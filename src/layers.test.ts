@@ -20,6 +20,7 @@ const RANK: Record<string, number> = {
   grid: 6,
   cache: 7,
   mutable: 8,
+  immutable: 8,
   dirnode: 9,
   client: 10,
   fs: 11,
