@@ -16,6 +16,7 @@ const RANK: Record<string, number> = {
   caps: 3,
   sdmf: 4,
   chk: 4,
+  mdmf: 4,
   storage: 5,
   grid: 6,
   cache: 7,
@@ -63,7 +64,7 @@ test('imports point down the layers', async (t) => {
 });
 
 test('the pure layers do no I/O', async (t) => {
-  const pure = ['encoding', 'codec', 'crypto', 'caps', 'sdmf', 'chk'];
+  const pure = ['encoding', 'codec', 'crypto', 'caps', 'sdmf', 'chk', 'mdmf'];
   const io =
     /from 'node:(fs|fs\/promises|net|http|https|tls|child_process|dgram)'|from '(level|undici|fastify|fuse-native)'/;
   const offenders: string[] = [];

@@ -1,0 +1,2 @@
+// slotfs/mdmf: Tahoe's MDMF mutable share format, read side. Pure, no I/O.
+export * from './share.js';
