@@ -113,6 +113,17 @@ export class ReadOnlyCapError extends MutableError {
   }
 }
 
+/** slotfs reads MDMF files but does not write them. */
+export class MdmfReadOnlyError extends MutableError {
+  constructor(what: string) {
+    super(
+      'ERR_MDMF_READ_ONLY',
+      `${what}: this is an MDMF file (URI:MDMF:/URI:DIR2-MDMF:); slotfs reads MDMF but writes only SDMF — copy it to a new file to change it`,
+    );
+    this.name = 'MdmfReadOnlyError';
+  }
+}
+
 /** The encrypted private key could not be found or did not match the write cap. */
 export class PrivateKeyUnavailableError extends MutableError {
   constructor(

@@ -27,6 +27,7 @@ import { checkEncodingParameters } from '../sdmf/build.js';
 import { fileContext, type FileContext } from './context.js';
 import {
   PrivateKeyUnavailableError,
+  MdmfReadOnlyError,
   ReadOnlyCapError,
   RecoveryFailedError,
   RollbackError,
@@ -50,6 +51,7 @@ import {
   type Candidate,
   type OwnVersion,
 } from './recovery.js';
+import { retrieveMdmf } from './mdmf-retrieve.js';
 import { retrieveVersion } from './retrieve.js';
 import type { Servermap } from './servermap.js';
 
@@ -235,6 +237,12 @@ export class MutableClient {
       }));
     }
     const readable = requireReadCap(cap);
+    if (readable.format === 'mdmf') {
+      return this.measure(async () => ({
+        ...(await retrieveMdmf(this.context(readable))),
+        fromCache: false,
+      }));
+    }
     return this.measure(async () => {
       const state = await this.read(this.context(readable), false);
       return {
@@ -524,6 +532,7 @@ export class MutableClient {
   private writeCap(capText: string, what: string): MutableWriteCap {
     const cap = parseCap(capText);
     if (cap.kind === 'ssk-read' || cap.kind === 'ssk-verify') throw new ReadOnlyCapError(what);
+    if (cap.kind === 'ssk-write' && cap.format === 'mdmf') throw new MdmfReadOnlyError(what);
     return requireWriteCap(cap);
   }
 
@@ -646,6 +655,18 @@ export class MutableClient {
     if (known && best && best.seqnum < known.seqnum) {
       const servers = [...new Set(best.shares.map((r) => r.server.name))];
       return new RollbackError(ctx.siText, known.seqnum, best.seqnum, servers);
+    }
+    // Servers that hold only MDMF shares answered well: the cap names the wrong format.
+    if (
+      map.records.length === 0 &&
+      map.bad.length > 0 &&
+      map.bad.every((b) => b.checkstring[0] === 1)
+    ) {
+      return new UnrecoverableFileError(
+        ctx.siText,
+        'its shares are MDMF, but the cap says SDMF (URI:SSK…); read it with its URI:MDMF cap',
+        map.outcomes(),
+      );
     }
     if (map.hasFailures()) {
       return new NotEnoughServersError(
