@@ -204,8 +204,15 @@ mtest('caps: xattrs, slotfs cap, slotfs link (and read-only links refuse writes)
   t.is(bad.code, 1);
   t.regex(bad.stderr, /not a valid cap/);
   t.is((await sh('test -e broken', mnt)).code, 1, 'nothing linked');
-  const chk = await slotfs(['link', join(mnt, 'broken'), 'URI:LIT:nbswy3dp']);
-  t.regex(chk.stderr, /only mutable file and directory caps/);
+  const lit = await slotfs(['link', join(mnt, 'hello.txt'), 'URI:LIT:nbswy3dp']);
+  t.is(lit.code, 0, lit.stderr);
+  t.is(await run('cat hello.txt', mnt), 'hello');
+  const verifier = await slotfs([
+    'link',
+    join(mnt, 'broken'),
+    'URI:CHK-Verifier:6nmrpsubgbe57udnexlkiwzmlu:bjt7j6hshrlmadjyr7otq3dc24end5meo5xcr5xe5r663po6itmq:3:10:7277',
+  ]);
+  t.regex(verifier.stderr, /verify cap cannot be read/);
 });
 
 mtest('slotfs status lists the servers and pending write-backs', async (t) => {

@@ -20,8 +20,9 @@ const RANK: Record<string, number> = {
   storage: 5,
   grid: 6,
   cache: 7,
+  // Below mutable/, so the mutable client's retrieve can serve every readable cap.
+  immutable: 7.5,
   mutable: 8,
-  immutable: 8,
   dirnode: 9,
   client: 10,
   fs: 11,

@@ -52,6 +52,7 @@ export interface ErrnoVerdict {
 
 const GRID_CODES = new Set([
   'ERR_NOT_ENOUGH_SERVERS',
+  'ERR_IMMUTABLE_NOT_ENOUGH_SHARES',
   'ERR_UNRECOVERABLE',
   'ERR_ROLLBACK',
   'ERR_PRIVATE_KEY_UNAVAILABLE',
@@ -79,6 +80,7 @@ export function errnoOf(err: unknown): ErrnoVerdict {
       return verdict('EEXIST');
     case 'ERR_DIR_READ_ONLY':
     case 'ERR_READ_ONLY_CAP':
+    case 'ERR_MDMF_READ_ONLY':
       return verdict('EROFS');
     case 'ERR_DIR_NOT_DIRECTORY':
       return verdict('ENOTDIR');

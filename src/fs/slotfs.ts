@@ -14,6 +14,7 @@
 //   at NAME and saves ours as a conflict copy beside it (or overwrites, if configured).
 import { randomBytes } from 'node:crypto';
 import { parseCap, formatCap, readCapOf, storageIndexOf } from '../caps/index.js';
+import { sizeFromCap } from './cap-size.js';
 import type { WriteJournal, JournalMeta } from '../cache/journal.js';
 import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
 import { childCapsOf } from '../dirnode/directory.js';
@@ -152,6 +153,8 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const UTIME_OMIT = 2 ** 52 - 1;
 const MAX_NAME_BYTES = 255;
+/** How long getattr waits to learn the size of a file whose entry has none. */
+const LEARN_SIZE_MS = 10_000;
 
 export class SlotFs {
   readonly rootCap: string;
@@ -198,7 +201,25 @@ export class SlotFs {
     if (t.kind === 'root')
       return this.dirStat((this.o.rootMtime ?? this.started) / 1000, undefined);
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
+    await this.learnSize(t.parent, t.child);
     return this.childStat(t.child);
+  }
+
+  /**
+   * A file whose entry has no size (Tahoe never writes one) is loaded so that its length
+   * is known before the kernel believes 0 — bounded, then 0 after all. Nothing is written.
+   */
+  private async learnSize(parent: DirView, child: Child): Promise<void> {
+    if (child.isDirectory || child.local || typeof child.metadata.size === 'number') return;
+    if (sizeFromCap(child.roCap) !== undefined) return;
+    const st = this.stateOf(parent, child);
+    if (st.buffer) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.load(st).catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, LEARN_SIZE_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -585,11 +606,8 @@ export class SlotFs {
     } catch (err) {
       throw new FsError('EINVAL', `not a valid cap: ${(err as Error).message}`, { cause: err });
     }
-    if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') {
-      throw new FsError(
-        'EINVAL',
-        'only mutable file and directory caps (URI:SSK…, URI:SSK-RO…, URI:DIR2…, URI:DIR2-RO…) can be linked',
-      );
+    if (cap.kind === 'ssk-verify' || cap.kind === 'immutable-verify') {
+      throw new FsError('EINVAL', 'a verify cap cannot be read, so it cannot be linked');
     }
     const { parent, name } = await this.parentOf(path);
     if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
@@ -749,9 +767,11 @@ export class SlotFs {
   async view(cap: string, path: string): Promise<DirView> {
     let view = this.views.get(cap);
     if (!view) {
+      const parsed = parseCap(cap);
       view = {
         cap,
-        writable: parseCap(cap).kind === 'ssk-write',
+        // slotfs reads MDMF directories but does not write them.
+        writable: parsed.kind === 'ssk-write' && parsed.format !== 'mdmf',
         entries: new Map(),
         fetchedAt: -Infinity,
         pending: 0,
@@ -831,7 +851,9 @@ export class SlotFs {
   private siOf(cap: string): string {
     let si = this.siCache.get(cap);
     if (!si) {
-      si = toBase32(storageIndexOf(parseCap(cap)));
+      const parsed = parseCap(cap);
+      // A LIT cap has no storage index: the cap itself names the file.
+      si = parsed.kind === 'literal' ? `lit:${cap}` : toBase32(storageIndexOf(parsed));
       if (this.siCache.size > 10000) this.siCache.clear();
       this.siCache.set(cap, si);
     }
@@ -865,7 +887,8 @@ export class SlotFs {
       return this.dirStat(mtimeSeconds, child.rwCap ? mode : (mode ?? 0o755) & ~0o222);
     }
     const st = child.local ?? this.files.get(this.siOf(child.roCap));
-    const size = st?.buffer ? st.size : typeof m.size === 'number' ? m.size : 0;
+    const fixed = sizeFromCap(child.roCap);
+    const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
     const mtime = st ? st.mtime : mtimeSeconds * 1000;
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
     if (!child.rwCap && !child.local) mode &= ~0o222;
@@ -1340,6 +1363,8 @@ export class SlotFs {
     const view = this.views.get(st.parent);
     const child = view?.entries.get(st.name);
     if (!view?.writable || !child || child.local || st.dirty || st.detached) return;
+    // An entry without a size (Tahoe's) is not wrong: a read never rewrites the directory.
+    if (typeof child.metadata.size !== 'number') return;
     if (child.metadata.size === st.size || this.siOf(child.roCap) !== this.siOf(st.cap!)) return;
     const size = st.size;
     this.o.log(

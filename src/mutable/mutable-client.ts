@@ -51,6 +51,7 @@ import {
   type Candidate,
   type OwnVersion,
 } from './recovery.js';
+import { readImmutable } from '../immutable/index.js';
 import { retrieveMdmf } from './mdmf-retrieve.js';
 import { retrieveVersion } from './retrieve.js';
 import type { Servermap } from './servermap.js';
@@ -231,6 +232,14 @@ export class MutableClient {
     if (cap.kind === 'literal') {
       return this.measure(async () => ({
         plaintext: cap.data.slice(),
+        seqnum: 0,
+        version: { seqnum: 0, rootHash: new Uint8Array(32) },
+        fromCache: false,
+      }));
+    }
+    if (cap.kind === 'immutable') {
+      return this.measure(async () => ({
+        plaintext: (await readImmutable(cap, this.servers)).plaintext,
         seqnum: 0,
         version: { seqnum: 0, rootHash: new Uint8Array(32) },
         fromCache: false,

@@ -1,0 +1,156 @@
+// A directory tree made by Tahoe-LAFS (src/chk/vectors: SDMF directories holding CHK, LIT
+// and MDMF files, entries without `size`) and a DIR2-MDMF directory (src/mdmf/vectors),
+// their shares put on the grid as Tahoe's servers held them, linked into a real mount: it
+// lists with the right sizes, copies out byte for byte with cp -r, and reading it writes
+// nothing back to Tahoe's directories.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseCap } from '../src/caps/index.js';
+import { writeEnabler } from '../src/crypto/derive.js';
+import { HttpStorageClient } from '../src/grid/http-client.js';
+import { MountProcess, gridSuite, run, sh, slotfs, writeClientConfig } from './harness.js';
+
+const CHK_VECTORS = join(import.meta.dirname, '..', 'src', 'chk', 'vectors');
+const MDMF_VECTORS = join(import.meta.dirname, '..', 'src', 'mdmf', 'vectors');
+
+interface Entry {
+  cap: string;
+  shares: { shnum: number }[];
+}
+
+let m: MountProcess | undefined;
+const suite = gridSuite('slotfs-tahoe-tree-', async () => {
+  await m?.stop().catch(() => undefined);
+});
+const { test, mtest } = suite;
+let mnt: string;
+let clients: HttpStorageClient[] = [];
+let chk: Record<string, Entry>;
+let mdmf: Record<string, Entry>;
+
+const rand = (n: number) => new Uint8Array(randomBytes(n));
+
+/** Puts every share of vector `name` on server `shnum` of the grid, as Tahoe stored it. */
+async function place(dir: string, manifest: Record<string, Entry>, name: string) {
+  const cap = parseCap(manifest[name].cap);
+  for (const { shnum } of manifest[name].shares) {
+    const data = new Uint8Array(await readFile(join(dir, `${name}.sh${shnum}.share`)));
+    const server = clients[shnum];
+    if (cap.kind === 'immutable') {
+      const up = {
+        uploadSecret: rand(32),
+        leaseRenewSecret: rand(32),
+        leaseCancelSecret: rand(32),
+      };
+      await server.allocateBuckets(cap.storageIndex, up, [shnum], data.length);
+      await server.writeImmutableShare(cap.storageIndex, shnum, up.uploadSecret, 0, data);
+    } else if (cap.kind === 'ssk-write') {
+      const secrets = {
+        writeEnabler: writeEnabler(cap.writekey, server.serverId),
+        leaseRenewSecret: rand(32),
+        leaseCancelSecret: rand(32),
+      };
+      const write = { test: [], write: [{ offset: 0, data }], newLength: null };
+      const res = await server.readTestWrite(
+        cap.storageIndex,
+        secrets,
+        new Map([[shnum, write]]),
+        [],
+      );
+      if (!res.success) throw new Error(`could not place ${name} share ${shnum}`);
+    }
+  }
+}
+
+test.serial.before(async () => {
+  if (suite.unavailable) return;
+  const { base, serversFile, grid } = suite;
+  clients = grid.servers.map((s) => new HttpStorageClient(s.entry));
+  chk = JSON.parse(await readFile(join(CHK_VECTORS, 'manifest.json'), 'utf8')) as Record<
+    string,
+    Entry
+  >;
+  mdmf = JSON.parse(await readFile(join(MDMF_VECTORS, 'manifest.json'), 'utf8')) as Record<
+    string,
+    Entry
+  >;
+  for (const name of ['tree', 'tree.sub', 'tree.small', 'tree.big', 'tree.mdmf', 'tree.sub.inner'])
+    await place(CHK_VECTORS, chk, name);
+  for (const name of ['dir-mdmf', 'dir-mdmf.a']) await place(MDMF_VECTORS, mdmf, name);
+  const client = join(base, 'client');
+  await writeClientConfig({ dir: client, serversFile });
+  mnt = join(base, 'mnt');
+  m = await MountProcess.start(mnt, client);
+});
+
+test.serial.after.always(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+});
+
+/** The bytes of every share of a mutable vector as the servers hold them now. */
+async function sharesNow(name: string): Promise<string[]> {
+  const cap = parseCap(chk[name].cap);
+  if (cap.kind !== 'ssk-write') throw new Error('mutable vector expected');
+  return Promise.all(
+    chk[name].shares.map(async ({ shnum }) =>
+      Buffer.from(
+        (await clients[shnum].readShare(cap.storageIndex, shnum, 0, 1 << 20)) ?? [],
+      ).toString('hex'),
+    ),
+  );
+}
+
+mtest('a linked Tahoe tree lists with sizes and copies out byte for byte', async (t) => {
+  const before = await sharesNow('tree');
+  const linked = await slotfs(['link', join(mnt, 'tahoe'), chk.tree.cap]);
+  t.is(linked.code, 0, linked.stderr);
+  const listing = await run('stat -c "%s %n" tahoe/* tahoe/sub/* | sort -k2', mnt);
+  t.is(
+    listing,
+    [
+      '300000 tahoe/big.bin',
+      '0 tahoe/empty',
+      '40 tahoe/lit.txt',
+      '1000 tahoe/moved.txt',
+      '2000 tahoe/notes.mdmf',
+      '4096 tahoe/sub',
+      '5000 tahoe/sub/inner.txt',
+    ].join('\n') + '\n',
+  );
+  const out = join(suite.base, 'copy');
+  await run(`cp -r tahoe ${JSON.stringify(out)}`, mnt);
+  const expected: Record<string, string> = {
+    'big.bin': 'tree.big',
+    empty: 'tree.empty',
+    'lit.txt': 'tree.lit',
+    'moved.txt': 'tree.small',
+    'notes.mdmf': 'tree.mdmf',
+    'sub/inner.txt': 'tree.sub.inner',
+  };
+  for (const [path, vector] of Object.entries(expected)) {
+    const got = await readFile(join(out, path));
+    const want = await readFile(join(CHK_VECTORS, `${vector}.plain`));
+    t.true(got.equals(want), `${path} differs from the Tahoe plaintext`);
+  }
+  // Reading wrote nothing back: Tahoe's directory still holds Tahoe's shares.
+  t.deepEqual(await sharesNow('tree'), before);
+  // Immutable files are read-only.
+  const refused = await sh('echo x >> tahoe/moved.txt', mnt);
+  t.regex(refused.stderr, /Permission denied|Read-only file system/);
+});
+
+mtest('a Tahoe DIR2-MDMF directory lists and reads; writing to it is refused', async (t) => {
+  const linked = await slotfs(['link', join(mnt, 'mdmfdir'), mdmf['dir-mdmf'].cap]);
+  t.is(linked.code, 0, linked.stderr);
+  t.is(
+    await run('stat -c "%s %n" mdmfdir/* | sort -k2', mnt),
+    '700 mdmfdir/a.txt\n30 mdmfdir/b.txt\n',
+  );
+  const a = await readFile(join(mnt, 'mdmfdir', 'a.txt'));
+  t.true(a.equals(await readFile(join(MDMF_VECTORS, 'dir-mdmf.a.plain'))));
+  const b = await readFile(join(mnt, 'mdmfdir', 'b.txt'));
+  t.true(b.equals(await readFile(join(MDMF_VECTORS, 'dir-mdmf.b.plain'))));
+  const refused = await sh('echo x > mdmfdir/new.txt', mnt);
+  t.regex(refused.stderr, /Read-only file system/);
+});
