@@ -6,10 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseCap } from '../src/caps/index.js';
+import { parseCap, type ImmutableCap } from '../src/caps/index.js';
 import { writeEnabler } from '../src/crypto/derive.js';
 import { HttpStorageClient } from '../src/grid/http-client.js';
-import { MountProcess, gridSuite, run, sh, slotfs, writeClientConfig } from './harness.js';
+import { readImmutable } from '../src/immutable/index.js';
+import {
+  MountProcess,
+  fsyncCommand,
+  gridSuite,
+  run,
+  sh,
+  slotfs,
+  writeClientConfig,
+} from './harness.js';
 
 const CHK_VECTORS = join(import.meta.dirname, '..', 'src', 'chk', 'vectors');
 const MDMF_VECTORS = join(import.meta.dirname, '..', 'src', 'mdmf', 'vectors');
@@ -135,9 +144,23 @@ mtest('a linked Tahoe tree lists with sizes and copies out byte for byte', async
   }
   // Reading wrote nothing back: Tahoe's directory still holds Tahoe's shares.
   t.deepEqual(await sharesNow('tree'), before);
-  // Immutable files are read-only.
-  const refused = await sh('echo x >> tahoe/moved.txt', mnt);
-  t.regex(refused.stderr, /Permission denied|Read-only file system/);
+});
+
+mtest('writing to a Tahoe immutable file replaces it with a new mutable file', async (t) => {
+  const chkCap = chk['tree.small'].cap;
+  t.is((await slotfs(['cap', join(mnt, 'tahoe/moved.txt')])).stdout.trim(), chkCap);
+  await run(`echo extra >> tahoe/moved.txt; ${fsyncCommand('tahoe/moved.txt')}`, mnt);
+  const plain = await readFile(join(CHK_VECTORS, 'tree.small.plain'));
+  const now = await readFile(join(mnt, 'tahoe', 'moved.txt'));
+  t.true(now.equals(Buffer.concat([plain, Buffer.from('extra\n')])));
+  const cap = (await slotfs(['cap', join(mnt, 'tahoe/moved.txt')])).stdout.trim();
+  t.regex(cap, /^URI:SSK:/);
+  // Truncating open (an editor's save) starts from nothing; the LIT file becomes mutable too.
+  await run(`printf new > tahoe/lit.txt; ${fsyncCommand('tahoe/lit.txt')}`, mnt);
+  t.is(await run('cat tahoe/lit.txt', mnt), 'new');
+  // The immutable file itself is untouched on the grid.
+  const old = await readImmutable(parseCap(chkCap) as ImmutableCap, clients);
+  t.true(Buffer.from(old.plaintext).equals(plain));
 });
 
 mtest('a Tahoe DIR2-MDMF directory lists and reads; writing to it is refused', async (t) => {

@@ -202,7 +202,7 @@ export class SlotFs {
       return this.dirStat((this.o.rootMtime ?? this.started) / 1000, undefined);
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
     await this.learnSize(t.parent, t.child);
-    return this.childStat(t.child);
+    return this.childStat(t.child, t.parent.writable);
   }
 
   /**
@@ -301,12 +301,37 @@ export class SlotFs {
     if (t.child.isDirectory) throw new FsError('EISDIR', `${path} is a directory`);
     const writable = (flags & O_ACCMODE) !== 0;
     const st = this.stateOf(t.parent, t.child);
+    if (writable && !st.writable && t.parent.writable && sizeFromCap(t.child.roCap) !== undefined) {
+      return this.newHandle(await this.replaceImmutable(t.parent, st, flags), true);
+    }
     if (writable && !st.writable) {
       throw new FsError('EROFS', `${path} is linked read-only (no write cap)`);
     }
     await this.load(st);
     if (writable && flags & O_TRUNC && st.size > 0) await this.resize(st, 0);
     return this.newHandle(st, writable);
+  }
+
+  /**
+   * Opening a Tahoe immutable (CHK/LIT) file for writing makes a new mutable file with its
+   * contents (none with O_TRUNC) that replaces the entry when published — what an editor
+   * saving in place expects. The immutable file itself is never changed.
+   */
+  private async replaceImmutable(parent: DirView, old: FileState, flags: number) {
+    if (!(flags & O_TRUNC)) await this.load(old);
+    const now = Date.now();
+    const st = new FileState(parent.cap, old.name, old.path, true, old.mode | 0o200, now);
+    st.buffer = new FileBuffer(flags & O_TRUNC ? undefined : old.buffer?.snapshot());
+    st.loadedAt = now;
+    st.link = 'replace';
+    st.dirty = true;
+    st.dirtySince = now;
+    this.unlinked.add(st);
+    parent.changes++;
+    parent.entries.set(old.name, this.localChild(st));
+    await this.ensureJournal(st);
+    this.scheduleWriteBack(st);
+    return st;
   }
 
   async create(path: string, mode: number): Promise<number> {
@@ -878,7 +903,7 @@ export class SlotFs {
     };
   }
 
-  private childStat(child: Child): Stat {
+  private childStat(child: Child, parentWritable = false): Stat {
     const m = child.metadata;
     const linkTime = m.tahoe?.linkmotime ?? m.tahoe?.linkcrtime ?? 0;
     const mtimeSeconds = typeof m.mtime === 'number' ? m.mtime : linkTime;
@@ -891,7 +916,9 @@ export class SlotFs {
     const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
     const mtime = st ? st.mtime : mtimeSeconds * 1000;
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
-    if (!child.rwCap && !child.local) mode &= ~0o222;
+    // An immutable file in a folder we may change can be written: that replaces it (open).
+    const replaceable = parentWritable && sizeFromCap(child.roCap) !== undefined;
+    if (!child.rwCap && !child.local && !replaceable) mode &= ~0o222;
     return {
       mode: S_IFREG | mode,
       size,
