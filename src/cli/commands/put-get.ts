@@ -84,16 +84,21 @@ export default function register(program: Command) {
       new Promise<void>((resolve, reject) =>
         process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
       );
-    const parsed = parseCap(cap);
+    let parsed: ReturnType<typeof parseCap> | undefined;
+    try {
+      parsed = parseCap(cap);
+    } catch {
+      parsed = undefined; // retrieve below reports it, once the client directory is set up
+    }
     // A LIT cap holds its contents: no grid needed.
-    if (parsed.kind === 'literal') {
+    if (parsed?.kind === 'literal') {
       await write(parsed.data);
       report(flags, { cap, seqnum: null, cost: new OperationCost().report() });
       return;
     }
     const opened = await openClient(flags.dir, { serversFile: flags.servers, keyPoolSize: 0 });
     try {
-      if (parsed.kind === 'immutable') {
+      if (parsed?.kind === 'immutable') {
         const cost = new OperationCost();
         const result = await cost.run(() => readImmutable(parsed, opened.servers));
         await write(result.plaintext);
