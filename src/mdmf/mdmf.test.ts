@@ -4,7 +4,14 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCap } from '../caps/parse.js';
-import { decodeMdmf, parseMdmfShare, verifyMdmfShare, type MdmfShare } from './index.js';
+import { aesCtr } from '../crypto/aes.js';
+import {
+  buildMdmfShares,
+  decodeMdmf,
+  parseMdmfShare,
+  verifyMdmfShare,
+  type MdmfShare,
+} from './index.js';
 
 const DIR = path.join(import.meta.dirname, 'vectors');
 const manifest = JSON.parse(readFileSync(path.join(DIR, 'manifest.json'), 'utf8')) as Record<
@@ -62,4 +69,57 @@ test('damaged MDMF shares are refused with ERR_MDMF_VERIFY or ERR_MDMF_LAYOUT', 
   });
   const short = t.throws(() => parseMdmfShare(bytes.subarray(0, 100)));
   t.is((short as { code?: string }).code, 'ERR_MDMF_LAYOUT');
+});
+
+test("rebuilt with Tahoe's key and salts, shares equal Tahoe's byte for byte (but the signature)", (t) => {
+  for (const name of ['mdmf-1000', 'mdmf-300000']) {
+    const { cap, shares } = vector(name);
+    const privateKeyDer = aesCtr(cap.writekey, shares[0].encryptedPrivateKey);
+    const built = buildMdmfShares({
+      plaintext: read(`${name}.plain`),
+      privateKeyDer,
+      publicKeyDer: shares[0].verificationKey,
+      encryptedPrivateKey: shares[0].encryptedPrivateKey,
+      readkey: cap.readkey,
+      seqnum: shares[0].seqnum,
+      k: shares[0].k,
+      N: shares[0].N,
+      salts: shares[0].segments.map((s) => s.salt),
+    });
+    t.deepEqual(built.rootHash, shares[0].rootHash, name);
+    built.shares.forEach((mine, n) => {
+      const theirs = read(`${name}.sh${n}.share`);
+      const ours = parseMdmfShare(mine);
+      verifyMdmfShare(ours, cap.fingerprint, n);
+      // Same bytes apart from the (randomised RSA-PSS) signature.
+      const sig = ours.signature;
+      const at = Number(Buffer.from(mine).readBigUInt64BE(75)); // the signature's offset
+      t.is(mine.length, theirs.length);
+      const masked = (b: Uint8Array) => {
+        const c = b.slice();
+        c.fill(0, at, at + sig.length);
+        return c;
+      };
+      t.deepEqual(masked(mine), masked(theirs), `${name} share ${n}`);
+    });
+  }
+});
+
+test('a new version built by slotfs verifies and decodes', (t) => {
+  const { cap, shares } = vector('mdmf-1000');
+  const plaintext = new Uint8Array(300_001).map((_, i) => i * 7);
+  const built = buildMdmfShares({
+    plaintext,
+    privateKeyDer: aesCtr(cap.writekey, shares[0].encryptedPrivateKey),
+    publicKeyDer: shares[0].verificationKey,
+    encryptedPrivateKey: shares[0].encryptedPrivateKey,
+    readkey: cap.readkey,
+    seqnum: 9,
+    k: 3,
+    N: 5,
+  });
+  const parsed = built.shares.map((s) => parseMdmfShare(s));
+  parsed.forEach((s, n) => verifyMdmfShare(s, cap.fingerprint, n));
+  t.is(parsed[0].seqnum, 9);
+  t.deepEqual(decodeMdmf(new Map([1, 3, 4].map((n) => [n, parsed[n]])), cap.readkey), plaintext);
 });
