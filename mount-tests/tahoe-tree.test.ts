@@ -15,7 +15,6 @@ import {
   fsyncCommand,
   gridSuite,
   run,
-  sh,
   slotfs,
   writeClientConfig,
 } from './harness.js';
@@ -163,7 +162,7 @@ mtest('writing to a Tahoe immutable file replaces it with a new mutable file', a
   t.true(Buffer.from(old.plaintext).equals(plain));
 });
 
-mtest('a Tahoe DIR2-MDMF directory lists and reads; writing to it is refused', async (t) => {
+mtest('a Tahoe DIR2-MDMF directory lists, reads and takes new files, staying MDMF', async (t) => {
   const linked = await slotfs(['link', join(mnt, 'mdmfdir'), mdmf['dir-mdmf'].cap]);
   t.is(linked.code, 0, linked.stderr);
   t.is(
@@ -174,6 +173,15 @@ mtest('a Tahoe DIR2-MDMF directory lists and reads; writing to it is refused', a
   t.true(a.equals(await readFile(join(MDMF_VECTORS, 'dir-mdmf.a.plain'))));
   const b = await readFile(join(mnt, 'mdmfdir', 'b.txt'));
   t.true(b.equals(await readFile(join(MDMF_VECTORS, 'dir-mdmf.b.plain'))));
-  const refused = await sh('echo x > mdmfdir/new.txt', mnt);
-  t.regex(refused.stderr, /Read-only file system/);
+  await run(`echo new > mdmfdir/new.txt; ${fsyncCommand('mdmfdir/new.txt')}`, mnt);
+  await run('echo more >> mdmfdir/a.txt', mnt);
+  await run(`${fsyncCommand('mdmfdir/a.txt')}`, mnt);
+  t.is(await run('cat mdmfdir/new.txt', mnt), 'new\n');
+  // The directory is still the same MDMF directory, now at a higher seqnum.
+  const dirCap = parseCap(mdmf['dir-mdmf'].cap);
+  if (dirCap.kind !== 'ssk-write') return t.fail();
+  const share = await clients[0].readShare(dirCap.storageIndex, 0, 0, 9);
+  t.is(share?.[0], 1, 'MDMF version byte');
+  t.true(Buffer.from(share!).readBigUInt64BE(1) > 1n);
+  t.is((await slotfs(['cap', join(mnt, 'mdmfdir')])).stdout.trim(), mdmf['dir-mdmf'].cap);
 });

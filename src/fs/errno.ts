@@ -80,7 +80,6 @@ export function errnoOf(err: unknown): ErrnoVerdict {
       return verdict('EEXIST');
     case 'ERR_DIR_READ_ONLY':
     case 'ERR_READ_ONLY_CAP':
-    case 'ERR_MDMF_READ_ONLY':
       return verdict('EROFS');
     case 'ERR_DIR_NOT_DIRECTORY':
       return verdict('ENOTDIR');

@@ -792,11 +792,9 @@ export class SlotFs {
   async view(cap: string, path: string): Promise<DirView> {
     let view = this.views.get(cap);
     if (!view) {
-      const parsed = parseCap(cap);
       view = {
         cap,
-        // slotfs reads MDMF directories but does not write them.
-        writable: parsed.kind === 'ssk-write' && parsed.format !== 'mdmf',
+        writable: parseCap(cap).kind === 'ssk-write',
         entries: new Map(),
         fetchedAt: -Infinity,
         pending: 0,

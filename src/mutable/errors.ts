@@ -113,14 +113,14 @@ export class ReadOnlyCapError extends MutableError {
   }
 }
 
-/** slotfs reads MDMF files but does not write them. */
-export class MdmfReadOnlyError extends MutableError {
+/** An operation slotfs does only for SDMF files (colliding-write recovery). */
+export class MdmfUnsupportedError extends MutableError {
   constructor(what: string) {
     super(
-      'ERR_MDMF_READ_ONLY',
-      `${what}: this is an MDMF file (URI:MDMF:/URI:DIR2-MDMF:); slotfs reads MDMF but writes only SDMF — copy it to a new file to change it`,
+      'ERR_MDMF_UNSUPPORTED',
+      `${what} is not supported for MDMF files (URI:MDMF:/URI:DIR2-MDMF:); read or update them instead`,
     );
-    this.name = 'MdmfReadOnlyError';
+    this.name = 'MdmfUnsupportedError';
   }
 }
 

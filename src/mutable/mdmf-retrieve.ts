@@ -8,6 +8,7 @@ import type { StorageClient } from '../grid/storage-client.js';
 import {
   decodeMdmf,
   isMdmfShare,
+  MDMF_CHECKSTRING_SIZE,
   MdmfError,
   parseMdmfShare,
   verifyMdmfShare,
@@ -23,6 +24,17 @@ export interface MdmfRetrieveResult {
   plaintext: Uint8Array;
   seqnum: number;
   version: { seqnum: number; rootHash: Uint8Array };
+  /** What a writer needs: every share seen (any version, verified or not) and the best's. */
+  view: MdmfView;
+}
+
+export interface MdmfView {
+  /** Server → share number → the share's first 41 bytes (its checkstring) as read. */
+  held: Map<StorageClient, Map<number, Uint8Array>>;
+  /** A verified share of the version returned (k, N, keys). */
+  best: MdmfShare;
+  /** Highest seqnum seen in any verified share. */
+  highestSeqnum: number;
 }
 
 export async function retrieveMdmf(ctx: FileContext): Promise<MdmfRetrieveResult> {
@@ -32,6 +44,7 @@ export async function retrieveMdmf(ctx: FileContext): Promise<MdmfRetrieveResult
     outcomes.set(s, [...(outcomes.get(s) ?? []), what]);
   // versionKey → share number → share
   const versions = new Map<string, Map<number, MdmfShare>>();
+  const held = new Map<StorageClient, Map<number, Uint8Array>>();
 
   await Promise.all(
     ctx.permuted.map(async (server) => {
@@ -53,6 +66,9 @@ export async function retrieveMdmf(ctx: FileContext): Promise<MdmfRetrieveResult
             return;
           }
           if (!bytes) return;
+          const shares = held.get(server) ?? new Map<number, Uint8Array>();
+          shares.set(n, bytes.slice(0, MDMF_CHECKSTRING_SIZE));
+          held.set(server, shares);
           if (!isMdmfShare(bytes)) {
             note(server, `share ${n} is not MDMF (version ${bytes[0]})`);
             return;
@@ -93,9 +109,11 @@ export async function retrieveMdmf(ctx: FileContext): Promise<MdmfRetrieveResult
   const readkey = ctx.keys.readkey;
   if (!readkey)
     throw new UnrecoverableFileError(toBase32(si), 'a verify cap cannot decrypt', servers);
+  const highestSeqnum = Math.max(...[...versions.values()].map((v) => [...v.values()][0].seqnum));
   return {
     plaintext: decodeMdmf(best, readkey),
     seqnum: first.seqnum,
     version: { seqnum: first.seqnum, rootHash: first.rootHash.slice() },
+    view: { held, best: first, highestSeqnum },
   };
 }

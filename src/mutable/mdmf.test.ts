@@ -5,8 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatCap, parseCap } from '../caps/index.js';
+import { writeEnabler } from '../crypto/derive.js';
 import { toBase32 } from '../encoding/base32.js';
 import { MemoryStorageClient, MemoryStorageServer } from '../grid/test-support/memory-client.js';
+import type { StorageClient } from '../grid/storage-client.js';
+import { fileContext } from './context.js';
+import { publishMdmf } from './mdmf-publish.js';
+import { retrieveMdmf } from './mdmf-retrieve.js';
 import { MutableClient } from './mutable-client.js';
 
 const DIR = path.join(import.meta.dirname, '..', 'mdmf', 'vectors');
@@ -24,9 +29,11 @@ function gridWith(name: string, damage?: (shnum: number, bytes: Uint8Array) => v
     const server = new MemoryStorageServer(new Uint8Array(randomBytes(20)));
     const data = read(`${name}.sh${n}.share`);
     damage?.(n, data);
+    // As Tahoe's client would have written it: the write enabler of this server.
+    const we = writeEnabler(cap.writekey, server.nodeId);
     server.slots.set(
       toBase32(cap.storageIndex),
-      new Map([[n, { data, writeEnabler: new Uint8Array(32), leases: [] }]]),
+      new Map([[n, { data, writeEnabler: we, leases: [] }]]),
     );
     return server;
   });
@@ -84,13 +91,52 @@ test('MDMF shares read through an SDMF cap are refused but never reported corrup
   t.deepEqual(reports(), [], 'no false corruption advisories');
 });
 
-test('writing an MDMF file is refused with ERR_MDMF_READ_ONLY and changes nothing', async (t) => {
-  const { client, reports } = gridWith('mdmf-1000');
-  const err = await t.throwsAsync(client.update(manifest['mdmf-1000'].cap, new Uint8Array([1])));
-  t.is((err as { code?: string }).code, 'ERR_MDMF_READ_ONLY');
-  t.deepEqual(
-    (await client.retrieve(manifest['mdmf-1000'].cap)).plaintext,
-    read('mdmf-1000.plain'),
+test('MDMF files are updated and modified in place, staying MDMF', async (t) => {
+  const { cap, client, reports } = gridWith('mdmf-300000');
+  const capText = manifest['mdmf-300000'].cap;
+  const before = await client.retrieve(capText);
+  const next = new Uint8Array(200_000).fill(0x61);
+  const updated = await client.update(capText, next, { basedOn: before.version });
+  t.is(updated.seqnum, before.seqnum + 1);
+  const read1 = await client.retrieve(capText);
+  t.deepEqual(read1.plaintext, next);
+  const modified = await client.modify(
+    capText,
+    (old) => new Uint8Array([...old.subarray(0, 10), 0x62]),
   );
+  t.is(modified.seqnum, before.seqnum + 2);
+  t.deepEqual(
+    (await client.retrieve(capText)).plaintext,
+    new Uint8Array([...next.subarray(0, 10), 0x62]),
+  );
+  // A stale base is refused; recovery is SDMF-only.
+  const stale = await t.throwsAsync(client.update(capText, next, { basedOn: before.version }));
+  t.is((stale as { code?: string }).code, 'ERR_UNCOORDINATED_WRITE');
+  const recover = await t.throwsAsync(client.recover(capText));
+  t.is((recover as { code?: string }).code, 'ERR_MDMF_UNSUPPORTED');
   t.deepEqual(reports(), []);
+  t.true(cap.format === 'mdmf');
+});
+
+test('an MDMF write that lost the race to another writer fails its test and changes nothing', async (t) => {
+  const { client } = gridWith('mdmf-1000');
+  const capText = manifest['mdmf-1000'].cap;
+  const cap = parseCap(capText);
+  if (cap.kind !== 'ssk-write') return t.fail();
+  // Two writers read the same version; the second to publish must lose.
+  const ctx = fileContext(
+    {
+      storageIndex: cap.storageIndex,
+      fingerprint: cap.fingerprint,
+      readkey: cap.readkey,
+      writekey: cap.writekey,
+    },
+    (client as unknown as { servers: StorageClient[] }).servers,
+    new Uint8Array(32),
+  );
+  const seen = await retrieveMdmf(ctx);
+  await publishMdmf(ctx, new Uint8Array([1, 2, 3]), seen.view);
+  const err = await t.throwsAsync(publishMdmf(ctx, new Uint8Array([4, 5, 6]), seen.view));
+  t.is((err as { code?: string }).code, 'ERR_UNCOORDINATED_WRITE');
+  t.deepEqual((await client.retrieve(capText)).plaintext, new Uint8Array([1, 2, 3]));
 });

@@ -27,7 +27,7 @@ import { checkEncodingParameters } from '../sdmf/build.js';
 import { fileContext, type FileContext } from './context.js';
 import {
   PrivateKeyUnavailableError,
-  MdmfReadOnlyError,
+  MdmfUnsupportedError,
   ReadOnlyCapError,
   RecoveryFailedError,
   RollbackError,
@@ -52,6 +52,7 @@ import {
   type OwnVersion,
 } from './recovery.js';
 import { readImmutable } from '../immutable/index.js';
+import { publishMdmf } from './mdmf-publish.js';
 import { retrieveMdmf } from './mdmf-retrieve.js';
 import { retrieveVersion } from './retrieve.js';
 import type { Servermap } from './servermap.js';
@@ -247,10 +248,10 @@ export class MutableClient {
     }
     const readable = requireReadCap(cap);
     if (readable.format === 'mdmf') {
-      return this.measure(async () => ({
-        ...(await retrieveMdmf(this.context(readable))),
-        fromCache: false,
-      }));
+      return this.measure(async () => {
+        const { plaintext, seqnum, version } = await retrieveMdmf(this.context(readable));
+        return { plaintext, seqnum, version, fromCache: false };
+      });
     }
     return this.measure(async () => {
       const state = await this.read(this.context(readable), false);
@@ -272,6 +273,17 @@ export class MutableClient {
   ): Promise<OperationResult> {
     const cap = this.writeCap(capText, 'update');
     checkFileSize(plaintext.length);
+    if (cap.format === 'mdmf') {
+      return this.measure(async () => {
+        const ctx = this.context(cap);
+        const current = await retrieveMdmf(ctx);
+        if (options.basedOn && !sameVersion(current.version, options.basedOn)) {
+          throw new UncoordinatedWriteError(ctx.siText, [], options.basedOn.seqnum + 1);
+        }
+        const r = await publishMdmf(ctx, plaintext, current.view);
+        return { seqnum: r.seqnum, version: { seqnum: r.seqnum, rootHash: r.rootHash } };
+      });
+    }
     return this.measure(async () => {
       const ctx = this.context(cap);
       const warm = await this.warmPublish(ctx, plaintext, options.basedOn);
@@ -335,6 +347,7 @@ export class MutableClient {
     const cap = this.writeCap(capText, 'modify');
     const attempts = this.options.modifyAttempts ?? 10;
     let delay = this.options.backoffMs ?? 25;
+    if (cap.format === 'mdmf') return this.measure(() => this.modifyMdmf(cap, modifier));
     return this.measure(async () => {
       const ctx = this.context(cap);
       const started = performance.now();
@@ -446,6 +459,37 @@ export class MutableClient {
     });
   }
 
+  /** modify() of an MDMF file: read, apply, publish; again (backing off) on a collision. */
+  private async modifyMdmf(
+    cap: MutableWriteCap,
+    modifier: Modifier,
+  ): Promise<Omit<ModifyResult, 'cost'>> {
+    const ctx = this.context(cap);
+    const attempts = this.options.modifyAttempts ?? 10;
+    let delay = this.options.backoffMs ?? 25;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const current = await retrieveMdmf(ctx);
+      const next = await modifier(current.plaintext);
+      checkFileSize(next.length);
+      if (equalBytes(next, current.plaintext)) {
+        const { plaintext, seqnum, version } = current;
+        return { plaintext, seqnum, version, fromCache: false, attempts: attempt };
+      }
+      try {
+        const r = await publishMdmf(ctx, next, current.view);
+        const version = { seqnum: r.seqnum, rootHash: r.rootHash };
+        return { plaintext: next, seqnum: r.seqnum, version, fromCache: false, attempts: attempt };
+      } catch (err) {
+        if (!(err instanceof UncoordinatedWriteError)) throw err;
+        lastError = err;
+        await sleep(delay * (0.5 + Math.random()));
+        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      }
+    }
+    throw new TooManyCollisionsError(ctx.siText, attempts, lastError);
+  }
+
   // ---- recover (make a mixed grid converge) ----
 
   /**
@@ -456,6 +500,7 @@ export class MutableClient {
    */
   async recover(capText: string): Promise<RecoverResult> {
     const cap = this.writeCap(capText, 'recover');
+    if (cap.format === 'mdmf') throw new MdmfUnsupportedError('recover');
     return this.measure(async () => {
       const ctx = this.context(cap);
       const r = await this.recoverWith(ctx);
@@ -541,7 +586,6 @@ export class MutableClient {
   private writeCap(capText: string, what: string): MutableWriteCap {
     const cap = parseCap(capText);
     if (cap.kind === 'ssk-read' || cap.kind === 'ssk-verify') throw new ReadOnlyCapError(what);
-    if (cap.kind === 'ssk-write' && cap.format === 'mdmf') throw new MdmfReadOnlyError(what);
     return requireWriteCap(cap);
   }
 
