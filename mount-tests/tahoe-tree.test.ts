@@ -15,6 +15,7 @@ import {
   fsyncCommand,
   gridSuite,
   run,
+  sh,
   slotfs,
   writeClientConfig,
 } from './harness.js';
@@ -36,6 +37,7 @@ let mnt: string;
 let clients: HttpStorageClient[] = [];
 let chk: Record<string, Entry>;
 let mdmf: Record<string, Entry>;
+let backup: Record<string, Entry>;
 
 const rand = (n: number) => new Uint8Array(randomBytes(n));
 
@@ -86,6 +88,12 @@ test.serial.before(async () => {
   for (const name of ['tree', 'tree.sub', 'tree.small', 'tree.big', 'tree.mdmf', 'tree.sub.inner'])
     await place(CHK_VECTORS, chk, name);
   for (const name of ['dir-mdmf', 'dir-mdmf.a']) await place(MDMF_VECTORS, mdmf, name);
+  backup = JSON.parse(await readFile(join(CHK_VECTORS, 'backup-manifest.json'), 'utf8')) as Record<
+    string,
+    Entry
+  >;
+  for (const name of ['backup', 'backup.a', 'backup.sub', 'backup.sub.c'])
+    await place(CHK_VECTORS, backup, name);
   const client = join(base, 'client');
   await writeClientConfig({ dir: client, serversFile });
   mnt = join(base, 'mnt');
@@ -185,3 +193,34 @@ mtest('a Tahoe DIR2-MDMF directory lists, reads and takes new files, staying MDM
   t.true(Buffer.from(share!).readBigUInt64BE(1) > 1n);
   t.is((await slotfs(['cap', join(mnt, 'mdmfdir')])).stdout.trim(), mdmf['dir-mdmf'].cap);
 });
+
+mtest(
+  'a tahoe backup snapshot (immutable folders) lists, copies out and refuses changes',
+  async (t) => {
+    const linked = await slotfs(['link', join(mnt, 'snapshot'), backup.backup.cap]);
+    t.is(linked.code, 0, linked.stderr);
+    t.is(
+      await run('find snapshot | sort | while read -r p; do stat -c "%F %s %n" "$p"; done', mnt),
+      [
+        'directory 4096 snapshot',
+        'regular file 3000 snapshot/a.txt',
+        'regular file 30 snapshot/b.txt',
+        'directory 4096 snapshot/sub',
+        'regular file 70000 snapshot/sub/c.bin',
+        'directory 4096 snapshot/sub/empty-dir',
+      ].join('\n') + '\n',
+    );
+    const out = join(suite.base, 'snapshot-copy');
+    await run(`cp -r snapshot ${JSON.stringify(out)}`, mnt);
+    for (const [path, vector] of [
+      ['a.txt', 'backup.a'],
+      ['b.txt', 'backup.b'],
+      ['sub/c.bin', 'backup.sub.c'],
+    ]) {
+      const got = await readFile(join(out, path));
+      t.true(got.equals(await readFile(join(CHK_VECTORS, `${vector}.plain`))), path);
+    }
+    const refused = await sh('touch snapshot/new.txt', mnt);
+    t.regex(refused.stderr, /Read-only file system/);
+  },
+);

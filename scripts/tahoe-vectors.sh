@@ -6,7 +6,8 @@
 #   <name>.sh<N>.share    the bare share N as stored (container header and leases removed)
 #   <name>.sh<N>.container  the server's container file, unchanged
 #   manifest.json         name → cap, size, kind, storage index, share numbers, servers
-# Usage: bash scripts/tahoe-vectors.sh OUT   (the grid must be running: tahoe-grid.sh start)
+# Usage: bash scripts/tahoe-vectors.sh OUT [backup]   (the grid must be running: tahoe-grid.sh start)
+#   with `backup`: only the `tahoe backup` vectors (immutable DIR2-CHK/DIR2-LIT directories)
 set -euo pipefail
 OUT=$1
 GRID=/work/shared/tahoe-peer/tahoe-grid.sh
@@ -36,6 +37,39 @@ put() { # name size [format] [target]
   T put "${args[@]}" "$OUT/$name.plain" $target 2>/dev/null | tail -1 >"$OUT/$name.cap"
 }
 
+if [ "${2:-}" = backup ]; then
+  # `tahoe backup` stores each snapshot as immutable directories (DIR2-CHK, or DIR2-LIT
+  # when tiny) of CHK and LIT files.
+  SRC=$(mktemp -d)
+  gen 3000 backup.a >"$SRC/a.txt"
+  gen 30 backup.b >"$SRC/b.txt"
+  mkdir -p "$SRC/sub/empty-dir"
+  gen 70000 backup.sub.c >"$SRC/sub/c.bin"
+  cp "$SRC/a.txt" "$OUT/backup.a.plain"; cp "$SRC/b.txt" "$OUT/backup.b.plain"
+  cp "$SRC/sub/c.bin" "$OUT/backup.sub.c.plain"
+  T mkdir >"$OUT/backup-root.cap"
+  T backup "$SRC" "$(cat "$OUT/backup-root.cap")" >/dev/null
+  T ls --json "$(cat "$OUT/backup-root.cap")/Latest" >"$OUT/backup.json"
+  python3 -c "
+import json,sys
+d=json.load(open(sys.argv[1]))
+print(d[1]['ro_uri'])" "$OUT/backup.json" >"$OUT/backup.cap"
+  T ls --json "$(cat "$OUT/backup.cap")/sub" >"$OUT/backup.sub.json"
+  for n in a b; do
+    python3 -c "
+import json,sys
+print(json.load(open(sys.argv[1]))[1]['children'][sys.argv[2]][1]['ro_uri'])" "$OUT/backup.json" "$n.txt" >"$OUT/backup.$n.cap"
+  done
+  python3 -c "
+import json,sys
+c=json.load(open(sys.argv[1]))[1]['children']
+print(c['sub'][1]['ro_uri'])" "$OUT/backup.json" >"$OUT/backup.sub.cap"
+  python3 -c "
+import json,sys
+c=json.load(open(sys.argv[1]))[1]['children']
+print(c['c.bin'][1]['ro_uri']); open(sys.argv[2],'w').write(c['empty-dir'][1]['ro_uri']+'\\n')" "$OUT/backup.sub.json" "$OUT/backup.sub.empty-dir.cap" >"$OUT/backup.sub.c.cap"
+  rm -rf "$SRC"
+else
 put chk-56 56
 put chk-1000 1000
 put chk-300000 300000
@@ -65,6 +99,8 @@ put tree.sub.inner 5000 CHK "$TR/sub/inner.txt"
 T mv "$TR/small.txt" "$TR/moved.txt" >/dev/null
 T ls --json "$TR" >"$OUT/tree.json"
 T ls --json "$TR/sub" >"$OUT/tree.sub.json"
+
+fi
 
 # Shares of every cap, off the storage nodes' disks.
 python3 - "$OUT" "$G" <<'PY'
