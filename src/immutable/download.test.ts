@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseCap } from '../caps/parse.js';
 import type { ImmutableCap } from '../caps/types.js';
 import { toBase32 } from '../encoding/base32.js';
+import { FaultyStorageClient } from '../grid/faults/index.js';
 import { MemoryStorageClient, MemoryStorageServer } from '../grid/test-support/memory-client.js';
 import { ImmutableReadError, readImmutable, readLiteral } from './index.js';
 
@@ -88,4 +89,19 @@ test('LIT caps are read from the cap', (t) => {
   const cap = parseCap(manifest['lit-20'].cap);
   if (cap.kind !== 'literal') return t.fail();
   t.deepEqual(readLiteral(cap), read('lit-20.plain'));
+});
+
+test('a server that is down or fails its reads is passed over for the others', async (t) => {
+  const { cap, shares, plain } = vector('chk-1000');
+  const { clients } = grid(cap, shares, [[0], [1], [2], [3], [4]]);
+  const faulty = clients.map((c) => new FaultyStorageClient(c));
+  faulty[0].set({ kind: 'down' });
+  faulty[1].set({ fault: { kind: 'http-error', status: 500 }, ops: ['readImmutableShare'] });
+  const result = await readImmutable(cap, faulty);
+  t.deepEqual(result.plaintext, plain);
+  t.deepEqual(result.sharesUsed.map((u) => u.shareNumber).sort(), [2, 3, 4]);
+  faulty[2].set({ kind: 'down' });
+  const err = await t.throwsAsync(readImmutable(cap, faulty), { instanceOf: ImmutableReadError });
+  t.regex(err?.message ?? '', /ERR_SERVER_UNREACHABLE/);
+  t.regex(err?.message ?? '', /read of share 1 failed \(ERR_SERVER_HTTP_STATUS/);
 });
