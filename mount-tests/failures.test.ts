@@ -163,7 +163,13 @@ mtest(
     t.not(write.code, 0);
     t.regex(write.stderr, /Input\/output error|EIO/);
     t.true(Date.now() - started < 60_000, 'bounded by the timeouts');
-    t.regex(m.output, /slotfs: \w+ \/d.*server-\d/);
+    // One short line naming the directory (not its storage index), servers summarised, and
+    // not repeated for every further lookup of it.
+    await sh(`ls ${mnt}/d; ls ${mnt}/d; stat ${mnt}/d/f.txt`, base);
+    const lines = m.output.split('\n').filter((l) => l.includes(' directory /d: '));
+    t.is(lines.length, 1, m.output);
+    t.regex(lines[0], /slotfs: \w+ directory \/d: ERR_\w+: .*; servers: 10 \w+ \(server-\d, /);
+    t.notRegex(lines[0], /\b[a-z2-7]{26}\b/);
     const status = await slotfs(['status', mnt]);
     t.regex(status.stdout, /servers: 0 of 10 up/);
     t.regex(status.stdout, /recent errors: [1-9]/);

@@ -103,7 +103,7 @@ export interface ClientSetup {
   dir: string;
   serversFile: string;
   /** [mount] settings (short cache times by default, so tests do not wait long). */
-  mount?: Record<string, string | number>;
+  mount?: Record<string, string | number | boolean>;
   /** Top-level settings (k, n, happy, epsilon, timeouts…) as TOML lines. */
   extra?: string;
 }

@@ -153,10 +153,8 @@ mtest('git init, add, commit and status inside the mount', async (t) => {
 
 mtest('unsupported features fail clearly and change nothing', async (t) => {
   await run('echo keep > keep.txt', mnt);
-  const hard = await sh('ln keep.txt hard.txt', mnt);
-  t.regex(hard.stderr, /Operation not permitted/);
-  const soft = await sh('ln -s keep.txt soft.txt', mnt);
-  t.regex(soft.stderr, /Operation not permitted/);
+  const fifo = await sh('mkfifo fifo', mnt);
+  t.regex(fifo.stderr, /Operation not permitted/);
   const xattr = await sh('setfattr -n user.color -v blue keep.txt', mnt);
   t.regex(xattr.stderr, /Operation not supported/);
   const long = await sh(`touch ${'n'.repeat(256)}`, mnt);
@@ -168,10 +166,7 @@ mtest('unsupported features fail clearly and change nothing', async (t) => {
   const notdir = await sh('ls keep.txt/x', mnt);
   t.regex(notdir.stderr, /Not a directory/);
   t.is(
-    await run(
-      'ls hard.txt soft.txt 2>/dev/null || true; cat keep.txt; ls big.bin 2>/dev/null || true',
-      mnt,
-    ),
+    await run('ls fifo 2>/dev/null || true; cat keep.txt; ls big.bin 2>/dev/null || true', mnt),
     'keep\nbig.bin\n',
   );
 });
@@ -213,6 +208,15 @@ mtest('caps: xattrs, slotfs cap, slotfs link (and read-only links refuse writes)
     'URI:CHK-Verifier:6nmrpsubgbe57udnexlkiwzmlu:bjt7j6hshrlmadjyr7otq3dc24end5meo5xcr5xe5r663po6itmq:3:10:7277',
   ]);
   t.regex(verifier.stderr, /verify cap cannot be read/);
+  // An immutable file cap whose shares are nowhere: checked before linking, nothing linked.
+  const chk = await slotfs([
+    'link',
+    join(mnt, 'broken'),
+    `URI:CHK:${'a'.repeat(26)}:${'a'.repeat(52)}:3:10:1000`,
+  ]);
+  t.is(chk.code, 1);
+  t.regex(chk.stderr, /0 good shares found, 3 needed/);
+  t.is((await sh('test -e broken', mnt)).code, 1, 'nothing linked');
 });
 
 mtest('slotfs status lists the servers and pending write-backs', async (t) => {

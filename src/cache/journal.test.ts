@@ -122,3 +122,21 @@ testProp(
   },
   { numRuns: 25 },
 );
+
+test('the modification time of the last timed write or truncate is replayed', async (t) => {
+  await withJournal(async (j) => {
+    await j.begin('a', meta, bytes('x'));
+    await j.write('a', 1, bytes('y')); // an untimed record (older journals) carries none
+    t.is((await j.entries())[0].changedAt, undefined);
+    await j.write('a', 2, bytes('z'), 1000);
+    await j.truncate('a', 2, 2000);
+    const [entry] = await j.entries();
+    t.is(entry.changedAt, 2000);
+    t.is(text(entry.contents), 'xy');
+    // Metadata recorded after the last write (touch -d) holds the newer mtime itself.
+    await j.setMeta('a', { ...meta, mtime: 5, afterOp: j.mark() });
+    t.is((await j.entries())[0].changedAt, undefined);
+    await j.write('a', 0, bytes('w'), 3000);
+    t.is((await j.entries())[0].changedAt, 3000);
+  });
+});

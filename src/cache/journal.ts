@@ -30,12 +30,19 @@ export interface JournalMeta {
   mode?: number;
   /** Modification time, ms since the epoch. */
   mtime?: number;
+  /** mark() when this metadata was recorded: writes recorded later bring their own mtime. */
+  afterOp?: number;
 }
 
 export interface JournalEntry {
   id: string;
   meta: JournalMeta;
   contents: Uint8Array;
+  /**
+   * The modification time (ms) carried by the last write or truncate, when it was recorded
+   * after the metadata (which otherwise holds the newer mtime, e.g. set by touch -d).
+   */
+  changedAt?: number;
 }
 
 export class JournalError extends Error {
@@ -52,6 +59,9 @@ export class JournalError extends Error {
 type Bytes = Uint8Array;
 const OP_WRITE = 0x57; // 'W'
 const OP_TRUNCATE = 0x54; // 'T'
+// The same, followed by the change's modification time (float64 ms) before the data.
+const OP_WRITE_AT = 0x77; // 'w'
+const OP_TRUNCATE_AT = 0x74; // 't'
 
 const text = new TextEncoder();
 
@@ -112,19 +122,25 @@ export class WriteJournal {
     return this.enqueue(id, () => this.db.put(`m!${id}`, value));
   }
 
-  write(id: string, offset: number, data: Bytes): Promise<void> {
-    const value = new Uint8Array(9 + data.length);
-    value[0] = OP_WRITE;
-    new DataView(value.buffer).setFloat64(1, offset);
-    value.set(data, 9);
+  /** Records a write; `mtime` (ms), when given, is replayed as the file's modification time. */
+  write(id: string, offset: number, data: Bytes, mtime?: number): Promise<void> {
+    const head = mtime === undefined ? 9 : 17;
+    const value = new Uint8Array(head + data.length);
+    value[0] = mtime === undefined ? OP_WRITE : OP_WRITE_AT;
+    const view = new DataView(value.buffer);
+    view.setFloat64(1, offset);
+    if (mtime !== undefined) view.setFloat64(9, mtime);
+    value.set(data, head);
     const key = this.opKey(id);
     return this.enqueue(id, () => this.db.put(key, value));
   }
 
-  truncate(id: string, size: number): Promise<void> {
-    const value = new Uint8Array(9);
-    value[0] = OP_TRUNCATE;
-    new DataView(value.buffer).setFloat64(1, size);
+  truncate(id: string, size: number, mtime?: number): Promise<void> {
+    const value = new Uint8Array(mtime === undefined ? 9 : 17);
+    value[0] = mtime === undefined ? OP_TRUNCATE : OP_TRUNCATE_AT;
+    const view = new DataView(value.buffer);
+    view.setFloat64(1, size);
+    if (mtime !== undefined) view.setFloat64(9, mtime);
     const key = this.opKey(id);
     return this.enqueue(id, () => this.db.put(key, value));
   }
@@ -209,12 +225,18 @@ export class WriteJournal {
       }
       const snapshot = (await this.db.get(`s!${id}`)) ?? new Uint8Array(0);
       const contents = new Replay(snapshot);
-      for await (const [, op] of this.db.iterator({ gt: `o!${id}!`, lt: `o!${id}"` })) {
-        const at = new DataView(op.buffer, op.byteOffset, op.byteLength).getFloat64(1);
+      let changedAt: number | undefined;
+      for await (const [key, op] of this.db.iterator({ gt: `o!${id}!`, lt: `o!${id}"` })) {
+        const view = new DataView(op.buffer, op.byteOffset, op.byteLength);
+        const at = view.getFloat64(1);
+        const timed = op[0] === OP_WRITE_AT || op[0] === OP_TRUNCATE_AT;
+        const seq = Number(key.slice(key.lastIndexOf('!') + 1));
+        if (timed && seq > (meta.afterOp ?? -Infinity)) changedAt = view.getFloat64(9);
         if (op[0] === OP_WRITE) contents.write(at, op.subarray(9));
-        else if (op[0] === OP_TRUNCATE) contents.truncate(at);
+        else if (op[0] === OP_WRITE_AT) contents.write(at, op.subarray(17));
+        else if (op[0] === OP_TRUNCATE || op[0] === OP_TRUNCATE_AT) contents.truncate(at);
       }
-      out.push({ id, meta, contents: contents.result() });
+      out.push({ id, meta, contents: contents.result(), changedAt });
     }
     return out;
   }

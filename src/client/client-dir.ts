@@ -54,6 +54,8 @@ const configSchema = z
         'op-timeout-ms': z.number().int().positive().default(30000),
         /** Changes to one directory within this window are published together. */
         'dir-batch-ms': z.number().int().min(0).default(5),
+        /** Other users may use the mount (FUSE allow_other; file modes still apply). */
+        'allow-other': z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './format.js';
 export * from './metadata-json.js';
 export * from './directory.js';
+export * from './symlink.js';

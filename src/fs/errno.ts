@@ -25,6 +25,7 @@ export const Errno = {
   ENOTSUP: -E.ENOTSUP,
   ENOSYS: -E.ENOSYS,
   EACCES: -E.EACCES,
+  ELOOP: -E.ELOOP,
 } as const;
 
 export type ErrnoName = keyof typeof Errno;
@@ -87,6 +88,8 @@ export function errnoOf(err: unknown): ErrnoVerdict {
       return verdict(e?.nameProblem === 'too-long' ? 'ENAMETOOLONG' : 'EINVAL');
     case 'ERR_SDMF_FILE_TOO_LARGE':
       return verdict('EFBIG');
+    case 'ERR_DIR_SYMLINK_TARGET':
+      return verdict('EINVAL');
   }
   if (code.startsWith('ERR_CAP')) return verdict('EINVAL');
   if (GRID_CODES.has(code) || code.startsWith('ERR_SERVER') || code.startsWith('ERR_REQUEST')) {

@@ -3,6 +3,7 @@
 // log line naming its cause; and an operation that waits on the grid longer than
 // `opTimeoutMs` answers EIO (naming the servers it waited for) instead of hanging.
 import { Errno, describeFailure, errnoOf } from './errno.js';
+import { RepeatFilter, describeObject, summarizeFailure } from './failure-log.js';
 import type { SlotFs } from './slotfs.js';
 
 export interface FuseOpsOptions {
@@ -12,6 +13,8 @@ export interface FuseOpsOptions {
   slowServers?: (ms: number) => string[];
   /** Called with every logged failure (for `slotfs status`). */
   onError?: (message: string) => void;
+  /** The same failure of one object is logged once within this window. Default 30 s. */
+  repeatWindowMs?: number;
 }
 
 type Callback = (...args: unknown[]) => void;
@@ -25,8 +28,17 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
   // SLOTFS_DEBUG=1 logs every operation and its answer (to trace what a tool does).
   const debug = !!process.env.SLOTFS_DEBUG;
 
-  function fail(op: string, what: string, message: string): void {
-    const line = `slotfs: ${op} ${what}: ${message}`;
+  const repeats = new RepeatFilter(options.repeatWindowMs);
+
+  /** "file /a.txt" for a path argument (the kind as far as the mount knows it without asking). */
+  function named(what: string, first: unknown): string {
+    return what === first ? describeObject(what, fs.kindOf(what)) : what;
+  }
+
+  /** Logs a failure; the same kind of failure of one object only once per window. */
+  function fail(op: string, what: string, message: string, kind: string): void {
+    const line = repeats.filter(`${what}\0${kind}`, `slotfs: ${op} ${what}: ${message}`);
+    if (line === undefined) return;
     log(line);
     options.onError?.(line);
   }
@@ -72,12 +84,18 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       };
       const timer = setTimeout(() => {
         const slow = options.slowServers?.(Math.min(options.opTimeoutMs, 1000)) ?? [];
+        const shown =
+          slow.slice(0, 3).join(', ') + (slow.length > 3 ? `, +${slow.length - 3}` : '');
         fail(
           name,
-          safe(() => describe(...args)),
+          named(
+            safe(() => describe(...args)),
+            args[0],
+          ),
           `no answer from the grid after ${Math.round(options.opTimeoutMs / 1000)} s` +
-            (slow.length ? ` (waiting for ${slow.join(', ')})` : '') +
+            (slow.length ? ` (waiting for ${slow.length} servers: ${shown})` : '') +
             '; answered EIO',
+          'timeout',
         );
         finish(Errno.EIO);
       }, options.opTimeoutMs);
@@ -93,10 +111,16 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
         (err: unknown) => {
           const verdict = errnoOf(err);
           if (verdict.failure) {
+            const what = named(
+              safe(() => describe(...args)),
+              args[0],
+            );
+            const code = (err as { code?: unknown } | null)?.code;
             fail(
               name,
-              safe(() => describe(...args)),
-              `${describeFailure(err)} (answered ${verdict.name})`,
+              what,
+              `${summarizeFailure(err, what)} (answered ${verdict.name})`,
+              typeof code === 'string' ? code : describeFailure(err),
             );
           }
           finish(verdict.errno);
@@ -160,11 +184,21 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     // The caps are read-only; other attributes are not kept.
     setxattr: refuse(Errno.ENOTSUP),
     removexattr: refuse(Errno.ENOTSUP),
-    // Hard links and symlinks have no dirnode counterpart slotfs supports.
-    link: refuse(Errno.EPERM),
-    symlink: refuse(Errno.EPERM),
+    // fuse-native passes (target, link path) to symlink, (existing, new) to link.
+    symlink: op(
+      'symlink',
+      'void',
+      (target: string, path: string) => fs.symlink(target, path),
+      (target: string, path: string) => `${path} → ${target}`,
+    ),
+    readlink: op('readlink', 'value', (path: string) => fs.readlink(path)),
+    link: op(
+      'link',
+      'void',
+      (from: string, to: string) => fs.hardLink(from, to),
+      (from: string, to: string) => `${from} → ${to}`,
+    ),
     mknod: refuse(Errno.EPERM),
-    readlink: refuse(Errno.EINVAL),
   };
 }
 

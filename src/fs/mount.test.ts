@@ -1,7 +1,7 @@
 // The checks mount() makes before touching the grid or FUSE (the full mount is tested in
 // mount-tests/, against real servers and a real FUSE mount).
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MountError, mount } from './mount.js';
@@ -47,5 +47,22 @@ test('no usable FUSE device: ERR_MOUNT_FUSE, before anything is opened', async (
     );
     t.is((err as MountError).code, 'ERR_MOUNT_FUSE');
     t.regex(err!.message, /FUSE is not available here/);
+  });
+});
+
+test('allow-other without user_allow_other in fuse.conf (not root): ERR_MOUNT_FUSE saying what to add', async (t) => {
+  await withDir(async (dir) => {
+    const client = join(dir, 'client');
+    await mkdir(client);
+    await writeFile(
+      join(client, 'config.toml'),
+      `servers-file = ${JSON.stringify(join(dir, 'servers.yaml'))}\n[mount]\nallow-other = true\n`,
+    );
+    await writeFile(join(dir, 'fuse.conf'), '#user_allow_other\n');
+    const err = await t.throwsAsync(
+      mount({ mountpoint: dir, dir: client, uid: 1000, fuseConf: join(dir, 'fuse.conf') }),
+    );
+    t.is((err as MountError).code, 'ERR_MOUNT_FUSE');
+    t.regex(err!.message, /user_allow_other/);
   });
 });

@@ -4,7 +4,7 @@
 // cannot be published stays in the journal for the next mount).
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, existsSync } from 'node:fs';
-import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { openClient, type OpenClient } from '../client/open-client.js';
 import { openRoot } from '../client/root.js';
 import { DirectoryClient } from '../dirnode/directory.js';
 import { toBase32 } from '../encoding/base32.js';
+import { checkAllowOther } from './allow-other.js';
 import { allMounts, controlSocketPath, serveControl, type ControlRequest } from './control.js';
 import { describeFailure, FsError } from './errno.js';
 import { fuseOperations } from './fuse-ops.js';
@@ -45,6 +46,10 @@ export interface MountOptions {
   log?: (line: string) => void;
   /** The FUSE device to check for (tests point it elsewhere). Default /dev/fuse. */
   fuseDevice?: string;
+  /** FUSE's configuration, checked when allow-other is set (tests point it elsewhere). */
+  fuseConf?: string;
+  /** The user to check allow-other for (tests pretend not to be root). Default: ours. */
+  uid?: number;
 }
 
 export interface Mounted {
@@ -151,6 +156,13 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   try {
     const dirInfo = await openClientDir(options.dir, { serversFile: options.serversFile });
     const m = dirInfo.config.mount;
+    if (m['allow-other']) {
+      const problem = await checkAllowOther(
+        options.uid ?? process.getuid?.() ?? 0,
+        options.fuseConf,
+      );
+      if (problem) throw new MountError('ERR_MOUNT_FUSE', problem);
+    }
     const opened: OpenClient = await openClient(options.dir, {
       serversFile: options.serversFile,
       // Creating many files in a row takes a key each: keep more ready than one-shot commands.
@@ -179,7 +191,10 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     const fs = new SlotFs(opened.client, dirs, journal, {
       rootCap: root.cap,
       // The root cap file is written when the root is made: a stable time for the root.
-      rootMtime: (await stat(root.path)).mtimeMs,
+      // (whole ms: utimes stores ms/1000 s, which reads back a hair below the ms)
+      rootMtime: Math.round((await stat(root.path)).mtimeMs),
+      // …and keeps the root's later changes (it has no directory entry to hold them).
+      keepRootMtime: (ms) => utimes(root.path, new Date(), new Date(ms)),
       dirCacheMs: m['dir-cache-ms'],
       attrCacheMs: m['attr-cache-ms'],
       writeBackMs: m['write-back-ms'],
@@ -227,7 +242,9 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       ].join(','),
       subtype: 'slotfs',
       autoUnmount: true,
+      // The kernel checks modes: with allow-other, other users get what the modes allow.
       defaultPermissions: true,
+      allowOther: m['allow-other'],
       // Our handlers bound their own time (op-timeout-ms) and answer EIO.
       timeout: false,
     });

@@ -23,15 +23,20 @@ import { toBase32 } from '../encoding/base32.js';
 import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { UncoordinatedWriteError } from '../mutable/errors.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
+import { MAX_SYMLINK_TARGET_BYTES, symlinkChild, symlinkTargetOf } from '../dirnode/symlink.js';
+import { DirEntries, LinkIndex } from './dir-entries.js';
 import { conflictCopiesToPrune, conflictName } from './conflict-name.js';
 import { FsError, describeFailure } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
+import { describeObject, summarizeFailure, type ObjectKind } from './failure-log.js';
 import { Limit } from './limit.js';
 
 export interface SlotFsOptions {
   rootCap: string;
   /** Modification time shown for the root (ms; it has no entry to keep one in). */
   rootMtime?: number;
+  /** Keeps the root's new modification time (ms) for the next mount to show. */
+  keepRootMtime?: (ms: number) => Promise<void>;
   dirCacheMs?: number;
   attrCacheMs?: number;
   writeBackMs?: number;
@@ -84,12 +89,14 @@ interface Child {
   metadata: ChildMetadata;
   /** A file created here and not linked yet: it lives only in this mount (and the journal). */
   local?: FileState;
+  /** A symbolic link: its target's bytes (docs/formats.md). */
+  symlink?: Uint8Array;
 }
 
 interface DirView {
   cap: string;
   writable: boolean;
-  entries: Map<string, Child>;
+  entries: DirEntries<Child>;
   fetchedAt: number;
   /** Changes of this mount in flight: a listing fetched meanwhile may predate them. */
   pending: number;
@@ -97,6 +104,12 @@ interface DirView {
   changes: number;
   loading?: Promise<void>;
   path: string;
+  /** Set by this mount's changes to the entries (ms); kept in the parent's entry too. */
+  mtime?: number;
+  /** Advanced by every change of the directory or of its entry (ms), never backwards. */
+  ctime?: number;
+  /** The mtime still to be written into the parent's entry. */
+  timesTimer?: NodeJS.Timeout;
 }
 
 class FileState {
@@ -125,6 +138,8 @@ class FileState {
   failures = 0;
   lastError?: string;
   dirtySince = 0;
+  /** Status change time (ms) of changes made here; the entry's linkmotime covers the rest. */
+  ctime = 0;
 
   constructor(
     public parent: string,
@@ -151,6 +166,7 @@ const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
 const UTIME_OMIT = 2 ** 52 - 1;
 const MAX_NAME_BYTES = 255;
 /** How long getattr waits to learn the size of a file whose entry has none. */
@@ -159,6 +175,17 @@ const LEARN_SIZE_MS = 10_000;
 export class SlotFs {
   readonly rootCap: string;
   private readonly views = new Map<string, DirView>();
+  /** Which names each file has in the loaded directories (st_nlink of hard links). */
+  private readonly linkIndex = new LinkIndex<Child>((child) => {
+    if (child.isDirectory || child.local || child.symlink || !child.roCap) return undefined;
+    try {
+      return this.siOf(child.roCap);
+    } catch {
+      return undefined; // a cap kind this client does not know: listed, not counted
+    }
+  });
+  /** Directories whose mtime is still to be written into their parent's entry. */
+  private readonly dirTimesDue = new Set<DirView>();
   /** Linked files with a state (open, dirty or recently used), by storage index. */
   private readonly files = new Map<string, FileState>();
   /** Files created here and not linked yet. */
@@ -167,8 +194,10 @@ export class SlotFs {
   private nextFh = 1;
   private readonly limit: Limit;
   private readonly started = Date.now();
-  private readonly o: Required<Omit<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime'>> &
-    Pick<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime'>;
+  private readonly o: Required<
+    Omit<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime' | 'keepRootMtime'>
+  > &
+    Pick<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime' | 'keepRootMtime'>;
   private closed = false;
 
   constructor(
@@ -198,8 +227,10 @@ export class SlotFs {
 
   async getattr(path: string): Promise<Stat> {
     const t = await this.target(path);
-    if (t.kind === 'root')
-      return this.dirStat((this.o.rootMtime ?? this.started) / 1000, undefined);
+    if (t.kind === 'root') {
+      const time = this.o.rootMtime ?? this.started;
+      return this.dirStat(this.views.get(this.rootCap), time, time, undefined);
+    }
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
     await this.learnSize(t.parent, t.child);
     return this.childStat(t.child, t.parent.writable);
@@ -220,6 +251,29 @@ export class SlotFs {
       new Promise((resolve) => (timer = setTimeout(resolve, LEARN_SIZE_MS))),
     ]);
     clearTimeout(timer);
+  }
+
+  async readlink(path: string): Promise<string> {
+    const t = await this.target(path);
+    if (t.kind === 'root' || !t.child?.symlink) {
+      if (t.kind === 'child' && !t.child) throw new FsError('ENOENT', `${path} does not exist`);
+      throw new FsError('EINVAL', `${path} is not a symbolic link`);
+    }
+    return Buffer.from(t.child.symlink).toString('utf8');
+  }
+
+  /** What `path` is, from what this mount has loaded (no grid access; undefined if unknown). */
+  kindOf(path: string): ObjectKind | undefined {
+    if (path === '/' || path === '') return 'root directory';
+    const i = path.lastIndexOf('/');
+    const dir = i <= 0 ? '/' : path.slice(0, i);
+    const name = path.slice(i + 1).normalize('NFC');
+    for (const view of this.views.values()) {
+      if (view.path !== dir) continue;
+      const child = view.entries.get(name);
+      if (child) return child.isDirectory ? 'directory' : child.symlink ? 'symbolic link' : 'file';
+    }
+    return undefined;
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -299,6 +353,7 @@ export class SlotFs {
     if (t.kind === 'root') throw new FsError('EISDIR', `${path} is a directory`);
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
     if (t.child.isDirectory) throw new FsError('EISDIR', `${path} is a directory`);
+    if (t.child.symlink) throw new FsError('ELOOP', `${path} is a symbolic link`);
     const writable = (flags & O_ACCMODE) !== 0;
     const st = this.stateOf(t.parent, t.child);
     if (writable && !st.writable && t.parent.writable && sizeFromCap(t.child.roCap) !== undefined) {
@@ -349,9 +404,11 @@ export class SlotFs {
     st.link = 'new';
     st.dirty = true;
     st.dirtySince = now;
+    st.ctime = now;
     this.unlinked.add(st);
     parent.changes++;
     parent.entries.set(name, this.localChild(st));
+    this.touchDir(parent);
     await this.ensureJournal(st);
     this.scheduleWriteBack(st);
     return this.newHandle(st, true);
@@ -381,7 +438,7 @@ export class SlotFs {
     const id = await this.journalFor(st);
     st.buffer!.write(offset, bytes);
     this.touch(st);
-    await this.journal.write(id, offset, bytes);
+    await this.journal.write(id, offset, bytes, st.mtime);
     return length;
   }
 
@@ -390,6 +447,7 @@ export class SlotFs {
     if (t.kind === 'root' || t.child?.isDirectory)
       throw new FsError('EISDIR', `${path} is a directory`);
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
+    if (t.child.symlink) throw new FsError('ELOOP', `${path} is a symbolic link`);
     const st = this.stateOf(t.parent, t.child);
     if (!st.writable) throw new FsError('EROFS', `${path} is linked read-only (no write cap)`);
     await this.load(st);
@@ -446,15 +504,83 @@ export class SlotFs {
       this.dirs.add(parent.cap, name, caps, metadata, { mustNotExist: true }),
     );
     parent.entries.set(name, { name, isDirectory: true, ...caps, metadata });
+    this.touchDir(parent);
     this.views.set(cap, {
       cap,
       writable: true,
-      entries: new Map(),
+      entries: new DirEntries(this.linkIndex, cap),
       fetchedAt: Date.now(),
       pending: 0,
       changes: 0,
       path,
     });
+  }
+
+  /** `ln -s target path`: a literal cap holding the target, marked a link (docs/formats.md). */
+  async symlink(target: string, path: string): Promise<void> {
+    const bytes = Buffer.from(target, 'utf8');
+    if (bytes.length > MAX_SYMLINK_TARGET_BYTES) {
+      throw new FsError(
+        'ENAMETOOLONG',
+        `the target of ${path} is ${bytes.length} bytes; at most ${MAX_SYMLINK_TARGET_BYTES} are allowed`,
+      );
+    }
+    const { parent, name } = await this.parentOf(path);
+    if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
+    this.requireWritable(parent, path);
+    const link = symlinkChild(bytes);
+    const metadata: ChildMetadata = { ...link.metadata, mtime: Date.now() / 1000 };
+    await this.change(parent, () =>
+      this.dirs.add(parent.cap, name, link.caps, metadata, { mustNotExist: true }),
+    );
+    parent.entries.set(name, {
+      name,
+      isDirectory: false,
+      ...link.caps,
+      metadata,
+      symlink: new Uint8Array(bytes),
+    });
+    this.touchDir(parent);
+  }
+
+  /**
+   * `ln from to`: the file's cap linked under a second name (in any directory). Both names
+   * share one file state (keyed by storage index), so writes through one show through the
+   * other. Directories cannot be hard-linked (EPERM, as in POSIX).
+   */
+  async hardLink(from: string, to: string): Promise<void> {
+    const src = await this.target(from);
+    if (src.kind === 'root' || src.child?.isDirectory) {
+      throw new FsError('EPERM', `${from} is a directory; directories cannot be hard-linked`);
+    }
+    if (!src.child) throw new FsError('ENOENT', `${from} does not exist`);
+    const { parent, name } = await this.parentOf(to);
+    if (parent.entries.has(name)) throw new FsError('EEXIST', `${to} already exists`);
+    this.requireWritable(parent, to);
+    // A file that exists only here gets its cap first.
+    const caps = src.child.local ? await this.caps(from) : src.child;
+    const fresh = src.parent.entries.get(src.name) ?? src.child;
+    const { tahoe: _tahoe, ...kept } = fresh.metadata;
+    const st = src.child.symlink ? undefined : this.files.get(this.siOf(caps.roCap));
+    const metadata: ChildMetadata = { ...kept };
+    if (st) {
+      metadata.size = st.size;
+      metadata.mtime = st.mtime / 1000;
+      metadata.mode = st.mode;
+    }
+    const linked = { rwCap: caps.rwCap, roCap: caps.roCap };
+    await this.change(parent, () =>
+      this.dirs.add(parent.cap, name, linked, metadata, { mustNotExist: true }),
+    );
+    parent.entries.set(name, {
+      name,
+      isDirectory: false,
+      ...linked,
+      metadata,
+      symlink: fresh.symlink,
+    });
+    if (st) st.ctime = Date.now();
+    this.touchDir(parent);
   }
 
   async rmdir(path: string): Promise<void> {
@@ -469,7 +595,8 @@ export class SlotFs {
     const parent = t.parent;
     await this.change(parent, () => this.dirs.remove(parent.cap, t.name, { mustExist: false }));
     parent.entries.delete(t.name);
-    this.views.delete(cap);
+    this.dropView(cap);
+    this.touchDir(parent);
   }
 
   async unlink(path: string): Promise<void> {
@@ -489,13 +616,15 @@ export class SlotFs {
     if (child.local) {
       parent.changes++;
       parent.entries.delete(t.name);
+      this.touchDir(parent);
       this.detach(child.local);
       return;
     }
     await this.change(parent, () => this.dirs.remove(parent.cap, t.name, { mustExist: false }));
     parent.entries.delete(t.name);
+    this.touchDir(parent);
     const st = this.files.get(this.siOf(child.roCap));
-    if (st && st.parent === parent.cap && st.name === t.name) this.detach(st);
+    if (st && st.parent === parent.cap && st.name === t.name) this.forgetName(st);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -534,6 +663,17 @@ export class SlotFs {
       if (busy.length === 0 && srcView.entries.get(src.name) === child) break;
       await Promise.all(busy);
     }
+    // Two names of one file (hard links): POSIX rename does nothing.
+    if (
+      replaced &&
+      !replaced.local &&
+      !child.local &&
+      !child.isDirectory &&
+      !child.symlink &&
+      replaced.roCap === child.roCap
+    ) {
+      return;
+    }
     const moved: Child = { ...child, name: dst.name };
     if (child.local) {
       // Only here so far: a local move; the first publish links it under the new name.
@@ -544,11 +684,14 @@ export class SlotFs {
       if (replaced?.local) this.detach(replaced.local);
       else if (replaced && !replaced.isDirectory) {
         const old = this.files.get(this.siOf(replaced.roCap));
-        if (old && old.parent === dstView.cap && old.name === dst.name) this.detach(old);
+        if (old && old.parent === dstView.cap && old.name === dst.name) this.forgetName(old);
       }
       st.link = !replaced ? 'new' : replaced.local ? replaced.local.link : 'replace';
       this.relocate(st, dstView, dst.name, to);
+      st.ctime = Date.now();
       dstView.entries.set(dst.name, moved);
+      this.touchDir(srcView);
+      this.touchDir(dstView);
       await this.saveJournalMeta(st);
       return;
     }
@@ -573,7 +716,12 @@ export class SlotFs {
     }
     srcView.entries.delete(src.name);
     dstView.entries.set(dst.name, moved);
-    if (moving) this.relocate(moving, dstView, dst.name, to);
+    this.touchDir(srcView);
+    this.touchDir(dstView);
+    if (moving) {
+      this.relocate(moving, dstView, dst.name, to);
+      moving.ctime = Date.now();
+    }
     try {
       await added;
       if (srcView !== dstView) {
@@ -593,9 +741,10 @@ export class SlotFs {
         replaced.local ??
         (replaced.isDirectory ? undefined : this.files.get(this.siOf(replaced.roCap)));
       if (old && old !== moving && old.parent === dstView.cap && old.name === dst.name) {
-        this.detach(old);
+        if (replaced.local) this.detach(old);
+        else this.forgetName(old);
       }
-      if (replaced.isDirectory) this.views.delete(replaced.rwCap ?? replaced.roCap);
+      if (replaced.isDirectory) this.dropView(replaced.rwCap ?? replaced.roCap);
     }
     if (moving) await this.saveJournalMeta(moving);
     if (child.isDirectory) {
@@ -640,19 +789,23 @@ export class SlotFs {
     const text = formatCap(cap);
     // Check that it can be read before linking it, so a typo links nothing.
     const metadata: ChildMetadata = { mtime: Date.now() / 1000 };
-    if (cap.directory) {
+    if (cap.kind === 'literal' && !cap.directory) {
+      metadata.size = cap.data.length; // the contents are in the cap
+      metadata.mode = 0o444;
+    } else if (cap.directory) {
       await this.dirs.list(text);
       metadata.mode = 0o755;
     } else {
       const got = await this.mutable.retrieve(text);
       metadata.size = got.plaintext.length;
-      metadata.mode = 0o644;
+      metadata.mode = cap.kind === 'immutable' ? 0o444 : 0o644;
     }
     const caps = childCapsOf(text);
     await this.change(parent, () =>
       this.dirs.add(parent.cap, name, caps, metadata, { mustNotExist: true }),
     );
     parent.entries.set(name, { name, isDirectory: cap.directory, ...caps, metadata });
+    this.touchDir(parent);
   }
 
   // ---------------------------------------------------------------- whole mount
@@ -681,6 +834,7 @@ export class SlotFs {
       if (r.status === 'rejected')
         failures.push({ path: dirty[i].path, error: describeFailure(r.reason) });
     });
+    await Promise.all([...this.dirTimesDue].map((view) => this.saveDirTimes(view)));
     try {
       await this.dirs.flush();
     } catch (err) {
@@ -696,15 +850,17 @@ export class SlotFs {
    */
   async recover(): Promise<number> {
     const entries = await this.journal.entries();
-    for (const { id, meta, contents } of entries) {
+    for (const { id, meta, contents, changedAt } of entries) {
       const path = meta.path ?? meta.name;
+      // The last write's own mtime, unless the metadata (touch -d) was recorded after it.
+      const mtime = changedAt ?? meta.mtime;
       const st = new FileState(
         meta.parentCap,
         meta.name,
         path,
         true,
         meta.mode ?? 0o644,
-        meta.mtime ?? Date.now(),
+        mtime ?? Date.now(),
       );
       st.journalId = id;
       st.journaled = Promise.resolve();
@@ -738,6 +894,7 @@ export class SlotFs {
   /** Stops timers (after flushAll, before the journal closes). */
   close(): void {
     this.closed = true;
+    for (const view of this.views.values()) clearTimeout(view.timesTimer);
     for (const st of [...this.unlinked, ...this.files.values()]) {
       clearTimeout(st.timer);
       clearTimeout(st.retryTimer);
@@ -795,7 +952,7 @@ export class SlotFs {
       view = {
         cap,
         writable: parseCap(cap).kind === 'ssk-write',
-        entries: new Map(),
+        entries: new DirEntries(this.linkIndex, cap),
         fetchedAt: -Infinity,
         pending: 0,
         changes: 0,
@@ -822,7 +979,7 @@ export class SlotFs {
       view.fetchedAt = Date.now();
       return;
     }
-    const entries = new Map<string, Child>();
+    const entries = new DirEntries<Child>(this.linkIndex, view.cap);
     for (const [name, e] of listing) {
       entries.set(name, {
         name,
@@ -830,11 +987,13 @@ export class SlotFs {
         rwCap: e.rwCap,
         roCap: e.roCap,
         metadata: e.metadata,
+        symlink: e.isDirectory ? undefined : symlinkTargetOf(e),
       });
     }
     for (const st of this.unlinked) {
       if (st.parent === view.cap && !st.detached) entries.set(st.name, this.localChild(st));
     }
+    view.entries.release();
     view.entries = entries;
     view.fetchedAt = Date.now();
   }
@@ -870,13 +1029,83 @@ export class SlotFs {
     };
   }
 
+  /** The directory's entries changed here: new mtime and ctime, kept in its parent's entry. */
+  private touchDir(view: DirView): void {
+    const now = Date.now();
+    view.mtime = now;
+    view.ctime = Math.max(view.ctime ?? 0, now);
+    this.scheduleDirTimes(view);
+  }
+
+  private scheduleDirTimes(view: DirView): void {
+    if (this.closed) return;
+    // One update of the parent per burst of changes, once they have settled.
+    this.dirTimesDue.add(view);
+    clearTimeout(view.timesTimer);
+    view.timesTimer = setTimeout(() => {
+      this.saveDirTimes(view).catch(() => undefined);
+    }, this.o.writeBackMs);
+    view.timesTimer.unref();
+  }
+
+  /** Writes a directory's mtime into its entry in the parent (looked up by its path now). */
+  private async saveDirTimes(view: DirView): Promise<void> {
+    clearTimeout(view.timesTimer);
+    if (!this.dirTimesDue.delete(view) || view.mtime === undefined) return;
+    const mtime = view.mtime / 1000;
+    try {
+      if (view.cap === this.rootCap) {
+        await this.o.keepRootMtime?.(view.mtime);
+        return;
+      }
+      const t = await this.target(view.path);
+      if (t.kind === 'root' || !t.child || !t.parent.writable) return;
+      const child = t.child;
+      if ((child.rwCap ?? child.roCap) !== view.cap || child.metadata.mtime === mtime) return;
+      await this.change(t.parent, () => this.dirs.setMetadata(t.parent.cap, t.name, { mtime }));
+      child.metadata.mtime = mtime;
+    } catch (err) {
+      this.o.log(
+        `slotfs: could not keep the modification time of directory ${view.path}: ${describeFailure(err)}`,
+      );
+    }
+  }
+
+  /** A directory is gone (removed, or replaced by a rename): its names stop counting. */
+  private dropView(cap: string): void {
+    const view = this.views.get(cap);
+    if (!view) return;
+    view.entries.release();
+    clearTimeout(view.timesTimer);
+    this.dirTimesDue.delete(view);
+    this.views.delete(cap);
+  }
+
+  /**
+   * One name of a linked file is gone: the file state moves to another loaded name (a hard
+   * link) or, when none is left, is detached. Names in directories this mount has not loaded
+   * are not known: then the pending writes are dropped as for any deleted file.
+   */
+  private forgetName(st: FileState): void {
+    const si = st.roCap ? this.siOf(st.roCap) : undefined;
+    const other = si === undefined ? undefined : this.linkIndex.placesOf(si)[0];
+    const view = other && this.views.get(other.dirCap);
+    if (!other || !view) {
+      this.detach(st);
+      return;
+    }
+    this.relocate(st, view, other.name, `${view.path === '/' ? '' : view.path}/${other.name}`);
+    st.ctime = Date.now();
+    this.saveJournalMeta(st).catch(() => undefined);
+  }
+
   private siCache = new Map<string, string>();
+  /** The key of a file's state: its storage index (a literal cap has none: the cap itself). */
   private siOf(cap: string): string {
     let si = this.siCache.get(cap);
     if (!si) {
       const parsed = parseCap(cap);
-      // A LIT cap has no storage index: the cap itself names the file.
-      si = parsed.kind === 'literal' ? `lit:${cap}` : toBase32(storageIndexOf(parsed));
+      si = parsed.kind === 'literal' ? cap : toBase32(storageIndexOf(parsed));
       if (this.siCache.size > 10000) this.siCache.clear();
       this.siCache.set(cap, si);
     }
@@ -885,15 +1114,26 @@ export class SlotFs {
 
   // ---------------------------------------------------------------- internals: attributes
 
-  private dirStat(mtimeSeconds: number, mode: number | undefined): Stat {
-    const ms = mtimeSeconds * 1000;
+  /**
+   * A directory's attributes: its own view (when loaded) knows the changes this mount made
+   * to it and how many subdirectories it has; otherwise st_nlink is 1, which tools such as
+   * find read as "unknown".
+   */
+  private dirStat(
+    view: DirView | undefined,
+    mtime: number,
+    ctime: number,
+    mode: number | undefined,
+  ): Stat {
+    const loaded = view && view.fetchedAt > -Infinity;
+    const ms = view?.mtime ?? mtime;
     return {
       mode: S_IFDIR | (mode ?? 0o755),
       size: 4096,
       mtime: ms,
       atime: ms,
-      ctime: ms,
-      nlink: 2,
+      ctime: Math.max(ctime, view?.ctime ?? 0) || ms,
+      nlink: loaded ? 2 + view.entries.subdirectories : 1,
       uid: this.o.uid,
       gid: this.o.gid,
       blocks: 8,
@@ -905,11 +1145,33 @@ export class SlotFs {
     const m = child.metadata;
     const linkTime = m.tahoe?.linkmotime ?? m.tahoe?.linkcrtime ?? 0;
     const mtimeSeconds = typeof m.mtime === 'number' ? m.mtime : linkTime;
+    // Every change of an entry (chmod, rename, a publish's new size or mtime) sets its
+    // linkmotime: the status change time, as far as the grid knows it.
+    const changed = linkTime * 1000;
     if (child.isDirectory) {
       const mode = typeof m.mode === 'number' ? m.mode : undefined;
-      return this.dirStat(mtimeSeconds, child.rwCap ? mode : (mode ?? 0o755) & ~0o222);
+      const view = this.views.get(child.rwCap ?? child.roCap);
+      const shown = child.rwCap ? mode : (mode ?? 0o755) & ~0o222;
+      return this.dirStat(view, mtimeSeconds * 1000, changed, shown);
     }
-    const st = child.local ?? this.files.get(this.siOf(child.roCap));
+    if (child.symlink) {
+      const mtime = mtimeSeconds * 1000;
+      return {
+        mode: S_IFLNK | 0o777,
+        size: child.symlink.length,
+        mtime,
+        atime: mtime,
+        ctime: changed || mtime,
+        nlink: 1,
+        uid: this.o.uid,
+        gid: this.o.gid,
+        blocks: 0,
+        blksize: 4096,
+      };
+    }
+    const si = this.linkIndex.keyOf(child);
+    const st = child.local ?? (si === undefined ? undefined : this.files.get(si));
+    // Immutable and literal caps state their size; Tahoe's entries carry none.
     const fixed = sizeFromCap(child.roCap);
     const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
     const mtime = st ? st.mtime : mtimeSeconds * 1000;
@@ -922,8 +1184,8 @@ export class SlotFs {
       size,
       mtime,
       atime: mtime,
-      ctime: mtime,
-      nlink: 1,
+      ctime: Math.max(st?.ctime ?? 0, changed) || mtime,
+      nlink: si === undefined ? 1 : Math.max(1, this.linkIndex.count(si)),
       uid: this.o.uid,
       gid: this.o.gid,
       blocks: Math.ceil(size / 512),
@@ -936,14 +1198,32 @@ export class SlotFs {
     patch: { mtime?: number; mode?: number },
   ): Promise<void> {
     const t = await this.target(path);
-    if (t.kind === 'root') return; // the root has no entry to keep them in
+    if (t.kind === 'root') {
+      // The root has no entry to keep them in: this mount shows them until it ends.
+      const root = this.views.get(this.rootCap);
+      if (root && patch.mtime !== undefined) {
+        root.mtime = patch.mtime;
+        this.scheduleDirTimes(root);
+      }
+      if (root) root.ctime = Math.max(root.ctime ?? 0, Date.now());
+      return;
+    }
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
     this.requireWritable(t.parent, path);
     const child = t.child;
     const st = child.isDirectory
       ? undefined
       : (child.local ?? this.files.get(this.siOf(child.roCap)));
+    if (child.isDirectory) {
+      // This mount's own picture of the directory's times follows at once.
+      const view = this.views.get(child.rwCap ?? child.roCap);
+      if (view) {
+        if (patch.mtime !== undefined) view.mtime = patch.mtime;
+        view.ctime = Math.max(view.ctime ?? 0, Date.now());
+      }
+    }
     if (st) {
+      st.ctime = Date.now();
       if (patch.mtime !== undefined) st.mtime = patch.mtime;
       if (patch.mode !== undefined) st.mode = patch.mode;
       if (st.link || st.dirty || st.linking) {
@@ -960,6 +1240,9 @@ export class SlotFs {
     const parent = t.parent;
     await this.change(parent, () => this.dirs.setMetadata(parent.cap, t.name, metadata));
     Object.assign(child.metadata, metadata);
+    if (!child.isDirectory && !child.symlink && child.roCap) {
+      await this.updateOtherNames(this.siOf(child.roCap), parent.cap, t.name, metadata, path);
+    }
   }
 
   // ---------------------------------------------------------------- internals: file state
@@ -996,6 +1279,13 @@ export class SlotFs {
     if (st.buffer) {
       const fresh = Date.now() - st.loadedAt < this.o.attrCacheMs;
       if (st.dirty || st.openCount > 0 || st.link || fresh) return;
+    }
+    const cap = parseCap(st.cap!);
+    if (cap.kind === 'literal') {
+      // A tiny immutable file a Tahoe client linked: its contents are in the cap.
+      st.buffer = new FileBuffer(cap.data);
+      st.loadedAt = Date.now();
+      return;
     }
     st.loading ??= (async () => {
       try {
@@ -1043,7 +1333,7 @@ export class SlotFs {
     const id = await this.journalFor(st);
     st.buffer!.truncate(size);
     this.touch(st);
-    await this.journal.truncate(id, size);
+    await this.journal.truncate(id, size, st.mtime);
   }
 
   /** After a write or truncate: dirty, new mtime, write-back timer restarted. */
@@ -1052,6 +1342,7 @@ export class SlotFs {
     st.dirty = true;
     st.gen++;
     st.mtime = Date.now();
+    st.ctime = st.mtime;
     this.scheduleWriteBack(st);
   }
 
@@ -1093,6 +1384,7 @@ export class SlotFs {
       link: st.link,
       mode: st.mode,
       mtime: st.mtime,
+      afterOp: this.journal.mark(),
     };
   }
 
@@ -1182,7 +1474,7 @@ export class SlotFs {
       },
       (err: unknown) => {
         st.failures++;
-        st.lastError = describeFailure(err);
+        st.lastError = summarizeFailure(err, `file ${st.path}`);
         if (!this.closed && (st.dirty || st.metaDirty || st.link) && !st.detached) {
           const delay = Math.min(60_000, 1000 * 2 ** Math.min(st.failures, 6));
           this.o.log(
@@ -1399,6 +1691,36 @@ export class SlotFs {
     child.metadata.size = size;
   }
 
+  /**
+   * A hard-linked file's other names in loaded directories get the new size and mtime too,
+   * so a reader through them (also after a new mount) does not stop at the old size.
+   */
+  private async updateOtherNames(
+    si: string,
+    dirCap: string,
+    name: string,
+    patch: Partial<ChildMetadata>,
+    path: string,
+  ): Promise<void> {
+    const others = this.linkIndex
+      .placesOf(si)
+      .filter((p) => p.dirCap !== dirCap || p.name !== name);
+    await Promise.all(
+      others.map(async (p) => {
+        const view = this.views.get(p.dirCap);
+        const child = view?.entries.get(p.name);
+        if (!view?.writable || !child) return;
+        await this.change(view, () => this.dirs.setMetadata(view.cap, p.name, patch)).then(
+          () => Object.assign(child.metadata, patch),
+          (err: unknown) =>
+            this.o.log(
+              `slotfs: could not update the entry of ${describeObject(`${view.path === '/' ? '' : view.path}/${p.name}`, 'file')} (a hard link of ${path}): ${summarizeFailure(err, path)}`,
+            ),
+        );
+      }),
+    );
+  }
+
   /** Size, mtime and mode into the directory entry, when they changed. */
   private async pushMetadata(st: FileState, size: number): Promise<void> {
     if (st.detached) return;
@@ -1423,6 +1745,8 @@ export class SlotFs {
     try {
       await this.change(view, () => this.dirs.setMetadata(view.cap, name, patch));
       Object.assign(child.metadata, patch);
+      if (st.roCap)
+        await this.updateOtherNames(this.siOf(st.roCap), view.cap, name, patch, st.path);
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_DIR_NOT_FOUND') throw err;
       // Renamed meanwhile: once more under the new name; removed: nothing to update.

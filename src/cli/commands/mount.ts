@@ -221,7 +221,7 @@ export default function register(program: Command) {
     .command('link')
     .description("attach a cap (someone else's file or directory) at PATH in a mount")
     .argument('<path>', 'new name inside a mount')
-    .argument('<cap>', 'URI:SSK:…, URI:SSK-RO:…, URI:DIR2:… or URI:DIR2-RO:…')
+    .argument('<cap>', 'URI:SSK:…, URI:SSK-RO:…, URI:DIR2:…, URI:DIR2-RO:… or URI:LIT:…')
     .action(async (path: string, cap: string) => {
       const { mountpoint, inner } = mountOf(absolute(path));
       check(await controlRequest(mountpoint, { op: 'link', path: inner, cap }));
