@@ -356,7 +356,7 @@ export class SlotFs {
     if (t.child.symlink) throw new FsError('ELOOP', `${path} is a symbolic link`);
     const writable = (flags & O_ACCMODE) !== 0;
     const st = this.stateOf(t.parent, t.child);
-    if (writable && !st.writable && t.parent.writable && sizeFromCap(t.child.roCap) !== undefined) {
+    if (writable && !st.writable && this.replaceable(t.parent.writable, t.child)) {
       return this.newHandle(await this.replaceImmutable(t.parent, st, flags), true);
     }
     if (writable && !st.writable) {
@@ -365,6 +365,17 @@ export class SlotFs {
     await this.load(st);
     if (writable && flags & O_TRUNC && st.size > 0) await this.resize(st, 0);
     return this.newHandle(st, writable);
+  }
+
+  /**
+   * Whether writing to an immutable (CHK/LIT) child replaces it: yes in a folder we may
+   * change, unless its entry says read-only (`slotfs link` of such a cap records 0444;
+   * Tahoe's entries record no mode).
+   */
+  private replaceable(parentWritable: boolean, child: Child): boolean {
+    if (!parentWritable || child.symlink || sizeFromCap(child.roCap) === undefined) return false;
+    const mode = child.metadata.mode;
+    return typeof mode !== 'number' || (mode & 0o200) !== 0;
   }
 
   /**
@@ -1176,9 +1187,7 @@ export class SlotFs {
     const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
     const mtime = st ? st.mtime : mtimeSeconds * 1000;
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
-    // An immutable file in a folder we may change can be written: that replaces it (open).
-    const replaceable = parentWritable && sizeFromCap(child.roCap) !== undefined;
-    if (!child.rwCap && !child.local && !replaceable) mode &= ~0o222;
+    if (!child.rwCap && !child.local && !this.replaceable(parentWritable, child)) mode &= ~0o222;
     return {
       mode: S_IFREG | mode,
       size,
