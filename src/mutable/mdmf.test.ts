@@ -126,6 +126,7 @@ test('an MDMF write that lost the race to another writer fails its test and chan
   // Two writers read the same version; the second to publish must lose.
   const ctx = fileContext(
     {
+      format: 'sdmf',
       storageIndex: cap.storageIndex,
       fingerprint: cap.fingerprint,
       readkey: cap.readkey,
