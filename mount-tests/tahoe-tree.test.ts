@@ -95,7 +95,8 @@ test.serial.before(async () => {
   for (const name of ['backup', 'backup.a', 'backup.sub', 'backup.sub.c'])
     await place(CHK_VECTORS, backup, name);
   const client = join(base, 'client');
-  await writeClientConfig({ dir: client, serversFile });
+  // New files in Tahoe's folders must stay readable by Tahoe: the tahoe (RSA SDMF) format.
+  await writeClientConfig({ dir: client, serversFile, format: 'tahoe' });
   mnt = join(base, 'mnt');
   m = await MountProcess.start(mnt, client);
 });
