@@ -140,7 +140,15 @@ export class DirectoryClient {
 
   /** The children, by name (NFC unless names are kept exact). Through a read cap, entries carry no rwCap. */
   async list(dirCap: string): Promise<Map<string, DirEntry>> {
-    const cap = readableDirectory(dirCap);
+    const parsed = parseDirectoryCap(dirCap);
+    if (parsed.kind === 'immutable' || parsed.kind === 'literal') {
+      // Tahoe's immutable directories (what `tahoe backup` makes): read caps only, and
+      // they never change (every change is refused: ERR_DIR_READ_ONLY).
+      const got = await this.client.retrieve(dirCap);
+      const children = unpackChildrenReadOnly(got.plaintext);
+      return new Map(children.map((c) => [c.name, entryOf(c)]));
+    }
+    const cap = requireReadCap(parsed);
     const got = await this.client.retrieve(dirCap);
     const writer = cap.kind === 'ssk-write';
     const children = this.unpackCached(cap, got.plaintext, got.version, writer);
@@ -495,10 +503,6 @@ function parseDirectoryCap(dirCap: string): Cap {
     );
   }
   return cap;
-}
-
-function readableDirectory(dirCap: string): MutableWriteCap | MutableReadCap {
-  return requireReadCap(parseDirectoryCap(dirCap));
 }
 
 function writableDirectory(dirCap: string): MutableWriteCap {
