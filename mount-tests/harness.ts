@@ -99,8 +99,16 @@ export function isMounted(mountpoint: string): boolean {
     .some((line) => line.split(' ')[1] === mountpoint);
 }
 
+/** The file format a mount test's client creates files in. */
+export type MountFormat = 'ed25519' | 'tahoe';
+/** Default for mount tests: SLOTFS_MOUNT_FORMAT, else what a new client directory gets. */
+export const MOUNT_FORMAT: MountFormat =
+  process.env.SLOTFS_MOUNT_FORMAT === 'tahoe' ? 'tahoe' : 'ed25519';
+
 export interface ClientSetup {
   dir: string;
+  /** format = … in config.toml (default MOUNT_FORMAT). */
+  format?: MountFormat;
   serversFile: string;
   /** [mount] settings (short cache times by default, so tests do not wait long). */
   mount?: Record<string, string | number | boolean>;
@@ -121,6 +129,7 @@ export async function writeClientConfig(setup: ClientSetup): Promise<void> {
   };
   const lines = [
     `servers-file = ${JSON.stringify(setup.serversFile)}`,
+    `format = ${JSON.stringify(setup.format ?? MOUNT_FORMAT)}`,
     setup.extra ?? '',
     '[timeouts]',
     'connect-ms = 2000',

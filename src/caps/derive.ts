@@ -1,6 +1,11 @@
 // Offline derivations between caps and from keys (tahoe-formats.md §3–§4): write → read →
-// verify, storage index, write enabler, lease secrets, and caps from an RSA private key.
+// verify, storage index, write enabler, lease secrets, and caps from an RSA private key
+// or an Ed25519 seed (docs/formats.md).
 import {
+  ed25519ReadkeyFromWritekey,
+  ed25519StorageIndex,
+  ed25519WriteEnabler,
+  ed25519WritekeyFromSeed,
   fingerprintFromPublicKey,
   leaseSecretsFor,
   readkeyFromWritekey,
@@ -9,6 +14,7 @@ import {
   writekeyFromPrivateKey,
 } from '../crypto/derive.js';
 import { keyPairFromPrivateKey, type RsaKeyPair } from '../crypto/rsa.js';
+import { ed25519KeyPairFromSeed, type Ed25519KeyPair } from '../crypto/ed25519.js';
 import { Base32Error, fromBase32, toBase32 } from '../encoding/base32.js';
 import { CapError } from './errors.js';
 import { capKindName, formatCap, parseCap } from './parse.js';
@@ -24,7 +30,7 @@ import type {
 } from './types.js';
 
 export interface MutableCapOptions {
-  /** Default 'sdmf' (the only format slotfs writes). */
+  /** Default 'sdmf'. RSA keys make 'sdmf' or 'mdmf' caps; 'ed25519' caps come from a seed. */
   format?: MutableFormat;
   /** Default false (a file cap). */
   directory?: boolean;
@@ -48,6 +54,13 @@ export function writeCapFromKeys(
 ): MutableWriteCap {
   requireLength('writekey', writekey, 16);
   requireLength('fingerprint', fingerprint, 32);
+  if (format === 'ed25519') {
+    throw new CapError(
+      'ERR_CAP_ARGUMENT',
+      'an Ed25519 write cap is its seed, not a writekey and fingerprint: use writeCapFromSeed',
+      'format',
+    );
+  }
   const readkey = readkeyFromWritekey(writekey);
   return {
     kind: 'ssk-write',
@@ -68,6 +81,42 @@ export function writeCapFromKeyPair(keys: RsaKeyPair, options?: MutableCapOption
     fingerprintFromPublicKey(keys.publicKeyDer),
     options,
   );
+}
+
+/**
+ * The Ed25519 write cap (`URI:ED25519:` or `URI:DIR2-ED25519:`) of a 32-byte seed, with
+ * every derived field (docs/formats.md §2).
+ */
+export function writeCapFromSeed(
+  seed: Uint8Array,
+  { directory = false }: { directory?: boolean } = {},
+): MutableWriteCap {
+  requireLength('seed', seed, 32);
+  const { publicKey } = ed25519KeyPairFromSeed(seed);
+  const writekey = ed25519WritekeyFromSeed(seed);
+  const readkey = ed25519ReadkeyFromWritekey(writekey);
+  return {
+    kind: 'ssk-write',
+    format: 'ed25519',
+    directory,
+    seed: new Uint8Array(seed),
+    writekey,
+    readkey,
+    storageIndex: ed25519StorageIndex(readkey, publicKey),
+    fingerprint: publicKey,
+    extraFields: [],
+  };
+}
+
+/** The signing key of an Ed25519 write cap (the seed and its verification key). */
+export function ed25519KeysOf(cap: MutableWriteCap): Ed25519KeyPair {
+  if (cap.format !== 'ed25519' || !cap.seed) {
+    throw new CapError(
+      'ERR_CAP_ARGUMENT',
+      `URI:${capKindName(cap)} is not an Ed25519 write cap, so it holds no signing key`,
+    );
+  }
+  return { seed: cap.seed, publicKey: cap.fingerprint };
 }
 
 /** The read cap of a write cap (offline: readkey = H(writekey)); a read cap is returned as is. */
@@ -146,7 +195,9 @@ export function storageIndexOf(cap: Cap): Uint8Array {
 export function writeEnablerFor(cap: MutableWriteCap, serverId: Uint8Array): Uint8Array {
   requireWriteCap(cap);
   requireLength('serverId', serverId, 20);
-  return writeEnabler(cap.writekey, serverId);
+  return cap.format === 'ed25519'
+    ? ed25519WriteEnabler(cap.writekey, serverId)
+    : writeEnabler(cap.writekey, serverId);
 }
 
 /** Per-server lease renew/cancel secrets from the client's 32-byte lease secret (§3). */
@@ -159,7 +210,7 @@ export function leaseSecretsForCap(cap: Cap, leaseSecret: Uint8Array, serverId: 
 function notWriteable(cap: Cap): CapError {
   return new CapError(
     'ERR_CAP_NOT_WRITEABLE',
-    `a ${cap.kind === 'ssk-read' ? 'read' : 'verify'} cap (URI:${capKindName(cap)}) was given where a write cap is required: use the URI:${cap.directory ? 'DIR2' : 'SSK'} write cap`,
+    `a ${cap.kind === 'ssk-read' ? 'read' : 'verify'} cap (URI:${capKindName(cap)}) was given where a write cap is required: use the URI:${capKindName({ kind: 'ssk-write', directory: cap.directory, format: 'format' in cap ? cap.format : 'sdmf' })} write cap`,
   );
 }
 
@@ -234,6 +285,34 @@ export function capsFromPrivateKey(
     storageIndexBase32: toBase32(cap.storageIndex),
     cap,
     keys,
+  };
+}
+
+/** What capsFromSeed returns: the caps of an Ed25519 seed. */
+export interface CapsFromSeed {
+  writeCap: string;
+  readCap: string;
+  verifyCap: string;
+  storageIndex: Uint8Array;
+  storageIndexBase32: string;
+  cap: MutableWriteCap;
+  keys: Ed25519KeyPair;
+}
+
+/** The caps of the Ed25519 file (or directory) whose signing-key seed is `seed` (32 bytes). */
+export function capsFromSeed(
+  seed: Uint8Array,
+  options: { directory?: boolean } = {},
+): CapsFromSeed {
+  const cap = writeCapFromSeed(seed, options);
+  return {
+    writeCap: formatCap(cap),
+    readCap: formatCap(readCapOf(cap)),
+    verifyCap: formatCap(verifyCapOf(cap)),
+    storageIndex: cap.storageIndex,
+    storageIndexBase32: toBase32(cap.storageIndex),
+    cap,
+    keys: ed25519KeysOf(cap),
   };
 }
 

@@ -2,12 +2,16 @@
 // base32 of exactly the right length with zero trailing bits.
 import { Base32Error, base32Length, fromBase32, toBase32 } from '../encoding/base32.js';
 import {
+  ed25519ReadkeyFromWritekey,
+  ed25519StorageIndex,
+  ed25519WritekeyFromSeed,
   readkeyFromWritekey,
   storageIndexFromImmutableKey,
   storageIndexFromReadkey,
 } from '../crypto/derive.js';
+import { ed25519PublicKey } from '../crypto/ed25519.js';
 import { CapError } from './errors.js';
-import type { AllegedPrefix, Cap, CapKind, MutableFormat } from './types.js';
+import type { AllegedPrefix, Cap, CapKind, MutableCap, MutableFormat } from './types.js';
 
 interface KindSpec {
   kind: CapKind;
@@ -29,6 +33,12 @@ const KINDS = new Map<string, KindSpec>([
   ['DIR2-MDMF', { kind: 'ssk-write', format: 'mdmf', directory: true }],
   ['DIR2-MDMF-RO', { kind: 'ssk-read', format: 'mdmf', directory: true }],
   ['DIR2-MDMF-Verifier', { kind: 'ssk-verify', format: 'mdmf', directory: true }],
+  ['ED25519', { kind: 'ssk-write', format: 'ed25519', directory: false }],
+  ['ED25519-RO', { kind: 'ssk-read', format: 'ed25519', directory: false }],
+  ['ED25519-Verifier', { kind: 'ssk-verify', format: 'ed25519', directory: false }],
+  ['DIR2-ED25519', { kind: 'ssk-write', format: 'ed25519', directory: true }],
+  ['DIR2-ED25519-RO', { kind: 'ssk-read', format: 'ed25519', directory: true }],
+  ['DIR2-ED25519-Verifier', { kind: 'ssk-verify', format: 'ed25519', directory: true }],
   ['CHK', { kind: 'immutable', directory: false }],
   ['CHK-Verifier', { kind: 'immutable-verify', directory: false }],
   ['DIR2-CHK', { kind: 'immutable', directory: true }],
@@ -49,6 +59,7 @@ export function capKindName(cap: Pick<Cap, 'kind' | 'directory'> & { format?: Mu
     case 'ssk-write':
     case 'ssk-read':
     case 'ssk-verify': {
+      if (cap.format === 'ed25519') return (cap.directory ? 'DIR2-ED25519' : 'ED25519') + suffix;
       const base = cap.format === 'mdmf' ? 'MDMF' : 'SSK';
       return (cap.directory ? (base === 'SSK' ? 'DIR2' : 'DIR2-MDMF') : base) + suffix;
     }
@@ -67,6 +78,13 @@ const FIELD_NAMES: Record<CapKind, string[]> = {
   immutable: ['key', 'uriExtensionHash', 'needed', 'total', 'size'],
   'immutable-verify': ['storageIndex', 'uriExtensionHash', 'needed', 'total', 'size'],
   literal: ['data'],
+};
+
+/** Ed25519 caps (docs/formats.md §4): the write cap is the seed alone. */
+const ED25519_FIELD_NAMES: Partial<Record<CapKind, string[]>> = {
+  'ssk-write': ['seed'],
+  'ssk-read': ['readkey', 'verificationKey'],
+  'ssk-verify': ['storageIndex', 'verificationKey'],
 };
 
 const printable = (s: string, max = 24) =>
@@ -130,7 +148,8 @@ export function parseCap(text: string): Cap {
       at += part.length + 1;
     }
   }
-  const names = FIELD_NAMES[spec.kind];
+  const names =
+    spec.format === 'ed25519' ? ED25519_FIELD_NAMES[spec.kind]! : FIELD_NAMES[spec.kind];
   const extraAllowed = spec.format === 'mdmf';
   if (fields.length < names.length || (!extraAllowed && fields.length > names.length)) {
     throw new CapError(
@@ -141,6 +160,7 @@ export function parseCap(text: string): Cap {
   const bytes = (i: number, size?: number) => decodeField(label, names[i], fields[i], size);
   const base = { ...(alleged ? { alleged } : {}), directory: spec.directory };
 
+  if (spec.format === 'ed25519') return parseEd25519(spec, base, bytes);
   switch (spec.kind) {
     case 'ssk-write':
     case 'ssk-read':
@@ -195,6 +215,42 @@ export function parseCap(text: string): Cap {
     case 'literal':
       return { kind: 'literal', ...base, data: bytes(0) };
   }
+}
+
+/** The fields of an Ed25519 cap, and everything that derives from them (docs/formats.md §2). */
+function parseEd25519(
+  spec: KindSpec,
+  base: { alleged?: AllegedPrefix; directory: boolean },
+  bytes: (i: number, size?: number) => Uint8Array,
+): Cap {
+  const common = { ...base, format: 'ed25519' as const, extraFields: [] };
+  if (spec.kind === 'ssk-write') {
+    const seed = bytes(0, 32);
+    const writekey = ed25519WritekeyFromSeed(seed);
+    const readkey = ed25519ReadkeyFromWritekey(writekey);
+    const verificationKey = ed25519PublicKey(seed);
+    return {
+      kind: 'ssk-write',
+      ...common,
+      seed,
+      writekey,
+      readkey,
+      storageIndex: ed25519StorageIndex(readkey, verificationKey),
+      fingerprint: verificationKey,
+    };
+  }
+  const first = bytes(0, 16);
+  const verificationKey = bytes(1, 32);
+  if (spec.kind === 'ssk-read') {
+    return {
+      kind: 'ssk-read',
+      ...common,
+      readkey: first,
+      storageIndex: ed25519StorageIndex(first, verificationKey),
+      fingerprint: verificationKey,
+    };
+  }
+  return { kind: 'ssk-verify', ...common, storageIndex: first, fingerprint: verificationKey };
 }
 
 function decodeField(
@@ -288,6 +344,7 @@ export function formatCap(cap: Cap): string {
     case 'ssk-write':
     case 'ssk-read':
     case 'ssk-verify': {
+      if (cap.format === 'ed25519') return prefix + formatEd25519(label, cap);
       const key =
         cap.kind === 'ssk-write'
           ? encodeBytes(label, 'writekey', cap.writekey, 16)
@@ -330,4 +387,28 @@ export function formatCap(cap: Cap): string {
     case 'literal':
       return prefix + toBase32(cap.data);
   }
+}
+
+function formatEd25519(label: string, cap: MutableCap): string {
+  if ((cap.extraFields ?? []).length > 0) {
+    throw new CapError(
+      'ERR_CAP_FIELD_COUNT',
+      `cannot format URI:${label}: only MDMF caps carry extra fields`,
+    );
+  }
+  if (cap.kind === 'ssk-write') {
+    if (!cap.seed) {
+      throw new CapError(
+        'ERR_CAP_FIELD_LENGTH',
+        `cannot format URI:${label}: an Ed25519 write cap needs its 32-byte seed`,
+        'seed',
+      );
+    }
+    return encodeBytes(label, 'seed', cap.seed, 32);
+  }
+  const first =
+    cap.kind === 'ssk-read'
+      ? encodeBytes(label, 'readkey', cap.readkey, 16)
+      : encodeBytes(label, 'storageIndex', cap.storageIndex, 16);
+  return `${first}:${encodeBytes(label, 'verificationKey', cap.fingerprint, 32)}`;
 }

@@ -1,8 +1,12 @@
 // Parsed caps: one discriminated union over every kind slotfs recognises (§4). Byte
 // fields are raw bytes; formatCap turns them back into the exact string.
 
-/** Mutable file formats. Only the prefix tells them apart; the fields are the same. */
-export type MutableFormat = 'sdmf' | 'mdmf';
+/**
+ * Mutable file formats. SDMF and MDMF (Tahoe's, RSA-signed) differ only in the prefix;
+ * 'ed25519' is slotfs's own format (docs/formats.md): the write cap is the 32-byte
+ * Ed25519 seed, and the read and verify caps carry the verification key itself.
+ */
+export type MutableFormat = 'sdmf' | 'mdmf' | 'ed25519';
 
 /** Tahoe's "alleged" prefixes: `ro.` (must not be a write cap), `imm.` (must be immutable). */
 export type AllegedPrefix = 'ro' | 'imm';
@@ -18,7 +22,11 @@ interface MutableCapBase extends CapBase {
   format: MutableFormat;
   /** 16 bytes: locates the shares on servers. */
   storageIndex: Uint8Array;
-  /** 32 bytes: hash of the verification key (SPKI DER). */
+  /**
+   * 32 bytes that pin the signing key: for SDMF/MDMF the hash of the verification key
+   * (SPKI DER); for Ed25519 the verification key (raw public key) itself, which is as
+   * short as a hash, so readers compare it with the share's key byte for byte.
+   */
   fingerprint: Uint8Array;
   /**
    * MDMF only: fields after the fingerprint, verbatim. Tahoe ignores (and drops) them;
@@ -27,16 +35,24 @@ interface MutableCapBase extends CapBase {
   extraFields: readonly string[];
 }
 
-/** `URI:SSK:`, `URI:MDMF:`, `URI:DIR2:`, `URI:DIR2-MDMF:` — read and write. */
+/**
+ * `URI:SSK:`, `URI:MDMF:`, `URI:DIR2:`, `URI:DIR2-MDMF:`, `URI:ED25519:`,
+ * `URI:DIR2-ED25519:` — read and write.
+ */
 export interface MutableWriteCap extends MutableCapBase {
   kind: 'ssk-write';
+  /**
+   * Ed25519 only: the 32-byte signing-key seed, which is all the cap holds; the writekey,
+   * readkey, storage index and verification key (`fingerprint`) derive from it.
+   */
+  seed?: Uint8Array;
   /** 16 bytes. */
   writekey: Uint8Array;
   /** 16 bytes, derived from the writekey. */
   readkey: Uint8Array;
 }
 
-/** `URI:SSK-RO:`, `URI:MDMF-RO:`, `URI:DIR2-RO:`, `URI:DIR2-MDMF-RO:` — read only. */
+/** `URI:SSK-RO:`, `URI:MDMF-RO:`, `URI:DIR2-RO:`, `URI:DIR2-MDMF-RO:`, `URI:ED25519-RO:`, … — read only. */
 export interface MutableReadCap extends MutableCapBase {
   kind: 'ssk-read';
   /** 16 bytes. */

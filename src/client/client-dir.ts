@@ -15,6 +15,12 @@ const configSchema = z
   .object({
     /** servers.yaml written by `slotfs grid up` (relative paths: to the client dir). */
     'servers-file': z.string().min(1),
+    /**
+     * Format of new files and directories: "ed25519" (slotfs's own, fast keys; Tahoe
+     * clients cannot read it) or "tahoe" (RSA SDMF, readable by Tahoe-LAFS). Existing files
+     * keep their own format.
+     */
+    format: z.enum(['ed25519', 'tahoe']).default('ed25519'),
     k: z.number().int().min(1).max(255).default(3),
     n: z.number().int().min(1).max(255).default(10),
     happy: z.number().int().min(1).max(255).default(7),
@@ -24,6 +30,7 @@ const configSchema = z
       .int()
       .min(0)
       .default(64 * 1024 * 1024),
+    /** RSA keys generated ahead, for format = "tahoe" (Ed25519 keys need no pool). */
     'key-pool-size': z.number().int().min(0).max(64).default(2),
     /** Server (base32 node id or name) that keeps the extra N+1th share; default: the first that answers. */
     'home-server': z.string().min(1).optional(),
@@ -104,7 +111,9 @@ export async function openClientDir(
       await mkdir(join(dir, 'private'), { recursive: true, mode: 0o700 });
       await writeFile(
         configPath,
-        `# slotfs client configuration\n${stringifyToml({ 'servers-file': servers })}\n`,
+        `# slotfs client configuration\n${stringifyToml({ 'servers-file': servers })}\n` +
+          '# new files and directories: "ed25519" (fast; slotfs only) or "tahoe" (RSA SDMF, Tahoe-LAFS reads it)\n' +
+          'format = "ed25519"\n',
         { flag: 'wx' },
       );
     } catch (err) {

@@ -1,5 +1,5 @@
 // Assembles a working client from a client directory: the servers file, one HTTP storage
-// client per server, the LevelDB cache and a warm key pool.
+// client per server, the LevelDB cache and, for format = "tahoe", a warm RSA key pool.
 import { ClientCache } from '../cache/client-cache.js';
 import { KeyPool } from '../crypto/keypool.js';
 import { HttpStorageClient } from '../grid/http-client.js';
@@ -17,7 +17,10 @@ export interface OpenClient {
 }
 
 export interface OpenClientOptions extends OpenClientDirOptions {
-  /** Keys to generate ahead (overrides the config; 0 for one-shot commands that only read). */
+  /**
+   * RSA keys to generate ahead (overrides the config; 0 for one-shot commands that only
+   * read). Only with format = "tahoe": Ed25519 keys cost ~0.1 ms and need no pool.
+   */
   keyPoolSize?: number;
   /** Keys generated at once (default 1; the mount uses more to create many files fast). */
   keyPoolConcurrency?: number;
@@ -46,7 +49,7 @@ export async function openClient(
     warn: options.warn,
   });
   const keyPool = new KeyPool({
-    size: options.keyPoolSize ?? config['key-pool-size'],
+    size: config.format === 'tahoe' ? (options.keyPoolSize ?? config['key-pool-size']) : 0,
     concurrency: options.keyPoolConcurrency,
   });
   let client: MutableClient;
@@ -56,6 +59,7 @@ export async function openClient(
       leaseSecret: dir.leaseSecret,
       cache,
       keys: keyPool,
+      format: config.format,
       k: config.k,
       N: config.n,
       happy: config.happy,

@@ -47,7 +47,7 @@ test('first boot creates an empty root directory and stores its cap (0600); late
   const first = await openRoot({ dir, client: newMutableClient() });
   t.true(first.created);
   t.is(first.path, join(dir.dir, 'private', 'root.cap'));
-  t.regex(first.cap, /^URI:DIR2:[a-z2-7]{26}:[a-z2-7]{52}$/);
+  t.regex(first.cap, /^URI:DIR2-ED25519:[a-z2-7]{52}$/);
   t.is(await readFile(first.path, 'utf8'), first.cap + '\n');
   t.is((await stat(first.path)).mode & 0o777, 0o600);
   t.deepEqual(await readdir(join(dir.dir, 'private')), ['lease-secret', 'root.cap']);
@@ -141,5 +141,43 @@ test('config.toml home-server: a server that is not configured is a clear error'
   const opened = await openClient(path, { keyPoolSize: 0 });
   t.teardown(() => opened.close());
   const { cap } = await opened.client.create(new TextEncoder().encode('home'));
-  t.regex(cap, /^URI:SSK:/);
+  t.regex(cap, /^URI:ED25519:/);
+});
+
+test('config.toml format: new client directories say ed25519; "tahoe" makes RSA roots and files', async (t) => {
+  const { openClient } = await import('./open-client.js');
+  const path = await mkdtemp(join(tmpdir(), 'slotfs-format-'));
+  t.teardown(() => rm(path, { recursive: true, force: true }));
+  const servers = join(path, 'servers.yaml');
+  await writeFile(servers, grid.serversYaml());
+  const fresh = await openClientDir(join(path, 'new'), { serversFile: servers });
+  t.is(fresh.config.format, 'ed25519');
+  t.regex(await readFile(join(path, 'new', 'config.toml'), 'utf8'), /^format = "ed25519"$/m);
+
+  const tahoe = join(path, 'tahoe');
+  await mkdir(tahoe);
+  await writeFile(
+    join(tahoe, 'config.toml'),
+    `servers-file = ${JSON.stringify(servers)}\nformat = "tahoe"\nk = 2\nn = 3\nhappy = 3\n`,
+  );
+  const opened = await openClient(tahoe, { keyPoolSize: 0 });
+  t.teardown(() => opened.close());
+  const root = await openRoot({ dir: opened.dir, client: opened.client });
+  t.regex(root.cap, /^URI:DIR2:[a-z2-7]{26}:[a-z2-7]{52}$/);
+  t.regex((await opened.client.create(new TextEncoder().encode('rsa'))).cap, /^URI:SSK:/);
+  // An existing file keeps its format when a client of the other format updates it.
+  const ed = await opened.client.create(new TextEncoder().encode('ed'), { format: 'ed25519' });
+  const updated = await opened.client.update(ed.cap, new TextEncoder().encode('still ed'));
+  t.is(updated.seqnum, 2);
+  t.is(new TextDecoder().decode((await newMutableClient().retrieve(ed.cap)).plaintext), 'still ed');
+
+  const bad = join(path, 'bad');
+  await mkdir(bad);
+  await writeFile(
+    join(bad, 'config.toml'),
+    `servers-file = ${JSON.stringify(servers)}\nformat = "rsa"\n`,
+  );
+  const error = await t.throwsAsync(openClientDir(bad), { instanceOf: ClientDirError });
+  t.regex(error!.message, /format/);
+  t.is(error!.code, 'ERR_CLIENT_DIR');
 });

@@ -84,3 +84,52 @@ export function leaseSecretsFor(
     ),
   };
 }
+
+// ---- Ed25519 mutable files (docs/formats.md §2) ----
+// Same shape as SDMF's key schedule, with tags of slotfs's own so that no value of one
+// format can ever equal a value of the other. The block hash, Merkle tree, dirnode and
+// lease tags are shared with SDMF (Tahoe's).
+
+export const ED25519_TAGS = {
+  writekey: 'slotfs_ed25519_seed_to_writekey_v1',
+  readkey: 'slotfs_ed25519_writekey_to_readkey_v1',
+  storageIndex: 'slotfs_ed25519_readkey_and_verification_key_to_storage_index_v1',
+  datakey: 'slotfs_ed25519_readkey_and_salt_to_datakey_v1',
+  writeEnablerMaster: 'slotfs_ed25519_writekey_to_write_enabler_master_v1',
+  writeEnabler: 'slotfs_ed25519_write_enabler_master_and_nodeid_to_write_enabler_v1',
+} as const;
+
+/** writekey = H(tag, seed)[:16]. */
+export const ed25519WritekeyFromSeed = (seed: Uint8Array) =>
+  taggedHash(ED25519_TAGS.writekey, seed, 16);
+/** readkey = H(tag, writekey)[:16]. */
+export const ed25519ReadkeyFromWritekey = (writekey: Uint8Array) =>
+  taggedHash(ED25519_TAGS.readkey, writekey, 16);
+/** storage index = H2(tag, readkey, verification key)[:16]: binds the key into the location. */
+export const ed25519StorageIndex = (readkey: Uint8Array, verificationKey: Uint8Array) =>
+  taggedPairHash(ED25519_TAGS.storageIndex, readkey, verificationKey, 16);
+/** Per-publish data key: H2(tag, salt, readkey)[:16] — salt first, as in SDMF. */
+export const ed25519DatakeyFromSalt = (salt: Uint8Array, readkey: Uint8Array) =>
+  taggedPairHash(ED25519_TAGS.datakey, salt, readkey, 16);
+export const ed25519WriteEnablerMaster = (writekey: Uint8Array) =>
+  taggedHash(ED25519_TAGS.writeEnablerMaster, writekey);
+/** Per-server write enabler; `serverId` is the server's 20-byte node id. */
+export const ed25519WriteEnabler = (writekey: Uint8Array, serverId: Uint8Array) =>
+  taggedPairHash(ED25519_TAGS.writeEnabler, ed25519WriteEnablerMaster(writekey), serverId);
+
+/** Which key schedule a mutable file uses: Tahoe's SDMF (RSA) or slotfs's Ed25519. */
+export type KeySchedule = 'sdmf' | 'ed25519';
+
+/** The data key of one publish under either schedule. */
+export const scheduleDatakey = (schedule: KeySchedule, salt: Uint8Array, readkey: Uint8Array) =>
+  schedule === 'ed25519' ? ed25519DatakeyFromSalt(salt, readkey) : datakeyFromSalt(salt, readkey);
+
+/** The write enabler under either schedule. */
+export const scheduleWriteEnabler = (
+  schedule: KeySchedule,
+  writekey: Uint8Array,
+  serverId: Uint8Array,
+) =>
+  schedule === 'ed25519'
+    ? ed25519WriteEnabler(writekey, serverId)
+    : writeEnabler(writekey, serverId);

@@ -5,3 +5,4 @@ export * from './merkle.js';
 export * from './aes.js';
 export * from './rsa.js';
 export * from './keypool.js';
+export * from './ed25519.js';

@@ -98,7 +98,7 @@ async function rejectsWith(
 test.serial('a new directory is empty; add, list and lookup with caps and metadata', async (t) => {
   const h = await one();
   const dir = await h.dirs.createDirectory();
-  t.regex(dir, /^URI:DIR2:[a-z2-7]{26}:[a-z2-7]{52}$/);
+  t.regex(dir, /^URI:DIR2-ED25519:[a-z2-7]{52}$/);
   t.deepEqual([...(await h.dirs.list(dir)).keys()], []);
 
   const file = await newFile(h, 'hello');
@@ -521,4 +521,36 @@ test('childCapsOf: a write cap links read-write, a read cap read-only', (t) => {
   t.deepEqual(childCapsOf(rw), { rwCap: rw, roCap: ro });
   t.deepEqual(childCapsOf(ro), { roCap: ro });
   t.deepEqual(childCapsOf(someCap), { roCap: someCap });
+});
+
+test.serial('directories of either format hold children of either format', async (t) => {
+  const h = await one();
+  const edDir = await h.dirs.createDirectory();
+  const tahoeDir = await h.dirs.createDirectory({ format: 'tahoe' });
+  t.regex(edDir, /^URI:DIR2-ED25519:/);
+  t.regex(tahoeDir, /^URI:DIR2:[a-z2-7]{26}:[a-z2-7]{52}$/);
+  const edFile = (await h.client.create(new TextEncoder().encode('ed'), { format: 'ed25519' })).cap;
+  const tahoeFile = (await h.client.create(new TextEncoder().encode('rsa'), { format: 'tahoe' }))
+    .cap;
+  t.regex(tahoeFile, /^URI:SSK:/);
+  for (const dir of [edDir, tahoeDir]) {
+    await h.dirs.add(dir, 'ed.txt', childCapsOf(edFile));
+    await h.dirs.add(dir, 'rsa.txt', childCapsOf(tahoeFile));
+    await h.dirs.add(dir, 'sub', childCapsOf(dir === edDir ? tahoeDir : edDir));
+  }
+  const other = await newClient();
+  for (const dir of [edDir, tahoeDir]) {
+    for (const view of [dir, readCap(dir)]) {
+      const listing = await other.dirs.list(view);
+      t.deepEqual([...listing.keys()].sort(), ['ed.txt', 'rsa.txt', 'sub']);
+      t.is(listing.get('ed.txt')!.rwCap, view === dir ? edFile : undefined);
+      t.is(listing.get('rsa.txt')!.rwCap, view === dir ? tahoeFile : undefined);
+      t.true(listing.get('sub')!.isDirectory);
+      const child = listing.get('ed.txt')!.rwCap ?? listing.get('ed.txt')!.roCap;
+      t.is(new TextDecoder().decode((await other.client.retrieve(child)).plaintext), 'ed');
+    }
+  }
+  // Read caps of each format are stored as given and point at the right file.
+  t.regex((await other.dirs.list(readCap(edDir))).get('ed.txt')!.roCap, /^URI:ED25519-RO:/);
+  t.regex((await other.dirs.list(readCap(tahoeDir))).get('rsa.txt')!.roCap, /^URI:SSK-RO:/);
 });

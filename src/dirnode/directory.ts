@@ -15,7 +15,7 @@ import {
   type MutableWriteCap,
 } from '../caps/index.js';
 import { toHex } from '../encoding/bytes.js';
-import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
+import type { FileFormat, MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { DirectoryError, DirnodeFormatError, type DirNameProblem } from './errors.js';
 import { packChildren, unpackChildren, unpackChildrenReadOnly, type DirChild } from './format.js';
 import {
@@ -118,10 +118,14 @@ export class DirectoryClient {
     this.batchWindowMs = window;
   }
 
-  /** Creates a new empty directory; returns its write cap (URI:DIR2:…). */
-  async createDirectory(): Promise<string> {
+  /**
+   * Creates a new empty directory; returns its write cap: URI:DIR2-ED25519:… or, with
+   * format 'tahoe', URI:DIR2:… (default: the client's format).
+   */
+  async createDirectory(options: { format?: FileFormat } = {}): Promise<string> {
     // An empty directory is the empty string (§8).
-    return (await this.client.create(new Uint8Array(0), { directory: true })).cap;
+    const { format } = options;
+    return (await this.client.create(new Uint8Array(0), { directory: true, format })).cap;
   }
 
   /** The children, by NFC name. Through a read cap, entries carry no rwCap. */

@@ -165,7 +165,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     }
     const opened: OpenClient = await openClient(options.dir, {
       serversFile: options.serversFile,
-      // Creating many files in a row takes a key each: keep more ready than one-shot commands.
+      // With format = "tahoe", creating many files in a row takes an RSA key each: keep more
+      // ready than one-shot commands. (Ed25519 files need no pool: it stays empty.)
       keyPoolSize: Math.max(12, dirInfo.config['key-pool-size']),
       keyPoolConcurrency: 2,
       warn: log,

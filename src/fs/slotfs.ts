@@ -738,7 +738,7 @@ export class SlotFs {
     if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read' && !literal) {
       throw new FsError(
         'EINVAL',
-        'only mutable file and directory caps (URI:SSK…, URI:SSK-RO…, URI:DIR2…, URI:DIR2-RO…) and literal file caps (URI:LIT:…) can be linked',
+        'only mutable file and directory caps (URI:ED25519…, URI:DIR2-ED25519…, URI:SSK…, URI:DIR2…, each also -RO) and literal file caps (URI:LIT:…) can be linked',
       );
     }
     const { parent, name } = await this.parentOf(path);

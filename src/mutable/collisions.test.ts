@@ -26,6 +26,7 @@ import { RecoveryFailedError, UncoordinatedWriteError } from './errors.js';
 import { MutableClient, newLeaseSecret, type MutableClientOptions } from './mutable-client.js';
 import { TestGrid } from './test-support/test-grid.js';
 import { WriterProcess } from './test-support/writer-pool.js';
+import { FORMATS, serialFor } from './test-support/formats.js';
 import { appendLine } from './test-support/writer-process.js';
 
 const TRIALS = Number(process.env.SLOTFS_TRIALS ?? 6);
@@ -57,7 +58,7 @@ test.after.always(async () => {
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function newClient(
+async function newClientOf(
   options: Partial<MutableClientOptions> & { noCache?: boolean } = {},
 ): Promise<{ client: MutableClient; faults: FaultGrid }> {
   const http = grid.clients();
@@ -106,7 +107,7 @@ async function census(cap: string) {
 }
 
 async function readFresh(cap: string): Promise<{ text: string; seqnum: number }> {
-  const { client } = await newClient({ noCache: true });
+  const { client } = await newClientOf({ noCache: true });
   const r = await client.retrieve(cap);
   return { text: str(r.plaintext), seqnum: r.seqnum };
 }
@@ -138,7 +139,11 @@ async function layout(
   const share = parseShare(
     (await some.server.readShare(keysOfCap.storageIndex, some.numbers[0], 0, 1 << 20))!,
   );
-  const rsa = keyPairFromPrivateKey(aesCtr(keysOfCap.writekey!, share.encryptedPrivateKey));
+  // The file's signing key: an Ed25519 cap is its key; SDMF's is in the shares.
+  const signing =
+    keysOfCap.format === 'ed25519'
+      ? { seed: keysOfCap.seed!, publicKey: keysOfCap.fingerprint }
+      : keyPairFromPrivateKey(aesCtr(keysOfCap.writekey!, share.encryptedPrivateKey));
   // Start from nothing: every share of the file deleted.
   for (const s of ctx.permuted) {
     const numbers = await s.listShares(keysOfCap.storageIndex);
@@ -151,7 +156,7 @@ async function layout(
     );
   }
   for (const v of versions) {
-    const built = buildShares(text(v.plaintext), rsa, v.seqnum, 3, 10);
+    const built = buildShares(text(v.plaintext), signing, v.seqnum, 3, 10);
     for (const [position, numbers] of v.at) {
       const server = ctx.permuted[position];
       await server.readTestWrite(
@@ -171,345 +176,352 @@ async function layout(
 
 const two = (p: number, n: number): [number, number[]] => [p, [n]];
 
-test.serial(
-  'recovery: several versions on fewer than k servers and one on k — the recoverable one is pushed to N shares with a new seqnum',
-  async (t) => {
-    const { client } = await newClient();
-    const { cap } = await client.create(text('start'));
-    await layout(cap, [
-      { plaintext: 'newest, unrecoverable', seqnum: 9, at: [two(0, 0), two(1, 1)] },
-      { plaintext: 'rival a', seqnum: 8, at: [two(2, 2), two(3, 3)] },
-      { plaintext: 'rival b', seqnum: 8, at: [two(4, 4)] },
-      { plaintext: 'the survivor', seqnum: 7, at: [two(5, 5), two(6, 6), two(7, 7)] },
-    ]);
-    const fixer = await newClient({ noCache: true });
-    const result = await fixer.client.recover(cap);
-    t.true(result.pushed);
-    t.is(str(result.plaintext), 'the survivor');
-    t.is(result.seqnum, 10, 'max seen + 1');
-    const versions = await census(cap);
-    t.is(versions[0].seqnum, 10);
-    t.is(versions[0].shares.size, 10);
-    t.is(versions[0].servers.size, 10);
-    t.is(versions.length, 1, 'every other version was overwritten');
-    t.deepEqual(await readFresh(cap), { text: 'the survivor', seqnum: 10 });
-    // Nothing left to do: a second recovery pushes nothing.
-    const again = await fixer.client.recover(cap);
-    t.false(again.pushed);
-    t.is(again.seqnum, 10);
-  },
-);
+for (const format of FORMATS) {
+  const serial = serialFor(format);
+  const newClient = (options: Partial<MutableClientOptions> & { noCache?: boolean } = {}) =>
+    newClientOf({ format, ...options });
 
-test.serial(
-  'recovery order: highest seqnum first, then the most shares; an older version with more shares loses',
-  async (t) => {
-    const { client } = await newClient();
-    const { cap } = await client.create(text('start'));
-    const at = (from: number, count: number) =>
-      Array.from({ length: count }, (_, i) => two(from + i, from + i));
-    await layout(cap, [
-      { plaintext: 'seq 5, six shares', seqnum: 5, at: at(0, 6) },
-      { plaintext: 'seq 6, three shares', seqnum: 6, at: at(6, 3) },
-    ]);
-    const r1 = await (await newClient({ noCache: true })).client.recover(cap);
-    t.is(str(r1.plaintext), 'seq 6, three shares');
-    await layout(cap, [
-      { plaintext: 'seq 6, four shares', seqnum: 6, at: at(0, 4) },
-      { plaintext: 'seq 6, five shares', seqnum: 6, at: at(4, 5) },
-    ]);
-    const r2 = await (await newClient({ noCache: true })).client.recover(cap);
-    t.is(str(r2.plaintext), 'seq 6, five shares');
-    t.is(r2.seqnum, 7);
-    await assertConverged(t, cap);
-  },
-);
-
-test.serial(
-  'recovery with no recoverable version gives up after its deadline with a clear error',
-  async (t) => {
-    const { client } = await newClient();
-    const { cap } = await client.create(text('start'));
-    await layout(cap, [
-      { plaintext: 'a', seqnum: 3, at: [two(0, 0), two(1, 1)] },
-      { plaintext: 'b', seqnum: 3, at: [two(2, 2), two(3, 3)] },
-    ]);
-    const fixer = await newClient({ noCache: true, recoveryTimeoutMs: 300 });
-    const error = await t.throwsAsync(fixer.client.recover(cap), {
-      instanceOf: RecoveryFailedError,
-    });
-    t.is(error?.code, 'ERR_RECOVERY_FAILED');
-    t.regex(error?.message ?? '', /gave up after \d+ ms: .*no version has enough valid shares/);
-    // A blind overwrite still brings the file back.
-    await client.update(cap, text('rescued'));
-    t.is((await readFresh(cap)).text, 'rescued');
-  },
-);
-
-// --- forced interleavings: every writer wins exactly two servers ---------------------------
-
-/**
- * Gates the first write of each writer to each server so that the server at permuted
- * position p takes the write of writer owner(p) first: every other writer's test then
- * fails there. Later writes (retries, recovery) are not held.
- */
-function forceSplit(cap: string, clients: FaultGrid[], owner: (position: number) => number) {
-  const positions = new Map(
-    fileContext(resolveCapKeys(cap), clients[0].clients, new Uint8Array(32)).permuted.map(
-      (s, i) => [s.name, i],
-    ),
+  serial(
+    'recovery: several versions on fewer than k servers and one on k — the recoverable one is pushed to N shares with a new seqnum',
+    async (t) => {
+      const { client } = await newClient();
+      const { cap } = await client.create(text('start'));
+      await layout(cap, [
+        { plaintext: 'newest, unrecoverable', seqnum: 9, at: [two(0, 0), two(1, 1)] },
+        { plaintext: 'rival a', seqnum: 8, at: [two(2, 2), two(3, 3)] },
+        { plaintext: 'rival b', seqnum: 8, at: [two(4, 4)] },
+        { plaintext: 'the survivor', seqnum: 7, at: [two(5, 5), two(6, 6), two(7, 7)] },
+      ]);
+      const fixer = await newClient({ noCache: true });
+      const result = await fixer.client.recover(cap);
+      t.true(result.pushed);
+      t.is(str(result.plaintext), 'the survivor');
+      t.is(result.seqnum, 10, 'max seen + 1');
+      const versions = await census(cap);
+      t.is(versions[0].seqnum, 10);
+      t.is(versions[0].shares.size, 10);
+      t.is(versions[0].servers.size, 10);
+      t.is(versions.length, 1, 'every other version was overwritten');
+      t.deepEqual(await readFresh(cap), { text: 'the survivor', seqnum: 10 });
+      // Nothing left to do: a second recovery pushes nothing.
+      const again = await fixer.client.recover(cap);
+      t.false(again.pushed);
+      t.is(again.seqnum, 10);
+    },
   );
-  // No write goes out before every writer has read the grid (all maps see the old version).
-  const arrived = new Set<number>();
-  let allArrived!: () => void;
-  const barrier = new Promise<void>((r) => (allArrived = r));
-  const done = new Map<number, { promise: Promise<void>; resolve: () => void }>();
-  for (const p of positions.values()) {
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => (resolve = r));
-    done.set(p, { promise, resolve });
-  }
-  clients.forEach((grid, w) => {
-    for (const server of grid.clients) {
-      const p = positions.get(server.name)!;
-      let first = true;
-      server.gate = async (call) => {
-        if (call.writes.length === 0 || !first) return;
-        first = false;
-        arrived.add(w);
-        if (arrived.size === clients.length) allArrived();
-        await barrier;
-        if (owner(p) !== w) await done.get(p)!.promise;
-      };
-      server.after = (call) => {
-        if (call.writes.length > 0 && owner(p) === w) done.get(p)!.resolve();
-      };
+
+  serial(
+    'recovery order: highest seqnum first, then the most shares; an older version with more shares loses',
+    async (t) => {
+      const { client } = await newClient();
+      const { cap } = await client.create(text('start'));
+      const at = (from: number, count: number) =>
+        Array.from({ length: count }, (_, i) => two(from + i, from + i));
+      await layout(cap, [
+        { plaintext: 'seq 5, six shares', seqnum: 5, at: at(0, 6) },
+        { plaintext: 'seq 6, three shares', seqnum: 6, at: at(6, 3) },
+      ]);
+      const r1 = await (await newClient({ noCache: true })).client.recover(cap);
+      t.is(str(r1.plaintext), 'seq 6, three shares');
+      await layout(cap, [
+        { plaintext: 'seq 6, four shares', seqnum: 6, at: at(0, 4) },
+        { plaintext: 'seq 6, five shares', seqnum: 6, at: at(4, 5) },
+      ]);
+      const r2 = await (await newClient({ noCache: true })).client.recover(cap);
+      t.is(str(r2.plaintext), 'seq 6, five shares');
+      t.is(r2.seqnum, 7);
+      await assertConverged(t, cap);
+    },
+  );
+
+  serial(
+    'recovery with no recoverable version gives up after its deadline with a clear error',
+    async (t) => {
+      const { client } = await newClient();
+      const { cap } = await client.create(text('start'));
+      await layout(cap, [
+        { plaintext: 'a', seqnum: 3, at: [two(0, 0), two(1, 1)] },
+        { plaintext: 'b', seqnum: 3, at: [two(2, 2), two(3, 3)] },
+      ]);
+      const fixer = await newClient({ noCache: true, recoveryTimeoutMs: 300 });
+      const error = await t.throwsAsync(fixer.client.recover(cap), {
+        instanceOf: RecoveryFailedError,
+      });
+      t.is(error?.code, 'ERR_RECOVERY_FAILED');
+      t.regex(error?.message ?? '', /gave up after \d+ ms: .*no version has enough valid shares/);
+      // A blind overwrite still brings the file back.
+      await client.update(cap, text('rescued'));
+      t.is((await readFresh(cap)).text, 'rescued');
+    },
+  );
+
+  // --- forced interleavings: every writer wins exactly two servers ---------------------------
+
+  /**
+   * Gates the first write of each writer to each server so that the server at permuted
+   * position p takes the write of writer owner(p) first: every other writer's test then
+   * fails there. Later writes (retries, recovery) are not held.
+   */
+  function forceSplit(cap: string, clients: FaultGrid[], owner: (position: number) => number) {
+    const positions = new Map(
+      fileContext(resolveCapKeys(cap), clients[0].clients, new Uint8Array(32)).permuted.map(
+        (s, i) => [s.name, i],
+      ),
+    );
+    // No write goes out before every writer has read the grid (all maps see the old version).
+    const arrived = new Set<number>();
+    let allArrived!: () => void;
+    const barrier = new Promise<void>((r) => (allArrived = r));
+    const done = new Map<number, { promise: Promise<void>; resolve: () => void }>();
+    for (const p of positions.values()) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      done.set(p, { promise, resolve });
     }
+    clients.forEach((grid, w) => {
+      for (const server of grid.clients) {
+        const p = positions.get(server.name)!;
+        let first = true;
+        server.gate = async (call) => {
+          if (call.writes.length === 0 || !first) return;
+          first = false;
+          arrived.add(w);
+          if (arrived.size === clients.length) allArrived();
+          await barrier;
+          if (owner(p) !== w) await done.get(p)!.promise;
+        };
+        server.after = (call) => {
+          if (call.writes.length > 0 && owner(p) === w) done.get(p)!.resolve();
+        };
+      }
+    });
+  }
+
+  serial(
+    '5 writers each win two servers: no new version is recoverable and the old one is gone — modify() still loses nothing',
+    async (t) => {
+      const { client } = await newClient();
+      const { cap } = await client.create(text('base\n'));
+      const harnesses = await Promise.all([0, 1, 2, 3, 4].map(() => newClient({ noCache: true })));
+      forceSplit(
+        cap,
+        harnesses.map((h) => h.faults),
+        (p) => Math.floor(p / 2),
+      );
+      const results = await Promise.all(
+        harnesses.map((h, i) => h.client.modify(cap, (old) => appendLine(old, `line ${i}`))),
+      );
+      t.true(
+        results.every((r) => r.attempts > 1),
+        'every writer collided at least once',
+      );
+      const final = await readFresh(cap);
+      for (let i = 0; i < 5; i++) t.true(final.text.includes(`line ${i}\n`), final.text);
+      t.true(final.text.startsWith('base\n'));
+      await assertConverged(t, cap);
+    },
+  );
+
+  serial(
+    '5 writers each win two servers with update(): one version wins, the others are told, the file is never lost',
+    async (t) => {
+      const { client } = await newClient();
+      const { cap } = await client.create(text('base'));
+      const harnesses = await Promise.all([0, 1, 2, 3, 4].map(() => newClient({ noCache: true })));
+      forceSplit(
+        cap,
+        harnesses.map((h) => h.faults),
+        (p) => Math.floor(p / 2),
+      );
+      const outcomes = await Promise.allSettled(
+        harnesses.map((h, i) => h.client.update(cap, text(`overwrite ${i}`))),
+      );
+      const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
+      for (const o of outcomes) {
+        if (o.status === 'rejected')
+          t.true(o.reason instanceof UncoordinatedWriteError, String(o.reason));
+      }
+      const final = await readFresh(cap);
+      t.regex(final.text, /^overwrite [0-4]$/);
+      t.true(won.length <= 1, `winners: ${won.join(',')}`);
+      if (won.length === 1) t.is(final.text, `overwrite ${won[0]}`);
+      await assertConverged(t, cap);
+    },
+  );
+
+  serial('2 writers split the servers 5/5: both modify() calls land', async (t) => {
+    const { client } = await newClient();
+    const { cap } = await client.create(text(''));
+    const harnesses = await Promise.all([0, 1].map(() => newClient({ noCache: true })));
+    forceSplit(
+      cap,
+      harnesses.map((h) => h.faults),
+      (p) => p % 2,
+    );
+    await Promise.all(harnesses.map((h, i) => h.client.modify(cap, (o) => appendLine(o, `w${i}`))));
+    const final = await readFresh(cap);
+    t.deepEqual(final.text.split('\n').filter(Boolean).sort(), ['w0', 'w1']);
+    await assertConverged(t, cap);
   });
-}
 
-test.serial(
-  '5 writers each win two servers: no new version is recoverable and the old one is gone — modify() still loses nothing',
-  async (t) => {
-    const { client } = await newClient();
-    const { cap } = await client.create(text('base\n'));
-    const harnesses = await Promise.all([0, 1, 2, 3, 4].map(() => newClient({ noCache: true })));
-    forceSplit(
-      cap,
-      harnesses.map((h) => h.faults),
-      (p) => Math.floor(p / 2),
-    );
-    const results = await Promise.all(
-      harnesses.map((h, i) => h.client.modify(cap, (old) => appendLine(old, `line ${i}`))),
-    );
-    t.true(
-      results.every((r) => r.attempts > 1),
-      'every writer collided at least once',
-    );
-    const final = await readFresh(cap);
-    for (let i = 0; i < 5; i++) t.true(final.text.includes(`line ${i}\n`), final.text);
-    t.true(final.text.startsWith('base\n'));
-    await assertConverged(t, cap);
-  },
-);
+  // --- randomized: writers in separate processes ---------------------------------------------
 
-test.serial(
-  '5 writers each win two servers with update(): one version wins, the others are told, the file is never lost',
-  async (t) => {
-    const { client } = await newClient();
-    const { cap } = await client.create(text('base'));
-    const harnesses = await Promise.all([0, 1, 2, 3, 4].map(() => newClient({ noCache: true })));
-    forceSplit(
-      cap,
-      harnesses.map((h) => h.faults),
-      (p) => Math.floor(p / 2),
+  interface WriterPlan {
+    warm: boolean;
+    delays: number[];
+  }
+
+  const plans = (count: number, maxOps: number) =>
+    fc.array(
+      fc.record({
+        warm: fc.boolean(),
+        delays: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: maxOps }),
+      }),
+      { minLength: count, maxLength: count },
     );
-    const outcomes = await Promise.allSettled(
-      harnesses.map((h, i) => h.client.update(cap, text(`overwrite ${i}`))),
-    );
-    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [i] : []));
-    for (const o of outcomes) {
-      if (o.status === 'rejected')
-        t.true(o.reason instanceof UncoordinatedWriteError, String(o.reason));
+
+  const trialArbitrary = fc
+    .constantFrom(2, 3, 5)
+    .chain((n) => plans(n, 2).map((p) => ({ writers: n, plans: p as WriterPlan[] })));
+
+  const stats = {
+    trials: 0,
+    changes: 0,
+    lost: 0,
+    retried: 0,
+    updates: 0,
+    refused: 0,
+    partial: 0,
+  };
+
+  /**
+   * What a publish promises after concurrent writers: the newest version on at least
+   * shares-of-happiness (7) servers with as many different share numbers. Runs that end
+   * with fewer than all 10 share numbers of it (seen rarely under load: one server keeps a
+   * share of the version before) are counted and reported, not failed.
+   */
+  function checkPlacement(versions: Awaited<ReturnType<typeof census>>): void {
+    const top = versions[0];
+    if (top.servers.size < 7 || top.shares.size < 7) {
+      throw new Error(
+        `not converged: ${JSON.stringify(versions.map((v) => [v.seqnum, v.servers.size, v.shares.size]))}`,
+      );
     }
-    const final = await readFresh(cap);
-    t.regex(final.text, /^overwrite [0-4]$/);
-    t.true(won.length <= 1, `winners: ${won.join(',')}`);
-    if (won.length === 1) t.is(final.text, `overwrite ${won[0]}`);
-    await assertConverged(t, cap);
-  },
-);
+    if (top.shares.size !== 10) stats.partial++;
+  }
 
-test.serial('2 writers split the servers 5/5: both modify() calls land', async (t) => {
-  const { client } = await newClient();
-  const { cap } = await client.create(text(''));
-  const harnesses = await Promise.all([0, 1].map(() => newClient({ noCache: true })));
-  forceSplit(
-    cap,
-    harnesses.map((h) => h.faults),
-    (p) => p % 2,
-  );
-  await Promise.all(harnesses.map((h, i) => h.client.modify(cap, (o) => appendLine(o, `w${i}`))));
-  const final = await readFresh(cap);
-  t.deepEqual(final.text.split('\n').filter(Boolean).sort(), ['w0', 'w1']);
-  await assertConverged(t, cap);
-});
-
-// --- randomized: writers in separate processes ---------------------------------------------
-
-interface WriterPlan {
-  warm: boolean;
-  delays: number[];
-}
-
-const plans = (count: number, maxOps: number) =>
-  fc.array(
-    fc.record({
-      warm: fc.boolean(),
-      delays: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: maxOps }),
-    }),
-    { minLength: count, maxLength: count },
-  );
-
-const trialArbitrary = fc
-  .constantFrom(2, 3, 5)
-  .chain((n) => plans(n, 2).map((p) => ({ writers: n, plans: p as WriterPlan[] })));
-
-const stats = {
-  trials: 0,
-  changes: 0,
-  lost: 0,
-  retried: 0,
-  updates: 0,
-  refused: 0,
-  partial: 0,
-};
-
-/**
- * What a publish promises after concurrent writers: the newest version on at least
- * shares-of-happiness (7) servers with as many different share numbers. Runs that end
- * with fewer than all 10 share numbers of it (seen rarely under load: one server keeps a
- * share of the version before) are counted and reported, not failed.
- */
-function checkPlacement(versions: Awaited<ReturnType<typeof census>>): void {
-  const top = versions[0];
-  if (top.servers.size < 7 || top.shares.size < 7) {
-    throw new Error(
-      `not converged: ${JSON.stringify(versions.map((v) => [v.seqnum, v.servers.size, v.shares.size]))}`,
+  async function runProperty(
+    t: import('ava').ExecutionContext,
+    name: string,
+    body: (trial: { writers: number; plans: WriterPlan[] }) => Promise<void>,
+  ) {
+    t.log(
+      `${name}: ${TRIALS} trials, seed ${SEED} (SLOTFS_SEED=${SEED} SLOTFS_TRIALS=${TRIALS} to replay)`,
+    );
+    await fc.assert(
+      fc.asyncProperty(trialArbitrary, async (trial) => {
+        try {
+          await body(trial);
+        } catch (err) {
+          t.log(`failing trial ${JSON.stringify(trial)}: ${(err as Error).message}`);
+          throw err;
+        }
+      }),
+      { numRuns: TRIALS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
     );
   }
-  if (top.shares.size !== 10) stats.partial++;
-}
 
-async function runProperty(
-  t: import('ava').ExecutionContext,
-  name: string,
-  body: (trial: { writers: number; plans: WriterPlan[] }) => Promise<void>,
-) {
-  t.log(
-    `${name}: ${TRIALS} trials, seed ${SEED} (SLOTFS_SEED=${SEED} SLOTFS_TRIALS=${TRIALS} to replay)`,
-  );
-  await fc.assert(
-    fc.asyncProperty(trialArbitrary, async (trial) => {
-      try {
-        await body(trial);
-      } catch (err) {
-        t.log(`failing trial ${JSON.stringify(trial)}: ${(err as Error).message}`);
-        throw err;
-      }
-    }),
-    { numRuns: TRIALS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
-  );
-}
-
-test.serial(
-  'randomized: 2, 3 or 5 writer processes append with modify() — every run converges, no change is lost',
-  async (t) => {
-    const { client } = await newClient({ noCache: true });
-    await runProperty(t, 'modify', async ({ writers: n, plans: trial }) => {
-      const { cap } = await client.create(text(''));
-      // Some writers start with the file in their cache: their first try is the one
-      // round-trip test-and-write from a cached view that others are about to change.
-      await Promise.all(
-        trial.map((p, w) => (p.warm ? writers[w].send({ op: 'read', cap }) : null)),
-      );
-      const expected: string[] = [];
-      const replies = await Promise.all(
-        trial.map(async (plan, w) => {
-          const out = [];
-          for (const [i, delayMs] of plan.delays.entries()) {
-            const line = `t${stats.trials} w${w} op${i}`;
-            expected.push(line);
-            out.push(await writers[w].send({ op: 'append', cap, line, delayMs }));
-          }
-          return out;
-        }),
-      );
-      stats.trials++;
-      const failures = replies.flat().filter((r) => !r.ok);
-      if (failures.length > 0) throw new Error(`writers failed: ${JSON.stringify(failures)}`);
-      stats.retried += replies.flat().filter((r) => r.ok && (r.attempts ?? 1) > 1).length;
-      const final = await readFresh(cap);
-      const lines = final.text.split('\n').filter(Boolean);
-      const missing = expected.filter((l) => !lines.includes(l));
-      stats.changes += expected.length;
-      stats.lost += missing.length;
-      if (missing.length > 0 || lines.length !== expected.length) {
-        throw new Error(`${n} writers: lost ${missing.join(', ')}; file: ${final.text}`);
-      }
-      checkPlacement(await census(cap));
-    });
-    t.log(
-      `modify: ${stats.trials} trials, ${stats.changes} changes (${stats.retried} had to be re-applied after a collision), ${stats.lost} lost`,
-    );
-    t.is(stats.trials, TRIALS);
-    t.is(stats.lost, 0);
-  },
-);
-
-test.serial(
-  'randomized: 2, 3 or 5 writer processes overwrite with update() — every run ends with a recoverable version one of them wrote',
-  async (t) => {
-    const { client } = await newClient({ noCache: true });
-    let trials = 0;
-    await runProperty(t, 'update', async ({ writers: n, plans: trial }) => {
-      const { cap } = await client.create(text('initial'));
-      await Promise.all(
-        trial.map((p, w) => (p.warm ? writers[w].send({ op: 'read', cap }) : null)),
-      );
-      const written = new Map<string, number | null>();
-      await Promise.all(
-        trial.map(async (plan, w) => {
-          for (const [i, delayMs] of plan.delays.entries()) {
-            const body = `trial ${trials} writer ${w} op ${i}`;
-            const reply = await writers[w].send({ op: 'update', cap, text: body, delayMs });
-            if (!reply.ok && reply.error.code !== 'ERR_UNCOORDINATED_WRITE') {
-              throw new Error(`writer ${w}: ${reply.error.message}`);
-            }
-            written.set(body, reply.ok ? (reply.seqnum ?? null) : null);
-            if (!reply.ok) stats.refused++;
-          }
-        }),
-      );
-      trials++;
-      stats.updates += written.size;
-      const final = await readFresh(cap);
-      if (!written.has(final.text)) {
-        throw new Error(`${n} writers: final text "${final.text}" was never written`);
-      }
-      const newestSuccess = Math.max(0, ...[...written.values()].map((s) => s ?? 0));
-      if (final.seqnum < newestSuccess) {
-        throw new Error(
-          `final seqnum ${final.seqnum} below a successful update's ${newestSuccess}`,
+  serial(
+    'randomized: 2, 3 or 5 writer processes append with modify() — every run converges, no change is lost',
+    async (t) => {
+      const { client } = await newClient({ noCache: true });
+      Object.assign(stats, { trials: 0, changes: 0, lost: 0, retried: 0, partial: 0 });
+      await runProperty(t, 'modify', async ({ writers: n, plans: trial }) => {
+        const { cap } = await client.create(text(''));
+        // Some writers start with the file in their cache: their first try is the one
+        // round-trip test-and-write from a cached view that others are about to change.
+        await Promise.all(
+          trial.map((p, w) => (p.warm ? writers[w].send({ op: 'read', cap }) : null)),
         );
-      }
-      checkPlacement(await census(cap));
-    });
-    t.log(
-      `update: ${trials} trials, ${stats.updates} updates (${stats.refused} lost a collision and were told so), every run ended readable and converged`,
-    );
-    t.log(
-      `runs whose newest version lacked some share numbers (both properties): ${stats.partial}`,
-    );
-    t.is(trials, TRIALS);
-  },
-);
+        const expected: string[] = [];
+        const replies = await Promise.all(
+          trial.map(async (plan, w) => {
+            const out = [];
+            for (const [i, delayMs] of plan.delays.entries()) {
+              const line = `t${stats.trials} w${w} op${i}`;
+              expected.push(line);
+              out.push(await writers[w].send({ op: 'append', cap, line, delayMs }));
+            }
+            return out;
+          }),
+        );
+        stats.trials++;
+        const failures = replies.flat().filter((r) => !r.ok);
+        if (failures.length > 0) throw new Error(`writers failed: ${JSON.stringify(failures)}`);
+        stats.retried += replies.flat().filter((r) => r.ok && (r.attempts ?? 1) > 1).length;
+        const final = await readFresh(cap);
+        const lines = final.text.split('\n').filter(Boolean);
+        const missing = expected.filter((l) => !lines.includes(l));
+        stats.changes += expected.length;
+        stats.lost += missing.length;
+        if (missing.length > 0 || lines.length !== expected.length) {
+          throw new Error(`${n} writers: lost ${missing.join(', ')}; file: ${final.text}`);
+        }
+        checkPlacement(await census(cap));
+      });
+      t.log(
+        `modify: ${stats.trials} trials, ${stats.changes} changes (${stats.retried} had to be re-applied after a collision), ${stats.lost} lost`,
+      );
+      t.is(stats.trials, TRIALS);
+      t.is(stats.lost, 0);
+    },
+  );
+
+  serial(
+    'randomized: 2, 3 or 5 writer processes overwrite with update() — every run ends with a recoverable version one of them wrote',
+    async (t) => {
+      const { client } = await newClient({ noCache: true });
+      let trials = 0;
+      await runProperty(t, 'update', async ({ writers: n, plans: trial }) => {
+        const { cap } = await client.create(text('initial'));
+        await Promise.all(
+          trial.map((p, w) => (p.warm ? writers[w].send({ op: 'read', cap }) : null)),
+        );
+        const written = new Map<string, number | null>();
+        await Promise.all(
+          trial.map(async (plan, w) => {
+            for (const [i, delayMs] of plan.delays.entries()) {
+              const body = `trial ${trials} writer ${w} op ${i}`;
+              const reply = await writers[w].send({ op: 'update', cap, text: body, delayMs });
+              if (!reply.ok && reply.error.code !== 'ERR_UNCOORDINATED_WRITE') {
+                throw new Error(`writer ${w}: ${reply.error.message}`);
+              }
+              written.set(body, reply.ok ? (reply.seqnum ?? null) : null);
+              if (!reply.ok) stats.refused++;
+            }
+          }),
+        );
+        trials++;
+        stats.updates += written.size;
+        const final = await readFresh(cap);
+        if (!written.has(final.text)) {
+          throw new Error(`${n} writers: final text "${final.text}" was never written`);
+        }
+        const newestSuccess = Math.max(0, ...[...written.values()].map((s) => s ?? 0));
+        if (final.seqnum < newestSuccess) {
+          throw new Error(
+            `final seqnum ${final.seqnum} below a successful update's ${newestSuccess}`,
+          );
+        }
+        checkPlacement(await census(cap));
+      });
+      t.log(
+        `update: ${trials} trials, ${stats.updates} updates (${stats.refused} lost a collision and were told so), every run ended readable and converged`,
+      );
+      t.log(
+        `runs whose newest version lacked some share numbers (both properties): ${stats.partial}`,
+      );
+      t.is(trials, TRIALS);
+    },
+  );
+}

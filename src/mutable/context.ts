@@ -1,6 +1,6 @@
 // What every mutable operation needs to know about one file and the grid: its keys,
 // the servers in permuted order, and per-server secrets.
-import { leaseSecretsFor, writeEnabler } from '../crypto/derive.js';
+import { leaseSecretsFor, scheduleWriteEnabler } from '../crypto/derive.js';
 import { toBase32 } from '../encoding/base32.js';
 import type { SlotSecrets, StorageClient } from '../grid/storage-client.js';
 import { permutedServers } from '../grid/servers.js';
@@ -38,7 +38,7 @@ export function slotSecrets(ctx: FileContext, server: StorageClient): SlotSecret
   if (!writekey) throw new Error('slot secrets need the writekey');
   const lease = leaseSecretsFor(ctx.leaseSecret, ctx.keys.storageIndex, server.serverId);
   return {
-    writeEnabler: writeEnabler(writekey, server.serverId),
+    writeEnabler: scheduleWriteEnabler(ctx.keys.format, writekey, server.serverId),
     leaseRenewSecret: lease.renew,
     leaseCancelSecret: lease.cancel,
   };

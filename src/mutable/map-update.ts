@@ -6,11 +6,17 @@
 import { aesCtr } from '../crypto/aes.js';
 import { fingerprintFromPublicKey, writekeyFromPrivateKey } from '../crypto/derive.js';
 import { verifyPss } from '../crypto/rsa.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import { toBase32 } from '../encoding/base32.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import type { ReadVector, StorageClient } from '../grid/storage-client.js';
 import { ShareError } from '../sdmf/errors.js';
-import { CHECKSTRING_SIZE, SDMF_VERSION, parseSharePrefix } from '../sdmf/layout.js';
+import {
+  CHECKSTRING_SIZE,
+  ED25519_VERSION,
+  SDMF_VERSION,
+  parseSharePrefix,
+} from '../sdmf/layout.js';
 import { verifyShare } from '../sdmf/verify.js';
 import { describeError, slotSecrets, type FileContext } from './context.js';
 import { Servermap } from './servermap.js';
@@ -231,8 +237,9 @@ function examineShare(
 ): Verdict {
   try {
     const prefix = parseSharePrefix(bytes);
-    if (prefix.version !== SDMF_VERSION) {
-      return `share version ${prefix.version} is not SDMF (MDMF is not supported)`;
+    const ed = ctx.keys.format === 'ed25519';
+    if (prefix.version !== (ed ? ED25519_VERSION : SDMF_VERSION)) {
+      return `share version ${prefix.version} is not ${ed ? 'Ed25519 (0xED)' : 'SDMF (0)'}, the format of the cap`;
     }
     if (shareNumber >= prefix.N || prefix.k < 1 || prefix.k > prefix.N) {
       return `share ${shareNumber} does not fit its header's k=${prefix.k}, N=${prefix.N}`;
@@ -244,12 +251,17 @@ function examineShare(
     if (prefix.complete) {
       verifyShare(bytes, ctx.keys, shareNumber);
     } else if (!verifiedVersions.has(versionKey)) {
-      if (!equalBytes(fingerprintFromPublicKey(prefix.verificationKey), ctx.keys.fingerprint)) {
-        return 'verification key does not match the fingerprint of the cap';
+      // Ed25519 caps carry the verification key itself; SDMF caps its hash.
+      const key = ed ? prefix.verificationKey : fingerprintFromPublicKey(prefix.verificationKey);
+      if (!equalBytes(key, ctx.keys.fingerprint)) {
+        return ed
+          ? 'verification key is not the one in the cap'
+          : 'verification key does not match the fingerprint of the cap';
       }
-      if (!verifyPss(prefix.verificationKey, prefix.signedPrefix, prefix.signature)) {
-        return 'signature does not verify';
-      }
+      const signed = ed
+        ? verifyEd25519(prefix.verificationKey, prefix.signedPrefix, prefix.signature)
+        : verifyPss(prefix.verificationKey, prefix.signedPrefix, prefix.signature);
+      if (!signed) return 'signature does not verify';
     }
     verifiedVersions.add(versionKey);
     return { prefix, versionKey };
@@ -272,7 +284,8 @@ function encryptedKeyFrom(
 /** The PKCS#8 DER if `encrypted` decrypts to the key of this writekey, else undefined. */
 export function checkPrivateKey(ctx: FileContext, encrypted: Uint8Array): Uint8Array | undefined {
   const writekey = ctx.keys.writekey;
-  if (!writekey) return undefined;
+  // Ed25519 shares carry no private key: the write cap is the key.
+  if (!writekey || ctx.keys.format === 'ed25519') return undefined;
   const der = aesCtr(writekey, encrypted);
   return equalBytes(writekeyFromPrivateKey(der), writekey) ? der : undefined;
 }

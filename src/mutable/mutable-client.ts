@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aesCtr } from '../crypto/aes.js';
 import { generateRsaKeyPair, keyPairFromPrivateKey, type RsaKeyPair } from '../crypto/rsa.js';
+import { generateEd25519KeyPair } from '../crypto/ed25519.js';
 import { toBase32 } from '../encoding/base32.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import {
@@ -15,6 +16,7 @@ import {
   requireReadCap,
   requireWriteCap,
   writeCapFromKeyPair,
+  writeCapFromSeed,
   type MutableReadCap,
   type MutableWriteCap,
 } from '../caps/index.js';
@@ -23,7 +25,7 @@ import { OperationCost, type OperationCostReport } from '../grid/request-events.
 import type { StorageClient } from '../grid/storage-client.js';
 import { CHECKSTRING_SIZE, MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
 import { SdmfParameterError } from '../sdmf/errors.js';
-import { checkEncodingParameters } from '../sdmf/build.js';
+import { checkEncodingParameters, isEd25519Keys, type SigningKeys } from '../sdmf/build.js';
 import { fileContext, type FileContext } from './context.js';
 import {
   PrivateKeyUnavailableError,
@@ -53,12 +55,22 @@ import {
 import { retrieveVersion } from './retrieve.js';
 import type { Servermap } from './servermap.js';
 
+/**
+ * The format of new files and directories: 'ed25519' (slotfs's own, docs/formats.md: a
+ * key costs ~0.1 ms) or 'tahoe' (Tahoe-LAFS's RSA-2048 SDMF, which a Tahoe client can
+ * read). Existing files keep the format of their cap.
+ */
+export type FileFormat = 'ed25519' | 'tahoe';
+export const FILE_FORMATS: readonly FileFormat[] = ['ed25519', 'tahoe'];
+
 export interface MutableClientOptions {
   servers: readonly StorageClient[];
+  /** Format of new files (create). Default 'ed25519'. */
+  format?: FileFormat;
   /** The client's 32-byte lease secret (random, created once per client). */
   leaseSecret: Uint8Array;
   cache?: ClientCache;
-  /** Source of new RSA keys (a KeyPool); by default one is generated per file. */
+  /** Source of new RSA keys for 'tahoe' files (a KeyPool); by default one is generated per file. */
   keys?: { take(): Promise<RsaKeyPair> };
   /** Encoding of new files: any k of N shares recover a file. Default 3 of 10. */
   k?: number;
@@ -126,8 +138,10 @@ export interface UpdateOptions {
 export interface CreateOptions {
   k?: number;
   N?: number;
-  /** Make a directory cap (URI:DIR2:…) instead of a file cap. */
+  /** Make a directory cap (URI:DIR2…) instead of a file cap. */
   directory?: boolean;
+  /** The format of this file; default the client's (`format` option). */
+  format?: FileFormat;
 }
 
 /** What to do with the old contents; return them unchanged to publish nothing. */
@@ -161,6 +175,8 @@ export class MutableClient {
   readonly epsilon: number;
   readonly happy: number;
   readonly readSize: number;
+  /** Format of new files. */
+  readonly format: FileFormat;
   private readonly servers: readonly StorageClient[];
   private readonly byId: Map<string, StorageClient>;
   private readonly cache?: ClientCache;
@@ -171,6 +187,10 @@ export class MutableClient {
     this.k = options.k ?? DEFAULTS.k;
     this.N = options.N ?? DEFAULTS.N;
     checkEncodingParameters(this.k, this.N);
+    this.format = options.format ?? 'ed25519';
+    if (!FILE_FORMATS.includes(this.format)) {
+      throw new RangeError(`format must be "ed25519" or "tahoe", got ${String(this.format)}`);
+    }
     this.epsilon = options.epsilon ?? DEFAULTS.epsilon;
     this.happy = options.happy ?? DEFAULTS.happy;
     this.readSize = Math.max(options.readSize ?? DEFAULTS.readSize, 1024);
@@ -203,8 +223,17 @@ export class MutableClient {
     checkEncodingParameters(k, N);
     checkFileSize(plaintext.length);
     return this.measure(async () => {
-      const keys = await (this.options.keys?.take() ?? generateRsaKeyPair());
-      const cap = writeCapFromKeyPair(keys, { directory: options.directory ?? false });
+      const directory = options.directory ?? false;
+      let keys: SigningKeys;
+      let cap: MutableWriteCap;
+      if ((options.format ?? this.format) === 'ed25519') {
+        // The write cap is the signing key: no key pool, no encrypted key in the shares.
+        const pair = generateEd25519KeyPair();
+        [keys, cap] = [pair, writeCapFromSeed(pair.seed, { directory })];
+      } else {
+        const pair = await (this.options.keys?.take() ?? generateRsaKeyPair());
+        [keys, cap] = [pair, writeCapFromKeyPair(pair, { directory })];
+      }
       const ctx = this.context(cap);
       const result = await publishVersion({
         ctx,
@@ -267,7 +296,7 @@ export class MutableClient {
       try {
         // Cold, or the cached view was stale: look at the grid, then overwrite what is
         // there (or, with basedOn, only the version the caller started from).
-        const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
+        const { map, signingKeys } = await this.writerMap(ctx, own ? 'check' : 'write');
         const best = map.bestRecoverable();
         if (options.basedOn && (!best || !sameVersion(best, options.basedOn))) {
           collision = new UncoordinatedWriteError(
@@ -284,7 +313,7 @@ export class MutableClient {
         } else {
           const params = this.encodingOf(map);
           try {
-            const result = await this.publishOver(ctx, map, privateKey, plaintext, params);
+            const result = await this.publishOver(ctx, map, signingKeys, plaintext, params);
             return { seqnum: result.version.seqnum, version: versionOf(result) };
           } catch (err) {
             if (!(err instanceof UncoordinatedWriteError)) throw err;
@@ -365,7 +394,7 @@ export class MutableClient {
             }
           }
           // After a collision every server is asked, and our own attempt is a candidate.
-          const { map, privateKey } = await this.writerMap(ctx, own ? 'check' : 'write');
+          const { map, signingKeys } = await this.writerMap(ctx, own ? 'check' : 'write');
           const { candidates, newerVisible } = baseCandidates(map, own, ownBase);
           if (newerVisible && lookedAgain < 2 && attempt < attempts) {
             // A newer version is on its way (or was abandoned): look again before building
@@ -391,7 +420,7 @@ export class MutableClient {
           // Unchanged but not safely placed (a collision left several versions): publish
           // it anyway so that the grid converges.
           params = base.candidate ?? params;
-          const result = await this.publishOver(ctx, map, privateKey, next, params);
+          const result = await this.publishOver(ctx, map, signingKeys, next, params);
           return {
             plaintext: next,
             seqnum: result.version.seqnum,
@@ -479,13 +508,13 @@ export class MutableClient {
     let last: unknown;
     for (;;) {
       try {
-        const { map, privateKey } = await this.writerMap(ctx, 'check');
+        const { map, signingKeys } = await this.writerMap(ctx, 'check');
         const base = await this.readFromMap(ctx, map, { own });
         const summary = base.candidate?.summary;
         if (summary && fullyPlaced(map, summary, this.required(summary.N))) {
           return { ...base, pushed: false };
         }
-        const result = await this.publishOver(ctx, map, privateKey, base.plaintext, {
+        const result = await this.publishOver(ctx, map, signingKeys, base.plaintext, {
           k: base.candidate?.k ?? this.k,
           N: base.candidate?.N ?? this.N,
           requireAllShares: true,
@@ -528,12 +557,15 @@ export class MutableClient {
   }
 
   private context(cap: MutableWriteCap | MutableReadCap): FileContext {
+    const write = cap.kind === 'ssk-write';
     return fileContext(
       {
+        format: cap.format === 'ed25519' ? 'ed25519' : 'sdmf',
         fingerprint: cap.fingerprint,
         storageIndex: cap.storageIndex,
         readkey: cap.readkey,
-        writekey: cap.kind === 'ssk-write' ? cap.writekey : undefined,
+        writekey: write ? cap.writekey : undefined,
+        seed: write ? cap.seed : undefined,
       },
       this.servers,
       this.options.leaseSecret,
@@ -741,8 +773,15 @@ export class MutableClient {
     };
   }
 
-  /** The private key from the cache, checked against the writekey. */
-  private async cachedPrivateKey(ctx: FileContext): Promise<RsaKeyPair | undefined> {
+  /**
+   * The signing key without asking the grid: for Ed25519 the write cap itself (so "private
+   * key unavailable" cannot happen); for SDMF the encrypted private key from the cache,
+   * checked against the writekey.
+   */
+  private async cachedPrivateKey(ctx: FileContext): Promise<SigningKeys | undefined> {
+    if (ctx.keys.format === 'ed25519') {
+      return { seed: ctx.keys.seed!, publicKey: ctx.keys.fingerprint };
+    }
     const encrypted = await this.cache?.encryptedPrivateKey(ctx.keys.storageIndex);
     const der = encrypted && checkPrivateKey(ctx, encrypted);
     return der ? keyPairFromPrivateKey(der) : undefined;
@@ -823,7 +862,7 @@ export class MutableClient {
   private async writerMap(
     ctx: FileContext,
     mode: 'write' | 'check' = 'write',
-  ): Promise<MapUpdateResult & { privateKey: Uint8Array }> {
+  ): Promise<MapUpdateResult & { signingKeys: SigningKeys }> {
     const si = ctx.keys.storageIndex;
     const cachedKey = await this.cachedPrivateKey(ctx);
     const hint = await this.cache?.servermapHint(si);
@@ -838,8 +877,10 @@ export class MutableClient {
       minimumSeqnum: known?.seqnum,
       preferKeyFrom: this.home ?? ctx.permuted[0],
     });
-    const privateKey = cachedKey?.privateKeyDer ?? update.privateKey;
-    if (!privateKey) {
+    const signingKeys =
+      cachedKey ?? (update.privateKey ? keyPairFromPrivateKey(update.privateKey) : undefined);
+    if (!signingKeys) {
+      // SDMF only: an Ed25519 writer's key is its cap (cachedKey above).
       if (update.map.records.length === 0) {
         throw new UnrecoverableFileError(
           ctx.siText,
@@ -855,14 +896,14 @@ export class MutableClient {
     if (update.encryptedPrivateKey) {
       await this.cache?.putEncryptedPrivateKey(si, update.encryptedPrivateKey);
     }
-    return { ...update, privateKey };
+    return { ...update, signingKeys };
   }
 
   /** Publishes `plaintext` over every share in `map`, with seqnum = highest seen + 1. */
   private async publishOver(
     ctx: FileContext,
     map: Servermap,
-    privateKey: Uint8Array,
+    keys: SigningKeys,
     plaintext: Uint8Array,
     options: { k?: number; N?: number; requireAllShares?: boolean } = {},
   ): Promise<PublishResult> {
@@ -880,7 +921,6 @@ export class MutableClient {
       expected.set(b.server, m);
     }
     const failed = new Set(ctx.permuted.filter((s) => map.isFailed(s)));
-    const keys = keyPairFromPrivateKey(privateKey);
     const result = await publishVersion({
       ctx,
       keys,
@@ -905,7 +945,7 @@ export class MutableClient {
     ctx: FileContext,
     result: PublishResult,
     plaintext: Uint8Array,
-    keys: RsaKeyPair,
+    keys: SigningKeys,
   ): Promise<void> {
     if (!this.cache) return;
     const si = ctx.keys.storageIndex;
@@ -924,7 +964,7 @@ export class MutableClient {
       shares,
     });
     await this.cache.putData(si, version, plaintext);
-    if (!(await this.cache.encryptedPrivateKey(si))) {
+    if (!isEd25519Keys(keys) && !(await this.cache.encryptedPrivateKey(si))) {
       await this.cache.putEncryptedPrivateKey(si, aesCtr(ctx.keys.writekey!, keys.privateKeyDer));
     }
   }

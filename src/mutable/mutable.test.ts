@@ -5,12 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ClientCache } from '../cache/client-cache.js';
-import { parseCap, readCapOf, requireWriteCap, formatCap } from '../caps/index.js';
+import {
+  parseCap,
+  readCapOf,
+  requireWriteCap,
+  formatCap,
+  writeCapFromSeed,
+} from '../caps/index.js';
 import { KeyPool } from '../crypto/keypool.js';
 import type { HttpStorageClient } from '../grid/http-client.js';
 import { verifyShare } from '../sdmf/verify.js';
 import { readkeyFromWritekey, storageIndexFromReadkey } from '../crypto/derive.js';
-import { MutableClient, newLeaseSecret } from './mutable-client.js';
+import { MutableClient, newLeaseSecret, type FileFormat } from './mutable-client.js';
+import { FORMATS, serialFor, WRITE_CAP } from './test-support/formats.js';
 import {
   NotEnoughServersError,
   ReadOnlyCapError,
@@ -41,9 +48,12 @@ interface Harness {
   cacheDir: string;
 }
 
-async function newClient(
-  options: { cacheDir?: string; noCache?: boolean; timeoutMs?: number } = {},
-): Promise<Harness> {
+async function newClientOf(options: {
+  cacheDir?: string;
+  noCache?: boolean;
+  timeoutMs?: number;
+  format: FileFormat;
+}): Promise<Harness> {
   const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'slotfs-client-')));
   const cache = await ClientCache.open(join(cacheDir, 'cache'), { warn: () => undefined });
   const servers = grid.clients(options.timeoutMs);
@@ -52,6 +62,7 @@ async function newClient(
     leaseSecret: newLeaseSecret(),
     cache: options.noCache ? undefined : cache,
     keys,
+    format: options.format,
   });
   await client.connect();
   cleanups.push(async () => {
@@ -62,114 +73,134 @@ async function newClient(
   return { client, servers, cache, cacheDir };
 }
 
-const sizes = [0, 1, 1024, 1024 * 1024];
-for (const size of sizes) {
-  test.serial(`create, read and update a ${size}-byte file`, async (t) => {
-    const { client } = await newClient();
-    const first = new Uint8Array(randomBytes(size));
-    const created = await client.create(first);
-    t.is(created.seqnum, 1);
-    t.regex(created.cap, /^URI:SSK:[a-z2-7]{26}:[a-z2-7]{52}$/);
-    const reader = (await newClient()).client;
-    t.deepEqual((await reader.retrieve(created.cap)).plaintext, first);
-    const second = new Uint8Array(randomBytes(size + 7));
-    const updated = await client.update(created.cap, second);
-    t.is(updated.seqnum, 2);
-    t.deepEqual((await reader.retrieve(created.cap)).plaintext, second);
-  });
-}
+for (const format of FORMATS) {
+  const serial = serialFor(format);
+  const newClient = (options: { cacheDir?: string; noCache?: boolean; timeoutMs?: number } = {}) =>
+    newClientOf({ ...options, format });
 
-test.serial('a read cap reads but cannot update', async (t) => {
-  const { client } = await newClient();
-  const { cap } = await client.create(new TextEncoder().encode('read only please'));
-  const readCap = formatCap(readCapOf(requireWriteCap(parseCap(cap))));
-  const other = (await newClient()).client;
-  t.is(new TextDecoder().decode((await other.retrieve(readCap)).plaintext), 'read only please');
-  const error = await t.throwsAsync(other.update(readCap, new Uint8Array([1])), {
-    instanceOf: ReadOnlyCapError,
-  });
-  t.is(error?.code, 'ERR_READ_ONLY_CAP');
-  await t.throwsAsync(
-    other.modify(readCap, (b) => b),
-    { instanceOf: ReadOnlyCapError },
-  );
-});
-
-test.serial(
-  'round trips: create 1, cold read 1, warm update 1, unchanged read 1 without share data',
-  async (t) => {
-    const { client } = await newClient();
-    const created = await client.create(new Uint8Array(randomBytes(1024)));
-    t.is(created.cost.roundTrips, 1);
-    const cold = (await newClient()).client;
-    const coldRead = await cold.retrieve(created.cap);
-    t.is(coldRead.cost.roundTrips, 1);
-    t.false(coldRead.fromCache);
-    const update = await client.update(created.cap, new Uint8Array(randomBytes(1024)));
-    t.is(update.cost.roundTrips, 1);
-    const unchanged = await client.retrieve(created.cap);
-    t.true(unchanged.fromCache);
-    t.is(unchanged.cost.roundTrips, 1);
-    t.true(unchanged.cost.bytesReceived < 1024, `received ${unchanged.cost.bytesReceived} bytes`);
-    // After another client's update the probe sees a new checkstring and reads the new data.
-    const other = (await newClient()).client;
-    const third = new Uint8Array(randomBytes(100));
-    await other.update(created.cap, third);
-    const fresh = await client.retrieve(created.cap);
-    t.false(fresh.fromCache);
-    t.deepEqual(fresh.plaintext, third);
-  },
-);
-
-test.serial('every share slotfs writes validates with the sdmf module alone (§5.5)', async (t) => {
-  const { client, servers } = await newClient();
-  const created = await client.create(new TextEncoder().encode('validate me, share by share'));
-  const cap = requireWriteCap(parseCap(created.cap));
-  let seen = 0;
-  for (const server of servers) {
-    for (const shnum of await server.listShares(cap.storageIndex)) {
-      const bytes = await server.readShare(cap.storageIndex, shnum, 0, 1 << 20);
-      t.truthy(bytes);
-      const verified = verifyShare(bytes!, created.cap, shnum);
-      t.is(verified.share.seqnum, 1);
-      t.is(verified.share.k, 3);
-      t.is(verified.share.N, 10);
-      seen++;
-    }
+  const sizes = [0, 1, 1024, 1024 * 1024];
+  for (const size of sizes) {
+    serial(`create, read and update a ${size}-byte file`, async (t) => {
+      const { client } = await newClient();
+      const first = new Uint8Array(randomBytes(size));
+      const created = await client.create(first);
+      t.is(created.seqnum, 1);
+      t.regex(created.cap, WRITE_CAP[format]);
+      const reader = (await newClient()).client;
+      t.deepEqual((await reader.retrieve(created.cap)).plaintext, first);
+      const second = new Uint8Array(randomBytes(size + 7));
+      const updated = await client.update(created.cap, second);
+      t.is(updated.seqnum, 2);
+      t.deepEqual((await reader.retrieve(created.cap)).plaintext, second);
+    });
   }
-  t.is(seen, 11, 'N shares plus the extra copy on the home server');
-});
 
-test.serial('a missing file is reported with the servers asked', async (t) => {
-  const { client } = await newClient();
-  const { cap } = await client.create(new Uint8Array([1]));
-  // A different key: same shape, no shares anywhere.
-  const other = (await newClient()).client;
-  const fresh = await (await newClient()).client.create(new Uint8Array([2]));
-  t.not(cap, fresh.cap);
-  const parsed = requireWriteCap(parseCap(fresh.cap));
-  parsed.fingerprint[0] ^= 1; // a cap for which no share verifies
-  // Every server answers with shares that fail verification: each is bad for this read,
-  // and running out of good servers is NotEnoughServersError naming them all.
-  const error = await t.throwsAsync(other.retrieve(formatCap(parsed)), {
-    instanceOf: NotEnoughServersError,
+  serial('a read cap reads but cannot update', async (t) => {
+    const { client } = await newClient();
+    const { cap } = await client.create(new TextEncoder().encode('read only please'));
+    const readCap = formatCap(readCapOf(requireWriteCap(parseCap(cap))));
+    const other = (await newClient()).client;
+    t.is(new TextDecoder().decode((await other.retrieve(readCap)).plaintext), 'read only please');
+    const error = await t.throwsAsync(other.update(readCap, new Uint8Array([1])), {
+      instanceOf: ReadOnlyCapError,
+    });
+    t.is(error?.code, 'ERR_READ_ONLY_CAP');
+    await t.throwsAsync(
+      other.modify(readCap, (b) => b),
+      { instanceOf: ReadOnlyCapError },
+    );
   });
-  t.regex(error?.message ?? '', /server-\d/);
-  t.is(error?.servers.length, 10);
-  // A file that was never created: every server answers, none holds a share.
-  const never = requireWriteCap(parseCap(fresh.cap));
-  never.writekey[0] ^= 1;
-  never.storageIndex = storageIndexFromReadkey(readkeyFromWritekey(never.writekey));
-  const missing = await t.throwsAsync(other.retrieve(formatCap(never)), {
-    instanceOf: UnrecoverableFileError,
-  });
-  t.is(missing?.code, 'ERR_UNRECOVERABLE');
-  t.regex(missing?.message ?? '', /no server holds any share/);
-});
 
-test.serial(
-  'the rollback guard refuses an older version the servers were made to hold',
-  async (t) => {
+  serial(
+    'round trips: create 1, cold read 1, warm update 1, unchanged read 1 without share data',
+    async (t) => {
+      const { client } = await newClient();
+      const created = await client.create(new Uint8Array(randomBytes(1024)));
+      t.is(created.cost.roundTrips, 1);
+      const cold = (await newClient()).client;
+      const coldRead = await cold.retrieve(created.cap);
+      t.is(coldRead.cost.roundTrips, 1);
+      t.false(coldRead.fromCache);
+      const update = await client.update(created.cap, new Uint8Array(randomBytes(1024)));
+      t.is(update.cost.roundTrips, 1);
+      const unchanged = await client.retrieve(created.cap);
+      t.true(unchanged.fromCache);
+      t.is(unchanged.cost.roundTrips, 1);
+      t.true(unchanged.cost.bytesReceived < 1024, `received ${unchanged.cost.bytesReceived} bytes`);
+      // After another client's update the probe sees a new checkstring and reads the new data.
+      const other = (await newClient()).client;
+      const third = new Uint8Array(randomBytes(100));
+      await other.update(created.cap, third);
+      const fresh = await client.retrieve(created.cap);
+      t.false(fresh.fromCache);
+      t.deepEqual(fresh.plaintext, third);
+    },
+  );
+
+  serial('every share slotfs writes validates with the sdmf module alone (§5.5)', async (t) => {
+    const { client, servers } = await newClient();
+    const created = await client.create(new TextEncoder().encode('validate me, share by share'));
+    const cap = requireWriteCap(parseCap(created.cap));
+    let seen = 0;
+    for (const server of servers) {
+      for (const shnum of await server.listShares(cap.storageIndex)) {
+        const bytes = await server.readShare(cap.storageIndex, shnum, 0, 1 << 20);
+        t.truthy(bytes);
+        const verified = verifyShare(bytes!, created.cap, shnum);
+        t.is(verified.share.seqnum, 1);
+        t.is(verified.share.k, 3);
+        t.is(verified.share.N, 10);
+        seen++;
+      }
+    }
+    t.is(seen, 11, 'N shares plus the extra copy on the home server');
+  });
+
+  serial('a missing file is reported with the servers asked', async (t) => {
+    const { client } = await newClient();
+    const { cap } = await client.create(new Uint8Array([1]));
+    // A different key: same shape, no shares anywhere.
+    const other = (await newClient()).client;
+    const fresh = await (await newClient()).client.create(new Uint8Array([2]));
+    t.not(cap, fresh.cap);
+    const parsed = requireWriteCap(parseCap(fresh.cap));
+    if (format === 'tahoe') {
+      parsed.fingerprint[0] ^= 1; // a cap for which no share verifies
+      // Every server answers with shares that fail verification: each is bad for this
+      // read, and running out of good servers is NotEnoughServersError naming them all.
+      const error = await t.throwsAsync(other.retrieve(formatCap(parsed)), {
+        instanceOf: NotEnoughServersError,
+      });
+      t.regex(error?.message ?? '', /server-\d/);
+      t.is(error?.servers.length, 10);
+    } else {
+      // The same for an Ed25519 read cap paired with another verification key: the key is
+      // bound into the storage index, so the cap names another slot, holding no share.
+      const read = readCapOf(parsed);
+      const forged = { ...read, fingerprint: read.fingerprint.slice() };
+      forged.fingerprint[0] ^= 1;
+      const error = await t.throwsAsync(other.retrieve(formatCap(forged)), {
+        instanceOf: UnrecoverableFileError,
+      });
+      t.regex(error?.message ?? '', /no server holds any share/);
+    }
+    // A file that was never created: every server answers, none holds a share.
+    const never =
+      format === 'tahoe'
+        ? { ...parsed, writekey: parsed.writekey.slice() }
+        : writeCapFromSeed(new Uint8Array(randomBytes(32)));
+    if (format === 'tahoe') {
+      never.writekey[0] ^= 1;
+      never.storageIndex = storageIndexFromReadkey(readkeyFromWritekey(never.writekey));
+    }
+    const missing = await t.throwsAsync(other.retrieve(formatCap(never)), {
+      instanceOf: UnrecoverableFileError,
+    });
+    t.is(missing?.code, 'ERR_UNRECOVERABLE');
+    t.regex(missing?.message ?? '', /no server holds any share/);
+  });
+
+  serial('the rollback guard refuses an older version the servers were made to hold', async (t) => {
     const writer = await newClient();
     const { cap } = await writer.client.create(new TextEncoder().encode('version one'));
     const parsed = requireWriteCap(parseCap(cap));
@@ -189,6 +220,8 @@ test.serial(
     const { slotSecrets, fileContext } = await import('./context.js');
     const ctx = fileContext(
       {
+        format: parsed.format === 'ed25519' ? 'ed25519' : 'sdmf',
+        seed: parsed.seed,
         fingerprint: parsed.fingerprint,
         storageIndex: si,
         writekey: parsed.writekey,
@@ -213,48 +246,47 @@ test.serial(
     // A client that never saw version 2 cannot tell, and reads version 1: the guard is per client.
     const naive = await newClient();
     t.is(new TextDecoder().decode((await naive.client.retrieve(cap)).plaintext), 'version one');
-  },
-);
+  });
 
-test.serial('modify re-applies the change when another writer got there first', async (t) => {
-  const a = await newClient();
-  const b = await newClient();
-  const { cap } = await a.client.create(new TextEncoder().encode(''));
-  await b.client.retrieve(cap); // b's cache now holds version 1
-  const append = (line: string) => (old: Uint8Array) => {
-    const text = new TextDecoder().decode(old);
-    return new TextEncoder().encode(text.split('\n').includes(line) ? text : `${text}${line}\n`);
-  };
-  await a.client.modify(cap, append('from a'));
-  const result = await b.client.modify(cap, append('from b')); // b's cached view is stale
-  const text = new TextDecoder().decode(result.plaintext);
-  t.true(text.includes('from a') && text.includes('from b'), text);
-  const final = new TextDecoder().decode(
-    (await (await newClient()).client.retrieve(cap)).plaintext,
-  );
-  t.is(final, text);
-});
+  serial('modify re-applies the change when another writer got there first', async (t) => {
+    const a = await newClient();
+    const b = await newClient();
+    const { cap } = await a.client.create(new TextEncoder().encode(''));
+    await b.client.retrieve(cap); // b's cache now holds version 1
+    const append = (line: string) => (old: Uint8Array) => {
+      const text = new TextDecoder().decode(old);
+      return new TextEncoder().encode(text.split('\n').includes(line) ? text : `${text}${line}\n`);
+    };
+    await a.client.modify(cap, append('from a'));
+    const result = await b.client.modify(cap, append('from b')); // b's cached view is stale
+    const text = new TextDecoder().decode(result.plaintext);
+    t.true(text.includes('from a') && text.includes('from b'), text);
+    const final = new TextDecoder().decode(
+      (await (await newClient()).client.retrieve(cap)).plaintext,
+    );
+    t.is(final, text);
+  });
 
-test.serial('concurrent modifies from separate clients lose no change', async (t) => {
-  const writers = await Promise.all([newClient(), newClient(), newClient()]);
-  const { cap } = await writers[0].client.create(new Uint8Array(0));
-  const append = (line: string) => (old: Uint8Array) => {
-    const text = new TextDecoder().decode(old);
-    return new TextEncoder().encode(text.split('\n').includes(line) ? text : `${text}${line}\n`);
-  };
-  await Promise.all(
-    writers.flatMap((w, i) =>
-      [0, 1].map((j) => w.client.modify(cap, append(`writer ${i} line ${j}`))),
-    ),
-  );
-  const text = new TextDecoder().decode((await (await newClient()).client.retrieve(cap)).plaintext);
-  for (let i = 0; i < 3; i++)
-    for (let j = 0; j < 2; j++) t.true(text.includes(`writer ${i} line ${j}`), text);
-});
+  serial('concurrent modifies from separate clients lose no change', async (t) => {
+    const writers = await Promise.all([newClient(), newClient(), newClient()]);
+    const { cap } = await writers[0].client.create(new Uint8Array(0));
+    const append = (line: string) => (old: Uint8Array) => {
+      const text = new TextDecoder().decode(old);
+      return new TextEncoder().encode(text.split('\n').includes(line) ? text : `${text}${line}\n`);
+    };
+    await Promise.all(
+      writers.flatMap((w, i) =>
+        [0, 1].map((j) => w.client.modify(cap, append(`writer ${i} line ${j}`))),
+      ),
+    );
+    const text = new TextDecoder().decode(
+      (await (await newClient()).client.retrieve(cap)).plaintext,
+    );
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 2; j++) t.true(text.includes(`writer ${i} line ${j}`), text);
+  });
 
-test.serial(
-  'update with basedOn refuses to overwrite a version it did not start from',
-  async (t) => {
+  serial('update with basedOn refuses to overwrite a version it did not start from', async (t) => {
     const a = await newClient();
     const b = await newClient();
     const created = await a.client.create(new TextEncoder().encode('v1'));
@@ -277,72 +309,73 @@ test.serial(
       basedOn: current,
     });
     t.is(ok.seqnum, 3);
-  },
-);
-
-test.serial('createMutableFile(grid, bytes, {k, N}) encodes with the given k and N', async (t) => {
-  const { client, servers } = await newClient();
-  const { createMutableFile } = await import('./index.js');
-  const cap = await createMutableFile(client, new TextEncoder().encode('two of five'), {
-    k: 2,
-    N: 5,
   });
-  const parsed = requireWriteCap(parseCap(cap));
-  const found: number[] = [];
-  for (const server of servers) {
-    for (const n of await server.listShares(parsed.storageIndex)) {
-      const share = verifyShare(
-        (await server.readShare(parsed.storageIndex, n, 0, 1 << 16))!,
-        cap,
-        n,
-      );
-      t.is(share.share.k, 2);
-      t.is(share.share.N, 5);
-      found.push(n);
-    }
-  }
-  // Every share number once, plus the home server's extra copy of one of them.
-  t.is(found.length, 6);
-  t.deepEqual([...new Set(found)].sort(), [0, 1, 2, 3, 4]);
-  const reader = await newClient();
-  t.is(new TextDecoder().decode((await reader.client.retrieve(cap)).plaintext), 'two of five');
-  // Its later versions keep the file's own encoding, not the client's default.
-  await client.update(cap, new TextEncoder().encode('still two of five'));
-  const share = (await servers[0].listShares(parsed.storageIndex))[0];
-  if (share !== undefined) {
-    const bytes = (await servers[0].readShare(parsed.storageIndex, share, 0, 1 << 16))!;
-    t.is(verifyShare(bytes, cap, share).share.N, 5);
-  }
-});
 
-test.serial(
-  'modify gives up with TooManyCollisionsError when another writer always wins',
-  async (t) => {
-    const other = await newClient();
-    const servers = grid.clients();
-    cleanups.push(async () => {
-      await Promise.allSettled(servers.map((s) => s.close()));
+  serial('createMutableFile(grid, bytes, {k, N}) encodes with the given k and N', async (t) => {
+    const { client, servers } = await newClient();
+    const { createMutableFile } = await import('./index.js');
+    const cap = await createMutableFile(client, new TextEncoder().encode('two of five'), {
+      k: 2,
+      N: 5,
     });
-    const stubborn = new MutableClient({
-      servers,
-      leaseSecret: newLeaseSecret(),
-      keys,
-      modifyAttempts: 2,
-      backoffMs: 1,
-    });
-    const { cap } = await stubborn.create(new TextEncoder().encode('start'));
-    let round = 0;
-    const error = await t.throwsAsync(
-      stubborn.modify(cap, async (old) => {
-        // Between our read and our write, the other writer publishes: every attempt collides.
-        await other.client.update(cap, new TextEncoder().encode(`other ${round++}`));
-        return new Uint8Array([...old, 33]);
-      }),
-      { instanceOf: TooManyCollisionsError },
-    );
-    t.is(error?.code, 'ERR_TOO_MANY_COLLISIONS');
-    t.is(round, 2);
-    const final = await (await newClient()).client.retrieve(cap);
-    t.is(new TextDecoder().decode(final.plaintext), 'other 1');
-  },
-);
+    const parsed = requireWriteCap(parseCap(cap));
+    const found: number[] = [];
+    for (const server of servers) {
+      for (const n of await server.listShares(parsed.storageIndex)) {
+        const share = verifyShare(
+          (await server.readShare(parsed.storageIndex, n, 0, 1 << 16))!,
+          cap,
+          n,
+        );
+        t.is(share.share.k, 2);
+        t.is(share.share.N, 5);
+        found.push(n);
+      }
+    }
+    // Every share number once, plus the home server's extra copy of one of them.
+    t.is(found.length, 6);
+    t.deepEqual([...new Set(found)].sort(), [0, 1, 2, 3, 4]);
+    const reader = await newClient();
+    t.is(new TextDecoder().decode((await reader.client.retrieve(cap)).plaintext), 'two of five');
+    // Its later versions keep the file's own encoding, not the client's default.
+    await client.update(cap, new TextEncoder().encode('still two of five'));
+    const share = (await servers[0].listShares(parsed.storageIndex))[0];
+    if (share !== undefined) {
+      const bytes = (await servers[0].readShare(parsed.storageIndex, share, 0, 1 << 16))!;
+      t.is(verifyShare(bytes, cap, share).share.N, 5);
+    }
+  });
+
+  serial(
+    'modify gives up with TooManyCollisionsError when another writer always wins',
+    async (t) => {
+      const other = await newClient();
+      const servers = grid.clients();
+      cleanups.push(async () => {
+        await Promise.allSettled(servers.map((s) => s.close()));
+      });
+      const stubborn = new MutableClient({
+        servers,
+        leaseSecret: newLeaseSecret(),
+        keys,
+        format,
+        modifyAttempts: 2,
+        backoffMs: 1,
+      });
+      const { cap } = await stubborn.create(new TextEncoder().encode('start'));
+      let round = 0;
+      const error = await t.throwsAsync(
+        stubborn.modify(cap, async (old) => {
+          // Between our read and our write, the other writer publishes: every attempt collides.
+          await other.client.update(cap, new TextEncoder().encode(`other ${round++}`));
+          return new Uint8Array([...old, 33]);
+        }),
+        { instanceOf: TooManyCollisionsError },
+      );
+      t.is(error?.code, 'ERR_TOO_MANY_COLLISIONS');
+      t.is(round, 2);
+      const final = await (await newClient()).client.retrieve(cap);
+      t.is(new TextDecoder().decode(final.plaintext), 'other 1');
+    },
+  );
+}

@@ -14,7 +14,7 @@ import type { StorageClient, TestWriteVectors } from '../grid/storage-client.js'
 import type { BuiltVersion } from '../sdmf/build.js';
 import { buildSharesAsync } from './share-builder.js';
 import { CHECKSTRING_SIZE } from '../sdmf/layout.js';
-import type { RsaKeyPair } from '../crypto/rsa.js';
+import type { SigningKeys } from '../sdmf/build.js';
 import { describeError, slotSecrets, type FileContext } from './context.js';
 import {
   NotEnoughServersError,
@@ -29,7 +29,7 @@ export type ExpectedShares = Map<StorageClient, Map<number, Uint8Array>>;
 
 export interface PublishInput {
   ctx: FileContext;
-  keys: RsaKeyPair;
+  keys: SigningKeys;
   plaintext: Uint8Array;
   seqnum: number;
   k: number;

@@ -4,7 +4,7 @@
 // hop would cost more than it saves. A worker that cannot start or fails a job costs only
 // speed: the job is built on this thread instead, so errors keep their types.
 import { Worker } from 'node:worker_threads';
-import type { RsaKeyPair } from '../crypto/rsa.js';
+import type { SigningKeys } from '../sdmf/build.js';
 import { buildShares, type BuiltVersion } from '../sdmf/build.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/index.js';
 
@@ -14,7 +14,7 @@ export const OFF_THREAD_BYTES = 256 * 1024;
 export interface BuildJob {
   id: number;
   plaintext: Uint8Array;
-  keys: RsaKeyPair;
+  keys: SigningKeys;
   seqnum: number;
   k: number;
   N: number;
@@ -109,7 +109,7 @@ function offThread(job: Omit<BuildJob, 'id'>): Promise<BuiltVersion> {
 /** `buildShares` with a fresh salt, off the main thread for large files. */
 export async function buildSharesAsync(
   plaintext: Uint8Array,
-  keys: RsaKeyPair,
+  keys: SigningKeys,
   seqnum: number,
   k: number,
   N: number,

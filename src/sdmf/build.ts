@@ -1,13 +1,24 @@
-// Writing one SDMF version (tahoe-formats.md §5.2–§5.4): encrypt, split, zfec-encode, hash,
-// sign, and lay out all N shares.
+// Writing one version (tahoe-formats.md §5.2–§5.4; docs/formats.md §3 for Ed25519):
+// encrypt, split, zfec-encode, hash, sign, and lay out all N shares. The signing key
+// chooses the format: an RSA key pair makes SDMF shares, an Ed25519 one Ed25519 shares.
 import { randomBytes } from 'node:crypto';
 import { aesCtr } from '../crypto/aes.js';
 import {
   blockHash,
   datakeyFromSalt,
+  ed25519DatakeyFromSalt,
+  ed25519ReadkeyFromWritekey,
+  ed25519WritekeyFromSeed,
   readkeyFromWritekey,
   writekeyFromPrivateKey,
 } from '../crypto/derive.js';
+import {
+  ed25519PublicKey,
+  signEd25519,
+  verifyEd25519,
+  type Ed25519KeyPair,
+} from '../crypto/ed25519.js';
+import { equalBytes } from '../encoding/bytes.js';
 import { buildTree, emptyLeafHash, hashChain } from '../crypto/merkle.js';
 import { signPss, verifyPss, type RsaKeyPair } from '../crypto/rsa.js';
 import { encode, splitIntoPieces } from '../codec/index.js';
@@ -19,10 +30,20 @@ import {
   packSignedPrefix,
   SALT_SIZE,
   CHECKSTRING_SIZE,
+  ED25519_VERSION,
+  SDMF_VERSION,
 } from './layout.js';
+
+/** A file's signing key: RSA (SDMF shares) or Ed25519 (Ed25519 shares). */
+export type SigningKeys = RsaKeyPair | Ed25519KeyPair;
+
+/** True for an Ed25519 key pair (it has a seed), false for an RSA one. */
+export const isEd25519Keys = (keys: SigningKeys): keys is Ed25519KeyPair => 'seed' in keys;
 
 /** Identity and parameters of one published version. */
 export interface VersionInfo {
+  /** The share version byte: SDMF_VERSION (0) or ED25519_VERSION (0xED). */
+  version?: number;
   seqnum: number;
   rootHash: Uint8Array;
   salt: Uint8Array;
@@ -48,6 +69,7 @@ export interface BuildSharesOptions {
   /**
    * A signature to store instead of signing. RSA-PSS is randomised, so rebuilding existing
    * shares byte for byte needs their signature; it is checked against the public key.
+   * (Ed25519 signatures are deterministic; one given is checked all the same.)
    */
   signature?: Uint8Array;
 }
@@ -65,12 +87,13 @@ export function checkEncodingParameters(k: number, N: number): void {
 }
 
 /**
- * Produces all N shares of one version of a file. `keys` is the file's RSA key pair; the
- * writekey, readkey and data key derive from it. `saltOrOptions` may be the salt itself.
+ * Produces all N shares of one version of a file. `keys` is the file's RSA key pair (SDMF)
+ * or Ed25519 key pair; the writekey, readkey and data key derive from it.
+ * `saltOrOptions` may be the salt itself.
  */
 export function buildShares(
   plaintext: Uint8Array,
-  keys: RsaKeyPair,
+  keys: SigningKeys,
   seqnum: number,
   k: number,
   N: number,
@@ -99,9 +122,19 @@ export function buildShares(
     );
   }
 
-  const writekey = writekeyFromPrivateKey(keys.privateKeyDer);
-  const readkey = readkeyFromWritekey(writekey);
-  const ciphertext = aesCtr(datakeyFromSalt(salt, readkey), plaintext);
+  const ed = isEd25519Keys(keys);
+  if (ed && !equalBytes(ed25519PublicKey(keys.seed), keys.publicKey)) {
+    throw new SdmfParameterError(
+      'ERR_SDMF_SIGNATURE',
+      'the Ed25519 seed and public key do not belong together',
+    );
+  }
+  const writekey = ed
+    ? ed25519WritekeyFromSeed(keys.seed)
+    : writekeyFromPrivateKey(keys.privateKeyDer);
+  const readkey = ed ? ed25519ReadkeyFromWritekey(writekey) : readkeyFromWritekey(writekey);
+  const datakey = ed ? ed25519DatakeyFromSalt(salt, readkey) : datakeyFromSalt(salt, readkey);
+  const ciphertext = aesCtr(datakey, plaintext);
   const datalen = plaintext.length;
   const segsize = segmentSize(datalen, k);
 
@@ -115,10 +148,22 @@ export function buildShares(
   const shareTree = buildTree(blockRoots);
   const rootHash = shareTree[0];
 
-  const prefixFields = { seqnum, rootHash, salt, k, N, segsize, datalen };
+  const version = ed ? ED25519_VERSION : SDMF_VERSION;
+  const prefixFields = { version, seqnum, rootHash, salt, k, N, segsize, datalen };
   const signedPrefix = packSignedPrefix(prefixFields);
-  const signature = options.signature ?? signPss(keys.privateKeyDer, signedPrefix);
-  if (!verifyPss(keys.publicKeyDer, signedPrefix, signature)) {
+  const signature =
+    options.signature ??
+    (ed ? signEd25519(keys.seed, signedPrefix) : signPss(keys.privateKeyDer, signedPrefix));
+  const verificationKey = ed ? keys.publicKey : keys.publicKeyDer;
+  // A fresh Ed25519 signature by a seed whose public key was just checked always verifies
+  // (Ed25519 is deterministic); a supplied one, or an RSA one, is checked.
+  const verifies =
+    ed && !options.signature
+      ? true
+      : ed
+        ? verifyEd25519(verificationKey, signedPrefix, signature)
+        : verifyPss(verificationKey, signedPrefix, signature);
+  if (!verifies) {
     throw new SdmfParameterError(
       'ERR_SDMF_SIGNATURE',
       options.signature
@@ -126,12 +171,13 @@ export function buildShares(
         : 'the private and public keys do not belong together: a fresh signature does not verify',
     );
   }
-  const encryptedPrivateKey = aesCtr(writekey, keys.privateKeyDer);
+  // Ed25519: the write cap is the key, so the share carries no encrypted private key.
+  const encryptedPrivateKey = ed ? new Uint8Array(0) : aesCtr(writekey, keys.privateKeyDer);
 
   const shares = blocks.map((shareData, i) =>
     packShare({
       ...prefixFields,
-      verificationKey: keys.publicKeyDer,
+      verificationKey,
       signature,
       shareHashChain: [...hashChain(shareTree, i)].map(([index, hash]) => ({ index, hash })),
       blockHashTree: [blockRoots[i]],

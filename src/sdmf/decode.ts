@@ -2,7 +2,7 @@
 // each, group by version, take the best version with at least k valid shares, decode,
 // truncate and decrypt.
 import { aesCtr } from '../crypto/aes.js';
-import { datakeyFromSalt } from '../crypto/derive.js';
+import { scheduleDatakey } from '../crypto/derive.js';
 import { compareBytes, toHex } from '../encoding/bytes.js';
 import { decode, joinPieces } from '../codec/index.js';
 import { resolveCapKeys, type SdmfCap } from './cap-keys.js';
@@ -86,11 +86,12 @@ export function decodeSharesDetailed(
       used.map((v) => v.shareNumber),
     );
     const ciphertext = joinPieces(pieces, first.datalen);
-    plaintext = aesCtr(datakeyFromSalt(first.salt, keys.readkey), ciphertext);
+    plaintext = aesCtr(scheduleDatakey(keys.format, first.salt, keys.readkey), ciphertext);
   }
   return {
     plaintext,
     version: {
+      version: first.version,
       seqnum: first.seqnum,
       rootHash: first.rootHash.slice(),
       salt: first.salt.slice(),

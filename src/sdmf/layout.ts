@@ -5,6 +5,13 @@ import { SdmfParameterError, ShareFormatError, type ShareField } from './errors.
 
 export const SDMF_VERSION = 0;
 export const MDMF_VERSION = 1;
+/**
+ * slotfs's Ed25519 mutable share (docs/formats.md §3): SDMF's layout with a 32-byte raw
+ * verification key, a 64-byte Ed25519 signature and no encrypted private key. 0xED is
+ * neither SDMF's 0 nor MDMF's 1, which every Tahoe reader requires, and far from the
+ * small numbers a future Tahoe format would take.
+ */
+export const ED25519_VERSION = 0xed;
 /** Fixed header: signed prefix (75) + four u32 and two u64 offsets. */
 export const HEADER_SIZE = 107;
 /** version ‖ seqnum ‖ root hash ‖ salt: publish's test-and-set specimen. */
@@ -111,12 +118,12 @@ export function parseHeader(bytes: Uint8Array): ShareHeader {
     );
   }
   const version = bytes[0];
-  if (version !== SDMF_VERSION) {
+  if (version !== SDMF_VERSION && version !== ED25519_VERSION) {
     const what = version === MDMF_VERSION ? 'an MDMF share (version 1)' : `version ${version}`;
     throw new ShareFormatError(
       'ERR_SDMF_VERSION',
       'version',
-      `share is ${what}; only SDMF (version byte 0) is supported`,
+      `share is ${what}; only SDMF (version byte 0) and slotfs's Ed25519 format (0xED) are supported`,
     );
   }
   const dv = view(bytes);
@@ -255,6 +262,8 @@ function fieldAt(o: ShareOffsets, at: number): ShareField {
 
 /** Header values a writer chooses; the signed prefix is derived from them. */
 export interface PrefixFields {
+  /** SDMF_VERSION (default) or ED25519_VERSION. */
+  version?: number;
   seqnum: number;
   rootHash: Uint8Array;
   salt: Uint8Array;
@@ -264,7 +273,7 @@ export interface PrefixFields {
   datalen: number;
 }
 
-/** The 75 signed bytes: version 0 ‖ seqnum ‖ root hash ‖ salt ‖ k ‖ N ‖ segsize ‖ datalen. */
+/** The 75 signed bytes: version (0, or 0xED) ‖ seqnum ‖ root hash ‖ salt ‖ k ‖ N ‖ segsize ‖ datalen. */
 export function packSignedPrefix(f: PrefixFields): Uint8Array {
   if (f.rootHash.length !== HASH_SIZE || f.salt.length !== SALT_SIZE) {
     throw new SdmfParameterError(
@@ -274,7 +283,14 @@ export function packSignedPrefix(f: PrefixFields): Uint8Array {
   }
   const out = new Uint8Array(SIGNED_PREFIX_SIZE);
   const dv = view(out);
-  out[0] = SDMF_VERSION;
+  const version = f.version ?? SDMF_VERSION;
+  if (version !== SDMF_VERSION && version !== ED25519_VERSION) {
+    throw new SdmfParameterError(
+      'ERR_SDMF_PARAMS',
+      `share version ${version} is neither SDMF (0) nor Ed25519 (0xED)`,
+    );
+  }
+  out[0] = version;
   dv.setBigUint64(1, BigInt(f.seqnum));
   out.set(f.rootHash, 9);
   out.set(f.salt, 41);

@@ -5,7 +5,7 @@ import { writekeyFromPrivateKey } from '../crypto/derive.js';
 import { equalBytes } from '../encoding/bytes.js';
 import { resolveCapKeys, type SdmfCap } from './cap-keys.js';
 import { SdmfCapError, PrivateKeyError } from './errors.js';
-import { parseShare, type ParsedShare } from './layout.js';
+import { ED25519_VERSION, parseShare, type ParsedShare } from './layout.js';
 
 /**
  * Decrypts the share's encrypted private key with the writekey (16 bytes, or a write cap)
@@ -17,6 +17,12 @@ export function decryptPrivateKey(
   writekey: Uint8Array | SdmfCap,
 ): Uint8Array {
   const parsed = share instanceof Uint8Array ? parseShare(share) : share;
+  if (parsed.version === ED25519_VERSION) {
+    throw new SdmfCapError(
+      'ERR_SDMF_NO_PRIVATE_KEY',
+      'an Ed25519 share carries no encrypted private key: the write cap (URI:ED25519:…) is the signing key',
+    );
+  }
   const key = writekey instanceof Uint8Array ? writekey : resolveCapKeys(writekey).writekey;
   if (!key || key.length !== 16) {
     throw new SdmfCapError(

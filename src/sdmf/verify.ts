@@ -4,10 +4,17 @@
 import { blockHash, fingerprintFromPublicKey } from '../crypto/derive.js';
 import { chainIndexes, emptyLeafHash, leafRowSize, verifyChain } from '../crypto/merkle.js';
 import { verifyPss } from '../crypto/rsa.js';
+import { verifyEd25519 } from '../crypto/ed25519.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import { resolveCapKeys, type SdmfCap } from './cap-keys.js';
 import { ShareVerificationError, type ShareField } from './errors.js';
-import { MAX_SDMF_FILE_SIZE, parseShare, type ChainEntry, type ParsedShare } from './layout.js';
+import {
+  ED25519_VERSION,
+  MAX_SDMF_FILE_SIZE,
+  parseShare,
+  type ChainEntry,
+  type ParsedShare,
+} from './layout.js';
 
 export interface VerifiedShare {
   shareNumber: number;
@@ -30,6 +37,17 @@ export function verifyShare(bytes: Uint8Array, cap: SdmfCap, shareNumber?: numbe
   const share = parseShare(bytes);
   const keys = resolveCapKeys(cap);
   const { k, N, datalen, segsize } = share;
+  const ed = share.version === ED25519_VERSION;
+
+  if (ed !== (keys.format === 'ed25519')) {
+    fail(
+      'ERR_SDMF_SHARE_FORMAT',
+      'version',
+      ed
+        ? 'the share is an Ed25519 share (version 0xED) but the cap is an SDMF (RSA) cap: the share belongs to another file'
+        : 'the share is an SDMF share (version 0) but the cap is an Ed25519 cap: the share belongs to another file',
+    );
+  }
 
   if (k < 1) fail('ERR_SDMF_K', 'k', `share header says k=${k}; k must be at least 1`);
   if (N < k) fail('ERR_SDMF_N', 'N', `share header says N=${N} < k=${k}; need k ≤ N`);
@@ -80,7 +98,23 @@ export function verifyShare(bytes: Uint8Array, cap: SdmfCap, shareNumber?: numbe
     );
   }
 
-  if (!equalBytes(fingerprintFromPublicKey(share.verificationKey), keys.fingerprint)) {
+  if (ed) {
+    // The cap carries the verification key itself: compare before trusting a signature.
+    if (!equalBytes(share.verificationKey, keys.fingerprint)) {
+      fail(
+        'ERR_SDMF_VERIFICATION_KEY',
+        'verificationKey',
+        `share ${leaf}: the share's Ed25519 verification key is not the one in the cap; the share belongs to another file or was altered`,
+      );
+    }
+    if (share.encryptedPrivateKey.length !== 0) {
+      fail(
+        'ERR_SDMF_UNEXPECTED_PRIVATE_KEY',
+        'encryptedPrivateKey',
+        `share ${leaf}: an Ed25519 share carries no encrypted private key, but this one has ${share.encryptedPrivateKey.length} bytes there`,
+      );
+    }
+  } else if (!equalBytes(fingerprintFromPublicKey(share.verificationKey), keys.fingerprint)) {
     fail(
       'ERR_SDMF_FINGERPRINT',
       'verificationKey',
@@ -95,7 +129,10 @@ export function verifyShare(bytes: Uint8Array, cap: SdmfCap, shareNumber?: numbe
   const folds = (h: Uint8Array) => verifyChain(share.rootHash, N, leaf, h, chain);
   const consistent = equalBytes(computed, stored);
 
-  if (!verifyPss(share.verificationKey, share.signedPrefix, share.signature)) {
+  const signed = ed
+    ? verifyEd25519(share.verificationKey, share.signedPrefix, share.signature)
+    : verifyPss(share.verificationKey, share.signedPrefix, share.signature);
+  if (!signed) {
     // The data and chain still fold to some root: if not to the header's, the root hash
     // field is the likely culprit; otherwise the signature or another signed field is.
     if (consistent && !folds(computed)) {
@@ -108,7 +145,7 @@ export function verifyShare(bytes: Uint8Array, cap: SdmfCap, shareNumber?: numbe
     fail(
       'ERR_SDMF_SIGNATURE',
       'signature',
-      `share ${leaf}: the RSA-PSS signature does not verify over the signed prefix (bytes 0–75: seqnum, root hash, salt, k, N, segsize, datalen): the signature or a signed field was altered`,
+      `share ${leaf}: the ${ed ? 'Ed25519' : 'RSA-PSS'} signature does not verify over the signed prefix (bytes 0–75: seqnum, root hash, salt, k, N, segsize, datalen): the signature or a signed field was altered`,
     );
   }
   if (!consistent) {

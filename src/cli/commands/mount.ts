@@ -221,7 +221,10 @@ export default function register(program: Command) {
     .command('link')
     .description("attach a cap (someone else's file or directory) at PATH in a mount")
     .argument('<path>', 'new name inside a mount')
-    .argument('<cap>', 'URI:SSK:…, URI:SSK-RO:…, URI:DIR2:…, URI:DIR2-RO:… or URI:LIT:…')
+    .argument(
+      '<cap>',
+      'a file or directory cap of either format: URI:ED25519:…, URI:DIR2-ED25519:…, URI:SSK:…, URI:DIR2:… (or their -RO read caps), or URI:LIT:…',
+    )
     .action(async (path: string, cap: string) => {
       const { mountpoint, inner } = mountOf(absolute(path));
       check(await controlRequest(mountpoint, { op: 'link', path: inner, cap }));

@@ -1,9 +1,12 @@
-// `slotfs put [FILE|-] [--to CAP]` and `slotfs get CAP`: one mutable file in, one out.
-// With --json, one JSON object on stderr gives the result and its cost on the wire.
-import type { Command } from 'commander';
+// `slotfs put [FILE|-] [--to CAP] [--format ed25519|tahoe]` and `slotfs get CAP`: one
+// mutable file in, one out. With --json, one JSON object on stderr gives the result and its
+// cost on the wire.
+import { Option, type Command } from 'commander';
+import { parseCap } from '../../caps/index.js';
 import { createReadStream } from 'node:fs';
 import { openClient } from '../../client/open-client.js';
 import type { OperationCostReport } from '../../grid/request-events.js';
+import type { FileFormat } from '../../mutable/mutable-client.js';
 
 interface ClientFlags {
   dir?: string;
@@ -52,25 +55,43 @@ export default function register(program: Command) {
         'store FILE (or stdin) as a new mutable file and print its write cap, or update CAP',
       )
       .argument('[file]', 'file to store; - or nothing for stdin')
-      .option('--to <cap>', 'update this existing mutable file instead of creating one'),
-  ).action(async (file: string | undefined, flags: ClientFlags & { to?: string }) => {
-    const data = await readInput(file);
-    const opened = await openClient(flags.dir, { serversFile: flags.servers, keyPoolSize: 0 });
-    try {
-      await opened.client.connect();
-      if (flags.to) {
-        const result = await opened.client.update(flags.to, data);
-        report(flags, { cap: flags.to, ...result });
-        process.stdout.write(`${flags.to}\n`);
-      } else {
-        const result = await opened.client.create(data);
-        report(flags, result);
-        process.stdout.write(`${result.cap}\n`);
+      .option('--to <cap>', 'update this existing mutable file instead of creating one')
+      .addOption(
+        new Option(
+          '--format <format>',
+          "format of a new file: ed25519 (fast keys; slotfs reads it) or tahoe (RSA SDMF; Tahoe-LAFS reads it too). Default: the client config's format",
+        ).choices(['ed25519', 'tahoe']),
+      ),
+  ).action(
+    async (file: string | undefined, flags: ClientFlags & { to?: string; format?: FileFormat }) => {
+      if (flags.to && flags.format) {
+        // An existing file keeps its own format; refuse rather than silently ignore.
+        const cap = parseCap(flags.to);
+        const own = 'format' in cap && cap.format === 'ed25519' ? 'ed25519' : 'tahoe';
+        if (own !== flags.format) {
+          throw new Error(
+            `--format ${flags.format} applies to new files: the file given with --to is a ${own} file and keeps its format`,
+          );
+        }
       }
-    } finally {
-      await opened.close();
-    }
-  });
+      const data = await readInput(file);
+      const opened = await openClient(flags.dir, { serversFile: flags.servers, keyPoolSize: 0 });
+      try {
+        await opened.client.connect();
+        if (flags.to) {
+          const result = await opened.client.update(flags.to, data);
+          report(flags, { cap: flags.to, ...result });
+          process.stdout.write(`${flags.to}\n`);
+        } else {
+          const result = await opened.client.create(data, { format: flags.format });
+          report(flags, result);
+          process.stdout.write(`${result.cap}\n`);
+        }
+      } finally {
+        await opened.close();
+      }
+    },
+  );
 
   clientOptions(
     program
