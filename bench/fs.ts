@@ -196,15 +196,7 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
         target = await sshfsTarget(base);
       } else {
         if (!gridStarted) {
-          // Servers inherit NODE_OPTIONS: profiled with the mount when asked.
-          const saved = process.env.NODE_OPTIONS;
-          if (profileDir) process.env.NODE_OPTIONS = `${saved ?? ''} ${profArgs.join(' ')}`;
-          try {
-            await gridUp({ dir: gridDir, servers: 10 });
-          } finally {
-            if (profileDir) process.env.NODE_OPTIONS = saved;
-            if (saved === undefined) delete process.env.NODE_OPTIONS;
-          }
+          await gridUp({ dir: gridDir, servers: 10, nodeArgs: profArgs });
           gridStarted = true;
         }
         target = await slotfsTarget({

@@ -199,6 +199,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       dirCacheMs: m['dir-cache-ms'],
       attrCacheMs: m['attr-cache-ms'],
       writeBackMs: m['write-back-ms'],
+      publishConcurrency: m['publish-concurrency'],
       conflicts: m.conflicts,
       maxConflictCopies: m['max-conflict-copies'],
       clientName: clientNameOf(m['client-name'], opened.dir.leaseSecret),
