@@ -20,6 +20,7 @@ import { describeFailure, FsError } from './errno.js';
 import { fuseOperations } from './fuse-ops.js';
 import { withTimeout } from './limit.js';
 import { MountMonitor, type MountStatus } from './monitor.js';
+import { PublishRate, reportProgress } from './progress.js';
 import { SlotFs } from './slotfs.js';
 
 export class MountError extends Error {
@@ -175,6 +176,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     const journal = await WriteJournal.open(join(opened.dir.dir, 'journal'));
     cleanups.push(() => journal.close());
     const monitor = new MountMonitor(opened.servers.map((s) => s.name));
+    const rate = new PublishRate();
     cleanups.push(async () => monitor.stop());
     await opened.client.connect();
 
@@ -205,6 +207,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       clientName: clientNameOf(m['client-name'], opened.dir.leaseSecret),
       log,
       onConflict: (c) => monitor.noteConflict(c),
+      onPublished: () => rate.note(),
       capacity: async () => {
         const versions = opened.servers.map((s) => s.cachedVersion).filter((v) => v !== undefined);
         const free = versions.reduce((sum, v) => sum + Math.max(0, v.availableSpace), 0);
@@ -288,6 +291,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       startedAt,
       servers: await monitor.probe(opened.servers),
       pending: fs.pending(),
+      published: rate.total,
+      publishRate: rate.perSecond(),
       conflicts: [...monitor.conflicts],
       errors: [...monitor.errors],
     });
@@ -296,6 +301,15 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       closing ??= (async () => {
         clearInterval(watch);
         log(`slotfs: unmounting ${mountpoint} (${reason}); publishing pending writes`);
+        // How many are left, the rate and an estimate, while people wait.
+        const progress = reportProgress(
+          () => ({ left: fs.pending().length, rate: rate.perSecond() }),
+          {
+            tty: !options.log && !!process.stderr.isTTY,
+            line: log,
+            draw: (text) => process.stderr.write(text),
+          },
+        );
         const first = await withTimeout(
           fs.flushAll(),
           m['op-timeout-ms'] * 2,
@@ -308,6 +322,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
           : await withTimeout(fs.flushAll(), m['op-timeout-ms'], () => new Error('timeout')).catch(
               () => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })),
             );
+        progress.stop();
         for (const f of failures) {
           log(
             `slotfs: ${f.path} was not published (${f.error}); it stays in the journal and is republished at the next mount`,
@@ -329,6 +344,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       switch (request.op) {
         case 'status':
           return { status: await status() };
+        case 'progress':
+          return { left: fs.pending().length, rate: rate.perSecond() };
         case 'cap': {
           const caps = await fs.caps(request.path);
           const cap = request.readonly ? caps.roCap : (caps.rwCap ?? caps.roCap);
