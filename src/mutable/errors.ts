@@ -113,7 +113,10 @@ export class ReadOnlyCapError extends MutableError {
   }
 }
 
-/** The encrypted private key could not be found or did not match the write cap. */
+/**
+ * A tahoe (RSA SDMF) file's encrypted private key could not be found or did not match the
+ * write cap. Never thrown for an Ed25519 file: its write cap is the signing key.
+ */
 export class PrivateKeyUnavailableError extends MutableError {
   constructor(
     readonly storageIndex: string,
