@@ -12,6 +12,8 @@ export interface Target {
   name: string;
   /** The mounted folder the workloads run in. */
   mnt: string;
+  /** slotfs tahoe: where the client keeps its RSA keys generated ahead. */
+  keysDir?: string;
   /** Unmount (publishing everything first) and mount again: caches start cold. */
   remount(): Promise<void>;
   stop(): Promise<void>;
@@ -101,6 +103,7 @@ export async function slotfsTarget(o: SlotfsTargetOptions): Promise<Target> {
   return {
     name: `slotfs-${o.format}`,
     mnt,
+    keysDir: o.format === 'tahoe' ? join(dir, 'private', 'keys') : undefined,
     remount: async () => {
       await stop();
       await start();

@@ -4,9 +4,10 @@
 // machine. Prints files/s (or MB/s) per system and slotfs-ed25519 / sshfs (higher is
 // better for slotfs). --cpu-prof writes CPU profiles of the mounts and servers to DIR.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { gridDown, gridUp } from '../src/grid/local-grid.js';
 import { sh, slotfsTarget, sshfsMissing, sshfsTarget, type Target } from './fs-targets.js';
@@ -28,6 +29,13 @@ const FSYNC_ALL = `const f = require('fs');
 for (const name of f.readFileSync(process.argv[2], 'utf8').split('\\n').filter(Boolean)) {
   const d = f.openSync(name, 'r'); f.fsyncSync(d); f.closeSync(d);
 }`;
+
+// fsync of the files named as arguments.
+const FSYNC_ARGS = `const f = require('fs');
+for (const name of process.argv.slice(2)) { const d = f.openSync(name, 'r'); f.fsyncSync(d); f.closeSync(d); }`;
+
+/** RSA keys a tahoe mount keeps ahead (its default key-pool-size). */
+const KEY_POOL = 12;
 
 const load = () =>
   loadavg()
@@ -52,6 +60,7 @@ interface Inputs {
   big: string;
   bigBytes: number;
   fsyncAll: string;
+  fsyncArgs: string;
 }
 
 async function prepare(base: string, files: number, quick: boolean): Promise<Inputs> {
@@ -81,7 +90,9 @@ async function prepare(base: string, files: number, quick: boolean): Promise<Inp
   await writeFile(big, randomBytes(bigBytes));
   const fsyncAll = join(base, 'input', 'fsync-all.cjs');
   await writeFile(fsyncAll, FSYNC_ALL);
-  return { tarball, names: list, files, repo, repoFiles, big, bigBytes, fsyncAll };
+  const fsyncArgs = join(base, 'input', 'fsync-args.cjs');
+  await writeFile(fsyncArgs, FSYNC_ARGS);
+  return { tarball, names: list, files, repo, repoFiles, big, bigBytes, fsyncAll, fsyncArgs };
 }
 
 /** Milliseconds the script took; NaN when it failed (logged, and shown as — in the table). */
@@ -119,6 +130,32 @@ async function runWorkloads(
   const tree = join(work, 'tree');
   await sh(`mkdir -p ${tree}`);
   const n = input.files;
+
+  if (target.keysDir) {
+    // RSA files: a burst of key-pool-size new files with the pool full (kept in the
+    // client directory, filled in idle time), then at once another with it empty.
+    const keysDir = target.keysDir;
+    const stored = async () =>
+      (await readdir(keysDir).catch(() => [])).filter((f) => f.endsWith('.der')).length;
+    for (let i = 0; i < 1200 && (await stored()) < KEY_POOL; i++) await sleep(100);
+    const burst = (tag: string) => {
+      const names = Array.from({ length: KEY_POOL }, (_, i) => `${tag}${i}`).join(' ');
+      return timed(
+        `for f in ${names}; do echo $f > $f; done && node ${input.fsyncArgs} ${names}`,
+        work,
+      );
+    };
+    put(`burst of ${KEY_POOL} new files + fsync, key pool full`, {
+      unit: 'files/s',
+      count: KEY_POOL,
+      ms: await burst('full'),
+    });
+    put(`burst of ${KEY_POOL} new files + fsync, key pool empty`, {
+      unit: 'files/s',
+      count: KEY_POOL,
+      ms: await burst('empty'),
+    });
+  }
 
   const tarMs = await timed(`tar xf ${input.tarball}`, tree);
   put('tar x', { unit: 'files/s', count: n, ms: tarMs });
@@ -164,7 +201,7 @@ async function runWorkloads(
 
   put('rm -r', {
     unit: 'files/s',
-    count: n + input.repoFiles + 1,
+    count: n + input.repoFiles + 1 + (target.keysDir ? 2 * KEY_POOL : 0),
     ms: await timed(`rm -rf ${work}`, target.mnt),
   });
 }

@@ -30,8 +30,11 @@ const configSchema = z
       .int()
       .min(0)
       .default(64 * 1024 * 1024),
-    /** RSA keys generated ahead, for format = "tahoe" (Ed25519 keys need no pool). */
-    'key-pool-size': z.number().int().min(0).max(64).default(2),
+    /**
+     * RSA keys generated ahead and kept in private/keys, for format = "tahoe" (Ed25519 keys
+     * need no pool): a burst of this many new files costs no key generation.
+     */
+    'key-pool-size': z.number().int().min(0).max(64).default(12),
     /** Server (base32 node id or name) that keeps the extra N+1th share; default: the first that answers. */
     'home-server': z.string().min(1).optional(),
     timeouts: z

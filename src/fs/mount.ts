@@ -166,9 +166,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     }
     const opened: OpenClient = await openClient(options.dir, {
       serversFile: options.serversFile,
-      // With format = "tahoe", creating many files in a row takes an RSA key each: keep more
-      // ready than one-shot commands. (Ed25519 files need no pool: it stays empty.)
-      keyPoolSize: Math.max(12, dirInfo.config['key-pool-size']),
+      // With format = "tahoe" each new file takes an RSA key: `key-pool-size` of them are
+      // kept ready in the client directory. (Ed25519 files need no pool: it stays empty.)
       keyPoolConcurrency: 2,
       warn: log,
     });
