@@ -130,7 +130,15 @@ export class DirectoryClient {
 
   /** The children, by NFC name. Through a read cap, entries carry no rwCap. */
   async list(dirCap: string): Promise<Map<string, DirEntry>> {
-    const cap = readableDirectory(dirCap);
+    const parsed = parseDirectoryCap(dirCap);
+    if (parsed.kind === 'immutable' || parsed.kind === 'literal') {
+      // Tahoe's immutable directories (what `tahoe backup` makes): read caps only, and
+      // they never change (every change is refused: ERR_DIR_READ_ONLY).
+      const got = await this.client.retrieve(dirCap);
+      const children = unpackChildrenReadOnly(got.plaintext);
+      return new Map(children.map((c) => [c.name, entryOf(c)]));
+    }
+    const cap = requireReadCap(parsed);
     const got = await this.client.retrieve(dirCap);
     const writer = cap.kind === 'ssk-write';
     const children = this.unpackCached(cap, got.plaintext, got.version, writer);
@@ -483,10 +491,6 @@ function parseDirectoryCap(dirCap: string): Cap {
     );
   }
   return cap;
-}
-
-function readableDirectory(dirCap: string): MutableWriteCap | MutableReadCap {
-  return requireReadCap(parseDirectoryCap(dirCap));
 }
 
 function writableDirectory(dirCap: string): MutableWriteCap {

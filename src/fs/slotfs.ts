@@ -14,6 +14,7 @@
 //   at NAME and saves ours as a conflict copy beside it (or overwrites, if configured).
 import { randomBytes } from 'node:crypto';
 import { parseCap, formatCap, readCapOf, storageIndexOf } from '../caps/index.js';
+import { sizeFromCap } from './cap-size.js';
 import type { WriteJournal, JournalMeta } from '../cache/journal.js';
 import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
 import { childCapsOf } from '../dirnode/directory.js';
@@ -170,6 +171,8 @@ const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 const UTIME_OMIT = 2 ** 52 - 1;
 const MAX_NAME_BYTES = 255;
+/** How long getattr waits to learn the size of a file whose entry has none. */
+const LEARN_SIZE_MS = 10_000;
 
 export class SlotFs {
   readonly rootCap: string;
@@ -231,7 +234,25 @@ export class SlotFs {
       return this.dirStat(this.views.get(this.rootCap), time, time, undefined);
     }
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
-    return this.childStat(t.child);
+    await this.learnSize(t.parent, t.child);
+    return this.childStat(t.child, t.parent.writable);
+  }
+
+  /**
+   * A file whose entry has no size (Tahoe never writes one) is loaded so that its length
+   * is known before the kernel believes 0 — bounded, then 0 after all. Nothing is written.
+   */
+  private async learnSize(parent: DirView, child: Child): Promise<void> {
+    if (child.isDirectory || child.local || typeof child.metadata.size === 'number') return;
+    if (sizeFromCap(child.roCap) !== undefined) return;
+    const st = this.stateOf(parent, child);
+    if (st.buffer) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.load(st).catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, LEARN_SIZE_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   async readlink(path: string): Promise<string> {
@@ -337,12 +358,48 @@ export class SlotFs {
     if (t.child.symlink) throw new FsError('ELOOP', `${path} is a symbolic link`);
     const writable = (flags & O_ACCMODE) !== 0;
     const st = this.stateOf(t.parent, t.child);
+    if (writable && !st.writable && this.replaceable(t.parent.writable, t.child)) {
+      return this.newHandle(await this.replaceImmutable(t.parent, st, flags), true);
+    }
     if (writable && !st.writable) {
       throw new FsError('EROFS', `${path} is linked read-only (no write cap)`);
     }
     await this.load(st);
     if (writable && flags & O_TRUNC && st.size > 0) await this.resize(st, 0);
     return this.newHandle(st, writable);
+  }
+
+  /**
+   * Whether writing to an immutable (CHK/LIT) child replaces it: yes in a folder we may
+   * change, unless its entry says read-only (`slotfs link` of such a cap records 0444;
+   * Tahoe's entries record no mode).
+   */
+  private replaceable(parentWritable: boolean, child: Child): boolean {
+    if (!parentWritable || child.symlink || sizeFromCap(child.roCap) === undefined) return false;
+    const mode = child.metadata.mode;
+    return typeof mode !== 'number' || (mode & 0o200) !== 0;
+  }
+
+  /**
+   * Opening a Tahoe immutable (CHK/LIT) file for writing makes a new mutable file with its
+   * contents (none with O_TRUNC) that replaces the entry when published — what an editor
+   * saving in place expects. The immutable file itself is never changed.
+   */
+  private async replaceImmutable(parent: DirView, old: FileState, flags: number) {
+    if (!(flags & O_TRUNC)) await this.load(old);
+    const now = Date.now();
+    const st = new FileState(parent.cap, old.name, old.path, true, old.mode | 0o200, now);
+    st.buffer = new FileBuffer(flags & O_TRUNC ? undefined : old.buffer?.snapshot());
+    st.loadedAt = now;
+    st.link = 'replace';
+    st.dirty = true;
+    st.dirtySince = now;
+    this.unlinked.add(st);
+    parent.changes++;
+    parent.entries.set(old.name, this.localChild(st));
+    await this.ensureJournal(st);
+    this.scheduleWriteBack(st);
+    return st;
   }
 
   async create(path: string, mode: number): Promise<number> {
@@ -736,12 +793,8 @@ export class SlotFs {
     } catch (err) {
       throw new FsError('EINVAL', `not a valid cap: ${(err as Error).message}`, { cause: err });
     }
-    const literal = cap.kind === 'literal' && !cap.directory;
-    if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read' && !literal) {
-      throw new FsError(
-        'EINVAL',
-        'only mutable file and directory caps (URI:ED25519…, URI:DIR2-ED25519…, URI:SSK…, URI:DIR2…, each also -RO) and literal file caps (URI:LIT:…) can be linked',
-      );
+    if (cap.kind === 'ssk-verify' || cap.kind === 'immutable-verify') {
+      throw new FsError('EINVAL', 'a verify cap cannot be read, so it cannot be linked');
     }
     const { parent, name } = await this.parentOf(path);
     if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
@@ -749,7 +802,7 @@ export class SlotFs {
     const text = formatCap(cap);
     // Check that it can be read before linking it, so a typo links nothing.
     const metadata: ChildMetadata = { mtime: Date.now() / 1000 };
-    if (cap.kind === 'literal') {
+    if (cap.kind === 'literal' && !cap.directory) {
       metadata.size = cap.data.length; // the contents are in the cap
       metadata.mode = 0o444;
     } else if (cap.directory) {
@@ -758,7 +811,7 @@ export class SlotFs {
     } else {
       const got = await this.mutable.retrieve(text);
       metadata.size = got.plaintext.length;
-      metadata.mode = 0o644;
+      metadata.mode = cap.kind === 'immutable' ? 0o444 : 0o644;
     }
     const caps = childCapsOf(text);
     await this.change(parent, () =>
@@ -1101,7 +1154,7 @@ export class SlotFs {
     };
   }
 
-  private childStat(child: Child): Stat {
+  private childStat(child: Child, parentWritable = false): Stat {
     const m = child.metadata;
     const linkTime = m.tahoe?.linkmotime ?? m.tahoe?.linkcrtime ?? 0;
     const mtimeSeconds = typeof m.mtime === 'number' ? m.mtime : linkTime;
@@ -1131,17 +1184,12 @@ export class SlotFs {
     }
     const si = this.linkIndex.keyOf(child);
     const st = child.local ?? (si === undefined ? undefined : this.files.get(si));
-    const literal = child.roCap.startsWith('URI:LIT:') ? parseCap(child.roCap) : undefined;
-    const size = st?.buffer
-      ? st.size
-      : literal?.kind === 'literal'
-        ? literal.data.length
-        : typeof m.size === 'number'
-          ? m.size
-          : 0;
+    // Immutable and literal caps state their size; Tahoe's entries carry none.
+    const fixed = sizeFromCap(child.roCap);
+    const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
     const mtime = st ? st.mtime : mtimeSeconds * 1000;
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
-    if (!child.rwCap && !child.local) mode &= ~0o222;
+    if (!child.rwCap && !child.local && !this.replaceable(parentWritable, child)) mode &= ~0o222;
     return {
       mode: S_IFREG | mode,
       size,
@@ -1644,6 +1692,8 @@ export class SlotFs {
     const view = this.views.get(st.parent);
     const child = view?.entries.get(st.name);
     if (!view?.writable || !child || child.local || st.dirty || st.detached) return;
+    // An entry without a size (Tahoe's) is not wrong: a read never rewrites the directory.
+    if (typeof child.metadata.size !== 'number') return;
     if (child.metadata.size === st.size || this.siOf(child.roCap) !== this.siOf(st.cap!)) return;
     const size = st.size;
     this.o.log(

@@ -49,7 +49,10 @@ test.after.always(async () => {
 
 runStorageClientCompliance(
   test,
-  async () => ({ client: new HttpStorageClient((await servers)[0].entry) }),
+  async () => {
+    const { entry } = (await servers)[0];
+    return { client: new HttpStorageClient(entry), peer: () => new HttpStorageClient(entry) };
+  },
   { title: 'http' },
 );
 

@@ -11,7 +11,10 @@ import {
   AUTHORIZATION_HEADER,
   authorizationHeaderValue,
   CBOR_MIME_TYPE,
+  decodeAllocateBucketsResponse,
   decodeReadTestWriteResponse,
+  decodeRequiredRanges,
+  encodeAllocateBucketsRequest,
   decodeShareSet,
   decodeVersion,
   encodeCorruptionAdvice,
@@ -20,6 +23,7 @@ import {
   ERROR_CODES,
   EXTENSIONS_REQUEST_HEADER,
   EXTENSIONS_REQUEST_VALUE,
+  OCTET_STREAM,
   parseContentRange,
   parseNurl,
   PATHS,
@@ -50,6 +54,9 @@ import { newRequestId, publishRequestEvent } from './request-events.js';
 import type { ServerEntry } from './servers.js';
 import {
   MAX_SHARE_NUMBER,
+  type AllocateResult,
+  type ImmutableWriteResult,
+  type UploadSecrets,
   type ReadVector,
   type RequestOptions,
   type ServerVersion,
@@ -89,7 +96,16 @@ class PinMismatch extends Error {
   }
 }
 
-type Endpoint = 'version' | 'read-test-write' | 'read-share' | 'list-shares' | 'lease' | 'corrupt';
+type Endpoint =
+  | 'version'
+  | 'read-test-write'
+  | 'read-share'
+  | 'list-shares'
+  | 'lease'
+  | 'corrupt'
+  | 'allocate'
+  | 'upload'
+  | 'abort';
 
 interface Exchange {
   status: number;
@@ -254,25 +270,30 @@ export class HttpStorageClient implements StorageClient {
       headers: { range: rangeHeaderValue(offset, length) },
       signal: options.signal,
     };
-    return this.call('read-share', 'GET', PATHS.readShare(si, shareNumber), request, (res) => {
-      if (res.status === 404) return null;
-      if (res.status === 204) return new Uint8Array(0);
-      this.expectStatus('read-share', res, [206]);
-      const header = res.headers['content-range'];
-      const range = typeof header === 'string' ? parseContentRange(header) : undefined;
-      const bad = (detail: string) => new ServerBadResponseError(this.ref, 'read-share', detail);
-      if (!range) throw bad(`206 with a missing or malformed Content-Range (${String(header)})`);
-      if (range.first !== offset) {
-        throw bad(`asked for bytes from ${offset}, Content-Range starts at ${range.first}`);
-      }
-      if (range.last >= offset + length) {
-        throw bad(`Content-Range ends at ${range.last}, beyond the ${length} bytes asked for`);
-      }
-      if (res.body.length !== range.last - range.first + 1) {
-        throw bad(`body has ${res.body.length} bytes but Content-Range says ${header}`);
-      }
-      return res.body;
-    });
+    return this.call('read-share', 'GET', PATHS.readShare(si, shareNumber), request, (res) =>
+      this.rangedAnswer(res, offset, length),
+    );
+  }
+
+  /** Validates the answer to a ranged share read (206 + Content-Range, 204, 404). */
+  private rangedAnswer(res: Exchange, offset: number, length: number): Uint8Array | null {
+    if (res.status === 404) return null;
+    if (res.status === 204) return new Uint8Array(0);
+    this.expectStatus('read-share', res, [206]);
+    const header = res.headers['content-range'];
+    const range = typeof header === 'string' ? parseContentRange(header) : undefined;
+    const bad = (detail: string) => new ServerBadResponseError(this.ref, 'read-share', detail);
+    if (!range) throw bad(`206 with a missing or malformed Content-Range (${String(header)})`);
+    if (range.first !== offset) {
+      throw bad(`asked for bytes from ${offset}, Content-Range starts at ${range.first}`);
+    }
+    if (range.last >= offset + length) {
+      throw bad(`Content-Range ends at ${range.last}, beyond the ${length} bytes asked for`);
+    }
+    if (res.body.length !== range.last - range.first + 1) {
+      throw bad(`body has ${res.body.length} bytes but Content-Range says ${header}`);
+    }
+    return res.body;
   }
 
   async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
@@ -337,6 +358,154 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
+  async allocateBuckets(
+    storageIndex: Uint8Array,
+    secrets: UploadSecrets,
+    shareNumbers: readonly number[],
+    allocatedSize: number,
+    options: RequestOptions = {},
+  ): Promise<AllocateResult> {
+    this.check.storageIndex(storageIndex);
+    this.check.uploadSecret(secrets.uploadSecret);
+    this.check.leaseSecret(secrets.leaseRenewSecret, 'lease renew secret');
+    this.check.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
+    shareNumbers.forEach((n) => this.check.shareNumber(n));
+    this.check.nonNegative(allocatedSize, 'allocated size');
+    const si = storageIndexToString(storageIndex);
+    const request = {
+      body: encodeAllocateBucketsRequest({ shareNumbers: [...shareNumbers], allocatedSize }),
+      headers: {
+        'content-type': CBOR_MIME_TYPE,
+        [SECRET_HEADER]: [
+          secretHeaderValue(SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret),
+          secretHeaderValue(SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret),
+          secretHeaderValue(SECRET_KINDS.upload, secrets.uploadSecret),
+        ],
+      },
+      signal: options.signal,
+    };
+    return this.call('allocate', 'POST', PATHS.immutableAllocate(si), request, (res) => {
+      this.expectStatus('allocate', res, [200]);
+      return this.decode('allocate', res, decodeAllocateBucketsResponse);
+    });
+  }
+
+  async writeImmutableShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    offset: number,
+    data: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<ImmutableWriteResult> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.uploadSecret(uploadSecret);
+    this.check.nonNegative(offset, 'offset');
+    this.check.bytes(data, 'data');
+    if (data.length === 0) throw new StorageClientArgumentError(this.ref, 'data must not be empty');
+    const si = storageIndexToString(storageIndex);
+    const request = {
+      body: data,
+      headers: {
+        'content-type': OCTET_STREAM,
+        'content-range': `bytes ${offset}-${offset + data.length - 1}/*`,
+        [SECRET_HEADER]: secretHeaderValue(SECRET_KINDS.upload, uploadSecret),
+      },
+      signal: options.signal,
+    };
+    const path = PATHS.immutableShare(si, shareNumber);
+    return this.call('upload', 'PATCH', path, request, (res) => {
+      this.uploadSecretRefused('upload', res);
+      this.expectStatus('upload', res, [200, 201]);
+      const required = this.decode('upload', res, decodeRequiredRanges);
+      return { complete: res.status === 201, required };
+    });
+  }
+
+  async abortImmutableUpload(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.uploadSecret(uploadSecret);
+    const si = storageIndexToString(storageIndex);
+    const request = {
+      headers: { [SECRET_HEADER]: secretHeaderValue(SECRET_KINDS.upload, uploadSecret) },
+      signal: options.signal,
+    };
+    return this.call('abort', 'PUT', PATHS.immutableAbort(si, shareNumber), request, (res) => {
+      if (res.status === 404 || res.status === 405) return false;
+      this.uploadSecretRefused('abort', res);
+      this.expectStatus('abort', res, [200]);
+      return true;
+    });
+  }
+
+  async listImmutableShares(
+    storageIndex: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<number[]> {
+    this.check.storageIndex(storageIndex);
+    const si = storageIndexToString(storageIndex);
+    const request = { signal: options.signal };
+    return this.call('list-shares', 'GET', PATHS.immutableShares(si), request, (res) => {
+      this.expectStatus('list-shares', res, [200]);
+      const shares = this.decode('list-shares', res, decodeShareSet);
+      if (shares.some((s) => s > MAX_SHARE_NUMBER)) {
+        throw new ServerBadResponseError(this.ref, 'list-shares', 'share number out of range');
+      }
+      return shares.sort((a, b) => a - b);
+    });
+  }
+
+  async readImmutableShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options: RequestOptions = {},
+  ): Promise<Uint8Array | null> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.range(offset, length);
+    const si = storageIndexToString(storageIndex);
+    const request = {
+      headers: { range: rangeHeaderValue(offset, length) },
+      signal: options.signal,
+    };
+    const path = PATHS.immutableShare(si, shareNumber);
+    return this.call('read-share', 'GET', path, request, (res) =>
+      this.rangedAnswer(res, offset, length),
+    );
+  }
+
+  async adviseCorruptImmutable(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.reason(reason);
+    const si = storageIndexToString(storageIndex);
+    const request = {
+      body: encodeCorruptionAdvice(reason),
+      headers: { 'content-type': CBOR_MIME_TYPE },
+      signal: options.signal,
+    };
+    const path = PATHS.immutableCorrupt(si, shareNumber);
+    return this.call('corrupt', 'POST', path, request, (res) => {
+      if (res.status === 404) return false;
+      this.expectStatus('corrupt', res, [200]);
+      return true;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -348,6 +517,13 @@ export class HttpStorageClient implements StorageClient {
   private errorCode(res: Exchange): string | undefined {
     const v = res.headers[ERROR_CODE_HEADER];
     return typeof v === 'string' ? v : undefined;
+  }
+
+  /** A 401 that is not about the swissnum refuses the upload secret (Tahoe sends it bare). */
+  private uploadSecretRefused(endpoint: Endpoint, res: Exchange): void {
+    if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
+      throw new ServerHttpStatusError(this.ref, 401, endpoint, 'the upload secret was refused');
+    }
   }
 
   private expectStatus(endpoint: Endpoint, res: Exchange, ok: number[]): void {
@@ -379,7 +555,7 @@ export class HttpStorageClient implements StorageClient {
    */
   private async call<T>(
     endpoint: Endpoint,
-    method: 'GET' | 'POST' | 'PUT',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH',
     path: string,
     req: {
       headers?: Record<string, string | string[]>;
@@ -422,7 +598,7 @@ export class HttpStorageClient implements StorageClient {
 
   private async transport(
     endpoint: Endpoint,
-    method: 'GET' | 'POST' | 'PUT',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH',
     path: string,
     req: { headers?: Record<string, string | string[]>; body?: Uint8Array; signal?: AbortSignal },
     progress: { status: number | null; bytesReceived: number },

@@ -11,13 +11,17 @@ import type {
   SlotSecrets,
   StorageClient,
   TestWriteVectors,
+  UploadSecrets,
 } from './storage-client.js';
 
 const nodeId = () => new Uint8Array(randomBytes(20));
 
 runStorageClientCompliance(
   test,
-  async () => ({ client: new MemoryStorageClient(new MemoryStorageServer(nodeId())) }),
+  async () => {
+    const server = new MemoryStorageServer(nodeId());
+    return { client: new MemoryStorageClient(server), peer: () => new MemoryStorageClient(server) };
+  },
   { title: 'memory' },
 );
 
@@ -66,6 +70,37 @@ class Delegate implements StorageClient {
   }
   adviseCorrupt(si: Uint8Array, shnum: number, reason: string, o?: RequestOptions) {
     return this.inner.adviseCorrupt(si, shnum, reason, o);
+  }
+  allocateBuckets(
+    si: Uint8Array,
+    s: UploadSecrets,
+    shnums: readonly number[],
+    size: number,
+    o?: RequestOptions,
+  ) {
+    return this.inner.allocateBuckets(si, s, shnums, size, o);
+  }
+  writeImmutableShare(
+    si: Uint8Array,
+    shnum: number,
+    secret: Uint8Array,
+    offset: number,
+    data: Uint8Array,
+    o?: RequestOptions,
+  ) {
+    return this.inner.writeImmutableShare(si, shnum, secret, offset, data, o);
+  }
+  abortImmutableUpload(si: Uint8Array, shnum: number, secret: Uint8Array, o?: RequestOptions) {
+    return this.inner.abortImmutableUpload(si, shnum, secret, o);
+  }
+  listImmutableShares(si: Uint8Array, o?: RequestOptions) {
+    return this.inner.listImmutableShares(si, o);
+  }
+  readImmutableShare(si: Uint8Array, shnum: number, offset: number, n: number, o?: RequestOptions) {
+    return this.inner.readImmutableShare(si, shnum, offset, n, o);
+  }
+  adviseCorruptImmutable(si: Uint8Array, shnum: number, reason: string, o?: RequestOptions) {
+    return this.inner.adviseCorruptImmutable(si, shnum, reason, o);
   }
   close() {
     return this.inner.close();

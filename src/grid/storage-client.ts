@@ -24,6 +24,28 @@ export interface SlotSecrets {
   leaseCancelSecret: Uint8Array;
 }
 
+/** Secrets sent when allocating immutable shares (http-storage-node-protocol "Immutable"). */
+export interface UploadSecrets {
+  /** Authorises the chunk writes and the abort of this upload; any non-empty bytes. */
+  uploadSecret: Uint8Array;
+  leaseRenewSecret: Uint8Array;
+  leaseCancelSecret: Uint8Array;
+}
+
+export interface AllocateResult {
+  /** Immutable shares the server already holds for the SI (all of them, not only asked). */
+  alreadyHave: number[];
+  /** Shares this upload may now write. */
+  allocated: number[];
+}
+
+export interface ImmutableWriteResult {
+  /** This chunk completed the share: it is now readable. */
+  complete: boolean;
+  /** Byte ranges of the share still missing. */
+  required: Array<{ begin: number; end: number }>;
+}
+
 /** What the server's version document says (§10.5), plus the slotfs extension. */
 export interface ServerVersion {
   maximumImmutableShareSize: number;
@@ -107,6 +129,61 @@ export interface StorageClient {
 
   /** Tells the administrator a share looks corrupt; false if the share is not held. */
   adviseCorrupt(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options?: RequestOptions,
+  ): Promise<boolean>;
+
+  // --- immutable shares (CHK) ---
+
+  /**
+   * Opens uploads of `shareNumbers` (each `allocatedSize` bytes) and renews leases on the
+   * shares already held. Shares held or being uploaded by another client are not allocated.
+   */
+  allocateBuckets(
+    storageIndex: Uint8Array,
+    secrets: UploadSecrets,
+    shareNumbers: readonly number[],
+    allocatedSize: number,
+    options?: RequestOptions,
+  ): Promise<AllocateResult>;
+
+  /**
+   * Writes `data` at `offset` of an allocated share; the write that supplies the last
+   * missing byte makes the share visible. Rewriting bytes with other data → 409.
+   */
+  writeImmutableShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    offset: number,
+    data: Uint8Array,
+    options?: RequestOptions,
+  ): Promise<ImmutableWriteResult>;
+
+  /** Cancels an upload in progress (nothing of it stays); false if there is none. */
+  abortImmutableUpload(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    options?: RequestOptions,
+  ): Promise<boolean>;
+
+  /** Finished immutable shares held for the SI, ascending. */
+  listImmutableShares(storageIndex: Uint8Array, options?: RequestOptions): Promise<number[]>;
+
+  /** As readShare, for a finished immutable share; null if not held. */
+  readImmutableShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options?: RequestOptions,
+  ): Promise<Uint8Array | null>;
+
+  /** As adviseCorrupt, for an immutable share. */
+  adviseCorruptImmutable(
     storageIndex: Uint8Array,
     shareNumber: number,
     reason: string,

@@ -57,6 +57,11 @@ export class ArgumentChecker {
     this.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
   }
 
+  uploadSecret(secret: unknown): void {
+    this.bytes(secret, 'upload secret');
+    if (secret.length === 0) this.fail('the upload secret must not be empty');
+  }
+
   /** Returns whether any read offset is negative (needs the read-from-end extension). */
   readTestWrite(
     tw: ReadonlyMap<number, TestWriteVectors>,

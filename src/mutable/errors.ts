@@ -113,6 +113,17 @@ export class ReadOnlyCapError extends MutableError {
   }
 }
 
+/** An operation slotfs does only for SDMF files (colliding-write recovery). */
+export class MdmfUnsupportedError extends MutableError {
+  constructor(what: string) {
+    super(
+      'ERR_MDMF_UNSUPPORTED',
+      `${what} is not supported for MDMF files (URI:MDMF:/URI:DIR2-MDMF:); read or update them instead`,
+    );
+    this.name = 'MdmfUnsupportedError';
+  }
+}
+
 /**
  * A tahoe (RSA SDMF) file's encrypted private key could not be found or did not match the
  * write cap. Never thrown for an Ed25519 file: its write cap is the signing key.

@@ -14,6 +14,7 @@ import { ShareError } from '../sdmf/errors.js';
 import {
   CHECKSTRING_SIZE,
   ED25519_VERSION,
+  MDMF_VERSION,
   SDMF_VERSION,
   parseSharePrefix,
 } from '../sdmf/layout.js';
@@ -104,6 +105,8 @@ export async function updateServermap(
         checkstring: bytes.slice(0, CHECKSTRING_SIZE),
         reason: verdict,
       });
+      // A share in a format this path does not read (MDMF) is not corrupt: never report it.
+      if (bytes[0] === MDMF_VERSION) return;
       server.adviseCorrupt(ctx.keys.storageIndex, shareNumber, verdict.slice(0, 1000)).catch(() => {
         // advisory only
       });
@@ -122,11 +125,14 @@ export async function updateServermap(
     }
   };
 
+  /** Servers a reader read only the guessed or hinted shares of: they may hold more. */
+  const guessedOnly = new Set<StorageClient>();
+
   const query = async (server: StorageClient, position: number): Promise<void> => {
     try {
       const shares = writer
         ? await readAllWithSecrets(ctx, server, options)
-        : await readAsReader(ctx, server, position, options);
+        : await readAsReader(ctx, server, position, options, () => guessedOnly.add(server));
       if (settled) return;
       map.answered(
         server,
@@ -166,6 +172,35 @@ export async function updateServermap(
     pump();
   });
 
+  // A cold reader guessed one share per server. When that is not enough (a small grid, or
+  // shares doubled up on few servers), go back for the rest of what those servers hold.
+  if (!writer && guessedOnly.size > 0 && !done()) {
+    await Promise.all(
+      [...guessedOnly].map(async (server) => {
+        const state = map.servers.get(server.name)?.state;
+        const seen = state?.status === 'answered' ? state.shareNumbers : [];
+        try {
+          const all = await server.listShares(ctx.keys.storageIndex);
+          const rest = all.filter((n) => !seen.includes(n));
+          const parts = await Promise.all(
+            rest.map((n) => server.readShare(ctx.keys.storageIndex, n, 0, options.readSize)),
+          );
+          const found = rest.filter((_, i) => parts[i] !== null);
+          map.answered(
+            server,
+            [...seen, ...found].sort((a, b) => a - b),
+          );
+          rest.forEach((n, i) => {
+            const bytes = parts[i];
+            if (bytes) record(server, n, [bytes]);
+          });
+        } catch {
+          // keep what the first read found
+        }
+      }),
+    );
+  }
+
   // Without the read-from-end extension a large share's key lies beyond the first read.
   if (options.wantPrivateKey && !result.privateKey) {
     await fetchPrivateKey(ctx, result, options.preferKeyFrom);
@@ -202,6 +237,8 @@ async function readAsReader(
   server: StorageClient,
   position: number,
   options: MapUpdateOptions,
+  /** Called when only hinted or guessed shares were read (the server may hold more). */
+  onPartial: () => void,
 ): Promise<Map<number, Uint8Array[]>> {
   const si = ctx.keys.storageIndex;
   const out = new Map<number, Uint8Array[]>();
@@ -217,10 +254,16 @@ async function readAsReader(
   const hinted = options.hintedShares?.get(toBase32(server.serverId));
   if (hinted && hinted.length > 0) {
     await readAll(hinted);
-    if (out.size > 0) return out;
+    if (out.size > 0) {
+      onPartial();
+      return out;
+    }
   } else if (position < options.N) {
     await readAll([position]);
-    if (out.size > 0) return out;
+    if (out.size > 0) {
+      onPartial();
+      return out;
+    }
   }
   await readAll(await server.listShares(si));
   return out;

@@ -29,6 +29,7 @@ import { checkEncodingParameters, isEd25519Keys, type SigningKeys } from '../sdm
 import { fileContext, type FileContext } from './context.js';
 import {
   PrivateKeyUnavailableError,
+  MdmfUnsupportedError,
   ReadOnlyCapError,
   RecoveryFailedError,
   RollbackError,
@@ -52,6 +53,9 @@ import {
   type Candidate,
   type OwnVersion,
 } from './recovery.js';
+import { readImmutable } from '../immutable/index.js';
+import { publishMdmf } from './mdmf-publish.js';
+import { retrieveMdmf } from './mdmf-retrieve.js';
 import { retrieveVersion } from './retrieve.js';
 import type { Servermap } from './servermap.js';
 
@@ -263,7 +267,21 @@ export class MutableClient {
         fromCache: false,
       }));
     }
+    if (cap.kind === 'immutable') {
+      return this.measure(async () => ({
+        plaintext: (await readImmutable(cap, this.servers)).plaintext,
+        seqnum: 0,
+        version: { seqnum: 0, rootHash: new Uint8Array(32) },
+        fromCache: false,
+      }));
+    }
     const readable = requireReadCap(cap);
+    if (readable.format === 'mdmf') {
+      return this.measure(async () => {
+        const { plaintext, seqnum, version } = await retrieveMdmf(this.context(readable));
+        return { plaintext, seqnum, version, fromCache: false };
+      });
+    }
     return this.measure(async () => {
       const state = await this.read(this.context(readable), false);
       return {
@@ -284,6 +302,17 @@ export class MutableClient {
   ): Promise<OperationResult> {
     const cap = this.writeCap(capText, 'update');
     checkFileSize(plaintext.length);
+    if (cap.format === 'mdmf') {
+      return this.measure(async () => {
+        const ctx = this.context(cap);
+        const current = await retrieveMdmf(ctx);
+        if (options.basedOn && !sameVersion(current.version, options.basedOn)) {
+          throw new UncoordinatedWriteError(ctx.siText, [], options.basedOn.seqnum + 1);
+        }
+        const r = await publishMdmf(ctx, plaintext, current.view);
+        return { seqnum: r.seqnum, version: { seqnum: r.seqnum, rootHash: r.rootHash } };
+      });
+    }
     return this.measure(async () => {
       const ctx = this.context(cap);
       const warm = await this.warmPublish(ctx, plaintext, options.basedOn);
@@ -347,6 +376,7 @@ export class MutableClient {
     const cap = this.writeCap(capText, 'modify');
     const attempts = this.options.modifyAttempts ?? 10;
     let delay = this.options.backoffMs ?? 25;
+    if (cap.format === 'mdmf') return this.measure(() => this.modifyMdmf(cap, modifier));
     return this.measure(async () => {
       const ctx = this.context(cap);
       const started = performance.now();
@@ -458,6 +488,37 @@ export class MutableClient {
     });
   }
 
+  /** modify() of an MDMF file: read, apply, publish; again (backing off) on a collision. */
+  private async modifyMdmf(
+    cap: MutableWriteCap,
+    modifier: Modifier,
+  ): Promise<Omit<ModifyResult, 'cost'>> {
+    const ctx = this.context(cap);
+    const attempts = this.options.modifyAttempts ?? 10;
+    let delay = this.options.backoffMs ?? 25;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const current = await retrieveMdmf(ctx);
+      const next = await modifier(current.plaintext);
+      checkFileSize(next.length);
+      if (equalBytes(next, current.plaintext)) {
+        const { plaintext, seqnum, version } = current;
+        return { plaintext, seqnum, version, fromCache: false, attempts: attempt };
+      }
+      try {
+        const r = await publishMdmf(ctx, next, current.view);
+        const version = { seqnum: r.seqnum, rootHash: r.rootHash };
+        return { plaintext: next, seqnum: r.seqnum, version, fromCache: false, attempts: attempt };
+      } catch (err) {
+        if (!(err instanceof UncoordinatedWriteError)) throw err;
+        lastError = err;
+        await sleep(delay * (0.5 + Math.random()));
+        delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+      }
+    }
+    throw new TooManyCollisionsError(ctx.siText, attempts, lastError);
+  }
+
   // ---- recover (make a mixed grid converge) ----
 
   /**
@@ -468,6 +529,7 @@ export class MutableClient {
    */
   async recover(capText: string): Promise<RecoverResult> {
     const cap = this.writeCap(capText, 'recover');
+    if (cap.format === 'mdmf') throw new MdmfUnsupportedError('recover');
     return this.measure(async () => {
       const ctx = this.context(cap);
       const r = await this.recoverWith(ctx);
@@ -678,6 +740,18 @@ export class MutableClient {
     if (known && best && best.seqnum < known.seqnum) {
       const servers = [...new Set(best.shares.map((r) => r.server.name))];
       return new RollbackError(ctx.siText, known.seqnum, best.seqnum, servers);
+    }
+    // Servers that hold only MDMF shares answered well: the cap names the wrong format.
+    if (
+      map.records.length === 0 &&
+      map.bad.length > 0 &&
+      map.bad.every((b) => b.checkstring[0] === 1)
+    ) {
+      return new UnrecoverableFileError(
+        ctx.siText,
+        'its shares are MDMF, but the cap says SDMF (URI:SSK…); read it with its URI:MDMF cap',
+        map.outcomes(),
+      );
     }
     if (map.hasFailures()) {
       return new NotEnoughServersError(

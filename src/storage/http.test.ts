@@ -248,7 +248,7 @@ test('404: unknown paths, malformed storage indexes, absent shares and slots', a
     ['GET', `/storage/v1/mutable/${si.slice(0, 25)}/0`],
     ['GET', '/storage/v1/mutable/aaaaaaaaaaaaaaaaaaaaaaaaab/0'], // non-zero trailing bits
     ['GET', `/storage/v1/mutable/${si}/-1`],
-    ['GET', `/storage/v1/immutable/${si}/shares`],
+    ['GET', PATHS.immutableShare(si, 0)], // a mutable share is no immutable one
     ['GET', PATHS.readShare(si, 1)],
     ['GET', PATHS.readShare(absent, 0)],
   ];

@@ -18,7 +18,11 @@ import { ContainerFormatError, ShareTooLargeError, timingSafeEqualBytes } from '
 import {
   authorizationHeaderValue,
   CBOR_MIME_TYPE,
+  decodeAllocateBucketsRequest,
   decodeCorruptionAdvice,
+  encodeAllocateBucketsResponse,
+  encodeRequiredRanges,
+  parseContentRange,
   decodeReadTestWriteRequest,
   encodeReadTestWriteResponse,
   encodeShareSet,
@@ -36,10 +40,12 @@ import {
   type StorageErrorCode,
 } from './protocol.js';
 import { BadWriteEnablerError } from './slot.js';
+import { ImmutableUploadError, type ImmutableStore } from './immutable-store.js';
 import { StoreIoError, type ShareStore } from './store.js';
 
 export interface StorageAppOptions {
   store: ShareStore;
+  immutable: ImmutableStore;
   swissnum: string;
   nodeId: Uint8Array;
   permutationSeed: Uint8Array;
@@ -80,7 +86,7 @@ interface RequestContext {
 
 interface Route {
   pattern: RegExp;
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH';
   secrets: SecretKind[];
   /** Responds with CBOR, so the Accept header must allow it. */
   cbor: boolean;
@@ -209,6 +215,38 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array
   return new Uint8Array(Buffer.concat(chunks, total));
 }
 
+/** Reads a raw (octet-stream) body of exactly `expected` bytes: 413 over `limit`. */
+async function readRawBody(
+  req: IncomingMessage,
+  limit: number,
+  expected: number,
+): Promise<Uint8Array> {
+  if (expected > limit) {
+    throw new HttpError(
+      413,
+      ERROR_CODES.bodyTooLarge,
+      `request body is larger than this endpoint's limit of ${limit} bytes`,
+      { connection: 'close' },
+    );
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > expected) break;
+    chunks.push(chunk);
+  }
+  if (total !== expected) {
+    throw new HttpError(
+      400,
+      ERROR_CODES.badRequest,
+      `the body has ${total} bytes but Content-Range announced ${expected}`,
+      { connection: 'close' },
+    );
+  }
+  return new Uint8Array(Buffer.concat(chunks, total));
+}
+
 interface ParsedRange {
   first: bigint;
   endExclusive: bigint;
@@ -259,6 +297,56 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
   const sendCbor = (reply: FastifyReply, status: number, body: Uint8Array) =>
     reply.code(status).header('content-type', CBOR_MIME_TYPE).send(Buffer.from(body));
 
+  type Reader = (
+    offset: number,
+    end: number | undefined,
+  ) => Promise<{ data: Uint8Array; dataLength: number } | undefined>;
+
+  /** GET of share data, whole or one `Range` (mutable and immutable alike). */
+  async function serveRead(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    si: string,
+    shnum: number,
+    read: Reader,
+  ) {
+    reply.header('content-type', OCTET_STREAM);
+    const rangeHeader = req.headers.range;
+    let range: ParsedRange | undefined;
+    if (rangeHeader !== undefined) {
+      range = parseRangeHeader(rangeHeader);
+      if (!range) {
+        throw new HttpError(
+          416,
+          ERROR_CODES.badRange,
+          `unsupported Range ${JSON.stringify(rangeHeader)}: send one "bytes=<first>-<last>" range`,
+        );
+      }
+    }
+    const cap = (n: bigint) =>
+      n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+    const result = await read(
+      range ? cap(range.first) : 0,
+      range ? cap(range.endExclusive) : undefined,
+    );
+    if (!result) {
+      throw new HttpError(404, ERROR_CODES.notFound, `no share ${shnum} of ${si} here`);
+    }
+    if (!range) {
+      await reply.code(200).send(Buffer.from(result.data));
+      return;
+    }
+    if (result.data.length === 0) {
+      await reply.code(204).send(); // Content-Range cannot express an empty range
+      return;
+    }
+    const first = cap(range.first);
+    await reply
+      .code(206)
+      .header('content-range', `bytes ${first}-${first + result.data.length - 1}/*`)
+      .send(Buffer.from(result.data));
+  }
+
   const routes: Route[] = [
     {
       pattern: /^\/storage\/v1\/version$/,
@@ -276,8 +364,8 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
           reply,
           200,
           encodeVersion({
-            // Immutable shares are not served (404), so advertise room for none.
-            maximumImmutableShareSize: 0,
+            // As Tahoe: an immutable share may take whatever the disk has left.
+            maximumImmutableShareSize: available,
             maximumMutableShareSize: opts.maxShareSize,
             availableSpace: available,
             applicationVersion: new TextEncoder().encode(opts.applicationVersion),
@@ -319,43 +407,7 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
       secrets: [],
       cbor: false,
       async handler({ req, reply, si, shnum }) {
-        reply.header('content-type', OCTET_STREAM);
-        const rangeHeader = req.headers.range;
-        let range: ParsedRange | undefined;
-        if (rangeHeader !== undefined) {
-          range = parseRangeHeader(rangeHeader);
-          if (!range) {
-            throw new HttpError(
-              416,
-              ERROR_CODES.badRange,
-              `unsupported Range ${JSON.stringify(rangeHeader)}: send one "bytes=<first>-<last>" range`,
-            );
-          }
-        }
-        const cap = (n: bigint) =>
-          n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
-        const result = await store.readShare(
-          si,
-          shnum,
-          range ? cap(range.first) : 0,
-          range ? cap(range.endExclusive) : undefined,
-        );
-        if (!result) {
-          throw new HttpError(404, ERROR_CODES.notFound, `no share ${shnum} of ${si} here`);
-        }
-        if (!range) {
-          await reply.code(200).send(Buffer.from(result.data));
-          return;
-        }
-        if (result.data.length === 0) {
-          await reply.code(204).send(); // Content-Range cannot express an empty range
-          return;
-        }
-        const first = cap(range.first);
-        await reply
-          .code(206)
-          .header('content-range', `bytes ${first}-${first + result.data.length - 1}/*`)
-          .send(Buffer.from(result.data));
+        await serveRead(req, reply, si, shnum, (o, e) => store.readShare(si, shnum, o, e));
       },
     },
     {
@@ -369,6 +421,98 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
         }
         const reason = decodeCorruptionAdvice(await readBody(req.raw, CORRUPTION_BODY_LIMIT));
         await store.adviseCorrupt(si, shnum, reason);
+        await reply.code(200).send();
+      },
+    },
+    {
+      pattern: new RegExp(`^/storage/v1/immutable/${SI}$`),
+      method: 'POST',
+      secrets: [SECRET_KINDS.leaseRenew, SECRET_KINDS.leaseCancel, SECRET_KINDS.upload],
+      cbor: true,
+      async handler({ req, reply, si, secrets }) {
+        // Tahoe's limit for this small body.
+        const request = decodeAllocateBucketsRequest(await readBody(req.raw, 8192));
+        // A share the disk cannot hold is not allocated (the client goes elsewhere).
+        const room = await store.availableSpace().catch(() => Number.MAX_SAFE_INTEGER);
+        const result = await opts.immutable.allocate(
+          si,
+          request.shareNumbers,
+          request.allocatedSize,
+          room,
+          {
+            upload: secrets.get(SECRET_KINDS.upload)!,
+            renew: secrets.get(SECRET_KINDS.leaseRenew)!,
+            cancel: secrets.get(SECRET_KINDS.leaseCancel)!,
+          },
+        );
+        await sendCbor(reply, 200, encodeAllocateBucketsResponse(result));
+      },
+    },
+    {
+      pattern: new RegExp(`^/storage/v1/immutable/${SI}/${SHNUM}$`),
+      method: 'PATCH',
+      secrets: [SECRET_KINDS.upload],
+      cbor: true,
+      async handler({ req, reply, si, shnum, secrets }) {
+        const header = req.headers['content-range'];
+        const range = typeof header === 'string' ? parseContentRange(header) : undefined;
+        if (!range) {
+          throw new HttpError(
+            416,
+            ERROR_CODES.badRange,
+            `PATCH needs a "Content-Range: bytes <first>-<last>/*" header, got ${JSON.stringify(header ?? null)}`,
+          );
+        }
+        const data = await readRawBody(req.raw, opts.maxBodySize, range.last - range.first + 1);
+        const result = await opts.immutable.write(
+          si,
+          shnum,
+          secrets.get(SECRET_KINDS.upload)!,
+          range.first,
+          data,
+        );
+        await sendCbor(reply, result.complete ? 201 : 200, encodeRequiredRanges(result.required));
+      },
+    },
+    {
+      pattern: new RegExp(`^/storage/v1/immutable/${SI}/${SHNUM}/abort$`),
+      method: 'PUT',
+      secrets: [SECRET_KINDS.upload],
+      cbor: false,
+      async handler({ reply, si, shnum, secrets }) {
+        await opts.immutable.abort(si, shnum, secrets.get(SECRET_KINDS.upload)!);
+        await reply.code(200).send();
+      },
+    },
+    {
+      pattern: new RegExp(`^/storage/v1/immutable/${SI}/shares$`),
+      method: 'GET',
+      secrets: [],
+      cbor: true,
+      async handler({ reply, si }) {
+        await sendCbor(reply, 200, encodeShareSet(await opts.immutable.list(si)));
+      },
+    },
+    {
+      pattern: new RegExp(`^/storage/v1/immutable/${SI}/${SHNUM}$`),
+      method: 'GET',
+      secrets: [],
+      cbor: false,
+      async handler({ req, reply, si, shnum }) {
+        await serveRead(req, reply, si, shnum, (o, e) => opts.immutable.read(si, shnum, o, e));
+      },
+    },
+    {
+      pattern: new RegExp(`^/storage/v1/immutable/${SI}/${SHNUM}/corrupt$`),
+      method: 'POST',
+      secrets: [],
+      cbor: false,
+      async handler({ req, reply, si, shnum }) {
+        if (!(await opts.immutable.list(si)).includes(shnum)) {
+          throw new HttpError(404, ERROR_CODES.notFound, `no share ${shnum} of ${si} here`);
+        }
+        const reason = decodeCorruptionAdvice(await readBody(req.raw, CORRUPTION_BODY_LIMIT));
+        await opts.immutable.adviseCorrupt(si, shnum, reason);
         await reply.code(200).send();
       },
     },
@@ -402,6 +546,16 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
     if (err instanceof HttpError) return err;
     if (err instanceof ProtocolError)
       return new HttpError(400, ERROR_CODES.badRequest, err.message);
+    if (err instanceof ImmutableUploadError) {
+      const [status, code] = {
+        ERR_STORAGE_NO_UPLOAD: [404, ERROR_CODES.notFound],
+        ERR_STORAGE_UPLOAD_SECRET: [401, ERROR_CODES.uploadSecret],
+        ERR_STORAGE_WRITE_CONFLICT: [409, ERROR_CODES.writeConflict],
+        ERR_STORAGE_SHARE_TOO_LARGE: [413, ERROR_CODES.shareTooLarge],
+        ERR_STORAGE_ALREADY_UPLOADED: [405, ERROR_CODES.methodNotAllowed],
+      }[err.code] as [number, StorageErrorCode];
+      return new HttpError(status, code, err.message);
+    }
     if (err instanceof BadWriteEnablerError)
       return new HttpError(401, ERROR_CODES.badWriteEnabler, err.message);
     if (err instanceof ShareTooLargeError)

@@ -21,6 +21,13 @@ export const PATHS = {
   listShares: (si: string) => `/storage/v1/mutable/${si}/shares`,
   lease: (si: string) => `/storage/v1/lease/${si}`,
   adviseCorrupt: (si: string, shnum: number) => `/storage/v1/mutable/${si}/${shnum}/corrupt`,
+  /** POST: allocate buckets. */
+  immutableAllocate: (si: string) => `/storage/v1/immutable/${si}`,
+  /** PATCH: upload a chunk; GET: read. */
+  immutableShare: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}`,
+  immutableAbort: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}/abort`,
+  immutableShares: (si: string) => `/storage/v1/immutable/${si}/shares`,
+  immutableCorrupt: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}/corrupt`,
 } as const;
 
 export const STORAGE_INDEX_LENGTH = 16;
@@ -101,6 +108,8 @@ export const ERROR_CODES = {
   shareTooLarge: 'ERR_STORAGE_SHARE_TOO_LARGE', // 413 a write would exceed the max share size
   unsupportedMediaType: 'ERR_STORAGE_MEDIA_TYPE', // 415 Content-Type is not application/cbor
   badRange: 'ERR_STORAGE_RANGE', // 416
+  uploadSecret: 'ERR_STORAGE_UPLOAD_SECRET', // 401 upload secret differs from the allocation's
+  writeConflict: 'ERR_STORAGE_WRITE_CONFLICT', // 409 a chunk differs from bytes already written
   ioError: 'ERR_STORAGE_IO', // 500 the disk failed; nothing was changed
   corruptContainer: 'ERR_STORAGE_CONTAINER', // 500 a stored container does not parse
   shuttingDown: 'ERR_STORAGE_SHUTTING_DOWN', // 503 server is stopping
@@ -569,4 +578,90 @@ export function decodeCorruptionAdvice(bytes: Uint8Array): string {
   const n = utf8(reason).length;
   if (n < 1 || n > 32765) fail('reason', `must be 1..32765 bytes of UTF-8, got ${n}`);
   return reason;
+}
+
+// ---------------------------------------------------------------------------------------
+// Immutable uploads (http-storage-node-protocol.rst, "Immutable").
+
+export interface AllocateBucketsRequest {
+  shareNumbers: number[];
+  allocatedSize: number;
+}
+export interface AllocateBucketsResponse {
+  alreadyHave: number[];
+  allocated: number[];
+}
+
+function shareSet(v: unknown, where: string): number[] {
+  if (!(v instanceof Set)) fail(where, `expected a CBOR set (tag 258), got ${describe(v)}`);
+  if (v.size > 256) fail(where, `at most 256 shares, got ${v.size}`);
+  return [...v].map((x) => uint(x, `${where} entry`)).sort((a, b2) => a - b2);
+}
+
+export function encodeAllocateBucketsRequest(req: AllocateBucketsRequest): Uint8Array {
+  return encode(
+    new Map<string, unknown>([
+      ['share-numbers', new Set(req.shareNumbers)],
+      ['allocated-size', req.allocatedSize],
+    ]),
+  );
+}
+
+export function decodeAllocateBucketsRequest(bytes: Uint8Array): AllocateBucketsRequest {
+  const m = closedMap(decodeCbor(bytes), 'allocate-buckets request', [
+    'share-numbers',
+    'allocated-size',
+  ]);
+  return {
+    shareNumbers: shareSet(m.get('share-numbers'), 'share-numbers'),
+    allocatedSize: uint(m.get('allocated-size'), 'allocated-size'),
+  };
+}
+
+export function encodeAllocateBucketsResponse(res: AllocateBucketsResponse): Uint8Array {
+  return encode(
+    new Map<string, unknown>([
+      ['already-have', new Set(res.alreadyHave)],
+      ['allocated', new Set(res.allocated)],
+    ]),
+  );
+}
+
+export function decodeAllocateBucketsResponse(bytes: Uint8Array): AllocateBucketsResponse {
+  const m = closedMap(decodeCbor(bytes), 'allocate-buckets response', [
+    'already-have',
+    'allocated',
+  ]);
+  return {
+    alreadyHave: shareSet(m.get('already-have'), 'already-have'),
+    allocated: shareSet(m.get('allocated'), 'allocated'),
+  };
+}
+
+/** The byte ranges of a share still to be uploaded (answer to a PATCH). */
+export type RequiredRanges = Array<{ begin: number; end: number }>;
+
+export function encodeRequiredRanges(required: RequiredRanges): Uint8Array {
+  return encode(
+    new Map<string, unknown>([
+      [
+        'required',
+        required.map(
+          (r) =>
+            new Map<string, unknown>([
+              ['begin', r.begin],
+              ['end', r.end],
+            ]),
+        ),
+      ],
+    ]),
+  );
+}
+
+export function decodeRequiredRanges(bytes: Uint8Array): RequiredRanges {
+  const m = closedMap(decodeCbor(bytes), 'upload progress', ['required']);
+  return array(m.get('required'), 'required').map((r, i) => {
+    const rm = closedMap(r, `required[${i}]`, ['begin', 'end']);
+    return { begin: uint(rm.get('begin'), 'begin'), end: uint(rm.get('end'), 'end') };
+  });
 }

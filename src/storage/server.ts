@@ -6,6 +6,7 @@ import { toBase32 } from '../encoding/base32.js';
 import { buildStorageApp } from './http.js';
 import { FILES, loadOrCreateIdentity, writeFileAtomic, writeNodeInfo } from './identity.js';
 import { formatNurl, spkiHashFromCertificate } from './protocol.js';
+import { ImmutableStore } from './immutable-store.js';
 import { ShareStore } from './store.js';
 
 export const DEFAULT_MAX_SHARE_SIZE = 64 * 1024 * 1024;
@@ -74,6 +75,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await fs.rm(path.join(dir, FILES.nurl), { force: true });
   const store = new ShareStore(dir, { nodeId: identity.nodeId, maxShareSize });
   await store.init();
+  // Immutable shares are bounded by the disk only (as in Tahoe): CHK shares of big files
+  // are far larger than any mutable share.
+  const immutable = new ImmutableStore(store, { maxShareSize: Number.MAX_SAFE_INTEGER });
+  await immutable.init();
 
   const onError =
     options.onError ??
@@ -81,6 +86,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       console.error(`slotfs server: ${err instanceof Error ? (err.stack ?? err.message) : err}`));
   const app = buildStorageApp({
     store,
+    immutable,
     swissnum: identity.swissnum,
     nodeId: identity.nodeId,
     permutationSeed: identity.permutationSeed,
@@ -153,6 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         await app.close();
+        await immutable.close();
         await fs.rm(path.join(dir, FILES.pid), { force: true });
       })();
       return closing;

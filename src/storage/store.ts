@@ -16,11 +16,17 @@ import {
   MutableContainer,
   parseHeader,
 } from './container.js';
+import { addOrRenewImmutableLease, isImmutableContainer } from './immutable-container.js';
 import type { ReadTestWriteRequest } from './protocol.js';
 import { readTestWrite, type SlotOutcome, type SlotSecrets } from './slot.js';
 import { DirSync } from './dir-sync.js';
 
 const SHARE_FILE = /^\d+$/;
+
+/** A container as the bytes to write. */
+interface Persistable {
+  toBytes(): Uint8Array;
+}
 const TEMP_PREFIX = '.tmp-';
 
 /** The disk refused a change; nothing was applied. `noSpace` for ENOSPC/EDQUOT. */
@@ -69,11 +75,11 @@ class KeyedQueue {
   }
 }
 
-function isErrno(err: unknown, ...codes: string[]): err is NodeJS.ErrnoException {
+export function isErrno(err: unknown, ...codes: string[]): err is NodeJS.ErrnoException {
   return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
 
-async function fsyncDir(dir: string) {
+export async function fsyncDir(dir: string) {
   const h = await fs.open(dir, 'r');
   try {
     await h.sync();
@@ -140,7 +146,8 @@ export class ShareStore {
     return this.queue.run(si, task);
   }
 
-  private async shareNumbers(si: string): Promise<number[]> {
+  /** Numbers of the share files in `si`'s bucket, mutable or immutable, ascending. */
+  async shareNumbers(si: string): Promise<number[]> {
     let names: string[];
     try {
       names = await fs.readdir(this.bucketDir(si));
@@ -166,14 +173,53 @@ export class ShareStore {
         if (isErrno(err, 'ENOENT')) continue;
         throw err;
       }
+      // Immutable shares are the immutable store's; a mutable request never sees them.
+      if (isImmutableContainer(bytes)) continue;
       out.set(shnum, MutableContainer.parse(bytes, `share ${si}/${shnum}`));
+    }
+    return out;
+  }
+
+  /** Every share file of `si` as bytes (mutable and immutable). */
+  private async loadFiles(si: string): Promise<Map<number, Uint8Array>> {
+    const out = new Map<number, Uint8Array>();
+    for (const shnum of await this.shareNumbers(si)) {
+      try {
+        out.set(shnum, await fs.readFile(path.join(this.bucketDir(si), String(shnum))));
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      }
     }
     return out;
   }
 
   /** Share numbers held for `si` (empty if none). */
   listShares(si: string): Promise<number[]> {
-    return this.withSlot(si, () => this.shareNumbers(si));
+    return this.withSlot(si, async () => {
+      const out: number[] = [];
+      for (const shnum of await this.shareNumbers(si)) {
+        if (!(await this.holdsImmutable(si, shnum))) out.push(shnum);
+      }
+      return out;
+    });
+  }
+
+  /** Whether share `shnum` of `si` is an immutable container (they share the bucket). */
+  private async holdsImmutable(si: string, shnum: number): Promise<boolean> {
+    let h: fs.FileHandle;
+    try {
+      h = await fs.open(path.join(this.bucketDir(si), String(shnum)), 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
+      throw err;
+    }
+    try {
+      const header = new Uint8Array(4);
+      const { bytesRead } = await h.read(header, 0, 4, 0);
+      return isImmutableContainer(header.subarray(0, bytesRead));
+    } finally {
+      await h.close();
+    }
   }
 
   /** Whole container of one share, or undefined if absent. */
@@ -211,6 +257,7 @@ export class ShareStore {
       try {
         const header = new Uint8Array(HEADER_SIZE);
         const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, 0);
+        if (isImmutableContainer(header.subarray(0, bytesRead))) return undefined;
         const h = parseHeader(header.subarray(0, bytesRead), `share ${si}/${shnum}`);
         const stop = Math.min(end ?? h.dataLength, h.dataLength);
         if (offset >= stop) return { data: new Uint8Array(0), dataLength: h.dataLength };
@@ -242,31 +289,40 @@ export class ShareStore {
     });
   }
 
-  /** Adds or renews a lease on every share of `si`; false if there is none. */
+  /**
+   * Adds or renews a lease on every share of `si`, mutable or immutable (Tahoe's one lease
+   * endpoint serves both); false if there is none.
+   */
   addOrRenewLease(si: string, renewSecret: Uint8Array, cancelSecret: Uint8Array) {
     return this.withSlot(si, async () => {
-      const shares = await this.loadSlot(si);
-      if (shares.size === 0) return false;
+      const files = await this.loadFiles(si);
+      if (files.size === 0) return false;
       const expiry = this.now() + LEASE_DURATION_SECONDS;
-      const changes = new Map<number, MutableContainer | null>();
-      for (const [shnum, share] of shares) {
-        const next = share.clone();
+      const changes = new Map<number, Persistable | null>();
+      for (const [shnum, bytes] of files) {
+        const where = `share ${si}/${shnum}`;
+        if (isImmutableContainer(bytes)) {
+          const next = addOrRenewImmutableLease(bytes, renewSecret, cancelSecret, expiry, 1, where);
+          if (next !== bytes) changes.set(shnum, { toBytes: () => next });
+          continue;
+        }
+        const next = MutableContainer.parse(bytes, where).clone();
         next.addOrRenewLease(renewSecret, cancelSecret, expiry, this.options.nodeId);
         changes.set(shnum, next);
       }
-      await this.persist(si, changes);
+      if (changes.size > 0) await this.persist(si, changes);
       return true;
     });
   }
 
-  private async persist(si: string, changes: Map<number, MutableContainer | null>) {
+  private async persist(si: string, changes: Map<number, Persistable | null>) {
     const dir = this.bucketDir(si);
-    const writes = [...changes].filter(([, c]) => c !== null) as [number, MutableContainer][];
+    const writes = [...changes].filter(([, c]) => c !== null) as [number, Persistable][];
     const deletes = [...changes].filter(([, c]) => c === null).map(([n]) => n);
     const temps: [string, string][] = [];
     try {
       // A new bucket's own entry is made durable while the shares are written.
-      const bucketDurable = writes.length > 0 ? await this.ensureBucketDir(dir) : undefined;
+      const bucketDurable = writes.length > 0 ? await this.makeBucketDir(dir) : undefined;
       // Phase 1: every new container durably in a temporary file (all at once).
       const written = writes.map(async ([shnum, container]) => {
         const temp = path.join(dir, `${TEMP_PREFIX}${shnum}-${randomBytes(6).toString('hex')}`);
@@ -299,11 +355,16 @@ export class ShareStore {
     }
   }
 
+  /** Creates a bucket directory so that its entry survives a crash. */
+  async ensureBucketDir(dir: string): Promise<void> {
+    await await this.makeBucketDir(dir);
+  }
+
   /**
    * Makes the bucket directory; for a new one, returns the (running) fsync that makes its
    * entry survive a crash too, to be awaited before the commit is acknowledged.
    */
-  private async ensureBucketDir(dir: string): Promise<Promise<void> | undefined> {
+  private async makeBucketDir(dir: string): Promise<Promise<void> | undefined> {
     const prefixDir = path.dirname(dir);
     try {
       await fs.mkdir(dir);
@@ -331,13 +392,18 @@ export class ShareStore {
    * Records a client's corruption report (Tahoe writes one text file per report); false if
    * the share is not held.
    */
-  adviseCorrupt(si: string, shnum: number, reason: string): Promise<boolean> {
+  adviseCorrupt(
+    si: string,
+    shnum: number,
+    reason: string,
+    type: 'mutable' | 'immutable' = 'mutable',
+  ): Promise<boolean> {
     return this.withSlot(si, async () => {
       if (!(await this.shareNumbers(si)).includes(shnum)) return false;
       const reportDir = path.join(this.dir, 'corruption-advisories');
       await fs.mkdir(reportDir, { recursive: true });
       const now = new Date().toISOString().replace(/[:]/g, '');
-      const report = `report: Share Corruption\ntype: mutable\nstorage_index: ${si}\nshare_number: ${shnum}\n\n${reason}\n\n`;
+      const report = `report: Share Corruption\ntype: ${type}\nstorage_index: ${si}\nshare_number: ${shnum}\n\n${reason}\n\n`;
       await fs.writeFile(path.join(reportDir, `${now}--${si}-${shnum}`), report);
       return true;
     });

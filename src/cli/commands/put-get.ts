@@ -2,10 +2,11 @@
 // mutable file in, one out. With --json, one JSON object on stderr gives the result and its
 // cost on the wire.
 import { Option, type Command } from 'commander';
-import { parseCap } from '../../caps/index.js';
 import { createReadStream } from 'node:fs';
+import { parseCap } from '../../caps/index.js';
 import { openClient } from '../../client/open-client.js';
-import type { OperationCostReport } from '../../grid/request-events.js';
+import { OperationCost, type OperationCostReport } from '../../grid/request-events.js';
+import { readImmutable } from '../../immutable/index.js';
 import type { FileFormat } from '../../mutable/mutable-client.js';
 
 interface ClientFlags {
@@ -23,7 +24,7 @@ async function readInput(file: string | undefined): Promise<Uint8Array> {
 
 function report(
   flags: ClientFlags,
-  fields: { cap?: string; seqnum: number; cost: OperationCostReport },
+  fields: { cap?: string; seqnum: number | null; cost: OperationCostReport },
 ) {
   if (!flags.json) return;
   const { cost } = fields;
@@ -96,16 +97,37 @@ export default function register(program: Command) {
   clientOptions(
     program
       .command('get')
-      .description('write the contents of the mutable file CAP to stdout')
+      .description('write the contents of the file CAP (mutable, immutable or literal) to stdout')
       .argument('<cap>', 'read or write cap'),
   ).action(async (cap: string, flags: ClientFlags) => {
+    const write = (bytes: Uint8Array) =>
+      new Promise<void>((resolve, reject) =>
+        process.stdout.write(bytes, (err) => (err ? reject(err) : resolve())),
+      );
+    let parsed: ReturnType<typeof parseCap> | undefined;
+    try {
+      parsed = parseCap(cap);
+    } catch {
+      parsed = undefined; // retrieve below reports it, once the client directory is set up
+    }
+    // A LIT cap holds its contents: no grid needed.
+    if (parsed?.kind === 'literal') {
+      await write(parsed.data);
+      report(flags, { cap, seqnum: null, cost: new OperationCost().report() });
+      return;
+    }
     const opened = await openClient(flags.dir, { serversFile: flags.servers, keyPoolSize: 0 });
     try {
+      if (parsed?.kind === 'immutable') {
+        const cost = new OperationCost();
+        const result = await cost.run(() => readImmutable(parsed, opened.servers));
+        await write(result.plaintext);
+        report(flags, { cap, seqnum: null, cost: cost.report() });
+        return;
+      }
       await opened.client.connect();
       const result = await opened.client.retrieve(cap);
-      await new Promise<void>((resolve, reject) =>
-        process.stdout.write(result.plaintext, (err) => (err ? reject(err) : resolve())),
-      );
+      await write(result.plaintext);
       report(flags, { cap, ...result });
     } finally {
       await opened.close();

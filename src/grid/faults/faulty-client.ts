@@ -21,6 +21,9 @@ import {
 } from '../errors.js';
 import { newRequestId, publishRequestEvent } from '../request-events.js';
 import type {
+  AllocateResult,
+  ImmutableWriteResult,
+  UploadSecrets,
   ReadTestWriteResponse,
   ReadVector,
   RequestOptions,
@@ -33,7 +36,31 @@ import { corruptPiece, shareFieldRange, type ShareFieldName } from './share-fiel
 import { StaleSlot } from './stale-slot.js';
 
 export type FaultOp =
-  'getVersion' | 'readTestWrite' | 'readShare' | 'listShares' | 'addLease' | 'adviseCorrupt';
+  | 'getVersion'
+  | 'readTestWrite'
+  | 'readShare'
+  | 'listShares'
+  | 'addLease'
+  | 'adviseCorrupt'
+  | ImmutableOp;
+
+type ImmutableOp =
+  | 'allocateBuckets'
+  | 'writeImmutableShare'
+  | 'abortImmutableUpload'
+  | 'listImmutableShares'
+  | 'readImmutableShare'
+  | 'adviseCorruptImmutable';
+
+/** Every operation on immutable shares: transport faults only. */
+export const IMMUTABLE_OPS: readonly FaultOp[] = [
+  'allocateBuckets',
+  'writeImmutableShare',
+  'abortImmutableUpload',
+  'listImmutableShares',
+  'readImmutableShare',
+  'adviseCorruptImmutable',
+];
 
 /** Every operation on slots (getVersion is answered from the inner client's cache). */
 export const SLOT_OPS: readonly FaultOp[] = [
@@ -66,7 +93,7 @@ export type Fault =
 
 export interface FaultRule {
   fault: Fault;
-  /** Operations affected (default SLOT_OPS). */
+  /** Operations affected (default SLOT_OPS and IMMUTABLE_OPS). */
   ops?: readonly FaultOp[];
   /** Only read-test-writes with test-write vectors (publishes, not reads). */
   writesOnly?: boolean;
@@ -119,6 +146,12 @@ const ENDPOINT: Record<FaultOp, string> = {
   listShares: 'list-shares',
   addLease: 'lease',
   adviseCorrupt: 'corrupt',
+  allocateBuckets: 'allocate',
+  writeImmutableShare: 'upload',
+  abortImmutableUpload: 'abort',
+  listImmutableShares: 'list-shares',
+  readImmutableShare: 'read-share',
+  adviseCorruptImmutable: 'corrupt',
 };
 
 export class FaultyStorageClient implements StorageClient {
@@ -358,6 +391,82 @@ export class FaultyStorageClient implements StorageClient {
     });
   }
 
+  // Immutable shares: transport faults and the gate apply; data faults are slot-only.
+  private immutableCall<T>(
+    op: ImmutableOp,
+    storageIndex: Uint8Array,
+    options: RequestOptions | undefined,
+    forward: () => Promise<T>,
+  ): Promise<T> {
+    const info: CallInfo = { server: this.name, op, storageIndex, writes: [], deletes: [] };
+    return this.run(info, options, forward);
+  }
+
+  allocateBuckets(
+    si: Uint8Array,
+    secrets: UploadSecrets,
+    shareNumbers: readonly number[],
+    allocatedSize: number,
+    options?: RequestOptions,
+  ): Promise<AllocateResult> {
+    return this.immutableCall('allocateBuckets', si, options, () =>
+      this.inner.allocateBuckets(si, secrets, shareNumbers, allocatedSize, options),
+    );
+  }
+
+  writeImmutableShare(
+    si: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    offset: number,
+    data: Uint8Array,
+    options?: RequestOptions,
+  ): Promise<ImmutableWriteResult> {
+    return this.immutableCall('writeImmutableShare', si, options, () =>
+      this.inner.writeImmutableShare(si, shareNumber, uploadSecret, offset, data, options),
+    );
+  }
+
+  abortImmutableUpload(
+    si: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    options?: RequestOptions,
+  ): Promise<boolean> {
+    return this.immutableCall('abortImmutableUpload', si, options, () =>
+      this.inner.abortImmutableUpload(si, shareNumber, uploadSecret, options),
+    );
+  }
+
+  listImmutableShares(si: Uint8Array, options?: RequestOptions): Promise<number[]> {
+    return this.immutableCall('listImmutableShares', si, options, () =>
+      this.inner.listImmutableShares(si, options),
+    );
+  }
+
+  readImmutableShare(
+    si: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options?: RequestOptions,
+  ): Promise<Uint8Array | null> {
+    return this.immutableCall('readImmutableShare', si, options, () =>
+      this.inner.readImmutableShare(si, shareNumber, offset, length, options),
+    );
+  }
+
+  adviseCorruptImmutable(
+    si: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options?: RequestOptions,
+  ): Promise<boolean> {
+    return this.immutableCall('adviseCorruptImmutable', si, options, () =>
+      this.inner.adviseCorruptImmutable(si, shareNumber, reason, options),
+    );
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -365,7 +474,7 @@ export class FaultyStorageClient implements StorageClient {
   // --- machinery --------------------------------------------------------------------------
 
   private matches(rule: FaultRule, op: FaultOp, si: Uint8Array | undefined, writes: boolean) {
-    if (!(rule.ops ?? SLOT_OPS).includes(op)) return false;
+    if (!(rule.ops ?? [...SLOT_OPS, ...IMMUTABLE_OPS]).includes(op)) return false;
     if (rule.writesOnly && !writes) return false;
     if (rule.storageIndex && (!si || toBase32(si) !== toBase32(rule.storageIndex))) return false;
     return true;

@@ -11,17 +11,24 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionContext, FailingFn, TestFn } from 'ava';
 import { concatBytes, utf8 } from '../../encoding/bytes.js';
-import { StorageClientError, type StorageClientErrorCode } from '../errors.js';
+import {
+  StorageClientError,
+  type ServerHttpStatusError,
+  type StorageClientErrorCode,
+} from '../errors.js';
 import { measureOperation } from '../request-events.js';
 import type {
   ReadVector,
   SlotSecrets,
   StorageClient,
   TestWriteVectors,
+  UploadSecrets,
 } from '../storage-client.js';
 
 export interface ClientUnderTest {
   client: StorageClient;
+  /** A second client of the same server (a different uploader/reader); default: `client`. */
+  peer?: () => StorageClient;
   cleanup?: () => Promise<void>;
 }
 
@@ -97,7 +104,10 @@ export function runStorageClientCompliance(
   const concurrency = options.concurrency ?? 12;
   const skip = new Set(options.skip ?? []);
 
-  const define = (title: string, body: (t: Ctx, client: StorageClient) => Promise<void>) => {
+  const define = (
+    title: string,
+    body: (t: Ctx, client: StorageClient, peer: StorageClient) => Promise<void>,
+  ) => {
     const full = `${prefix}: ${title}`;
     if (options.only && !options.only.includes(title)) return;
     if (skip.has(title)) {
@@ -105,12 +115,14 @@ export function runStorageClientCompliance(
       return;
     }
     test(full, async (t) => {
-      const { client, cleanup } = await makeClient();
+      const { client, cleanup, peer: makePeer } = await makeClient();
+      const peer = makePeer?.() ?? client;
       t.teardown(async () => {
         await client.close();
+        await peer.close();
         await cleanup?.();
       });
-      await body(t, client);
+      await body(t, client, peer);
     });
   };
 
@@ -564,5 +576,140 @@ export function runStorageClientCompliance(
     await c.close();
     await c.close(); // idempotent
     await rejectsWith(t, c.listShares(newSi()), 'ERR_STORAGE_CLIENT_CLOSED', c);
+  });
+
+  // --- immutable shares (http-storage-node-protocol.rst, "Immutable") ----------------------
+
+  const newUpload = (): UploadSecrets => ({
+    uploadSecret: rand(32),
+    leaseRenewSecret: rand(32),
+    leaseCancelSecret: rand(32),
+  });
+
+  define('immutable: chunks uploaded by one client are read whole by another', async (t, c, p) => {
+    const si = newSi();
+    const data = rand(3000);
+    const up = newUpload();
+    t.deepEqual(await c.allocateBuckets(si, up, [0, 1], data.length), {
+      alreadyHave: [],
+      allocated: [0, 1],
+    });
+    const first = await c.writeImmutableShare(si, 0, up.uploadSecret, 0, data.subarray(0, 1000));
+    t.deepEqual(first, { complete: false, required: [{ begin: 1000, end: 3000 }] });
+    const last = await c.writeImmutableShare(si, 0, up.uploadSecret, 2000, data.subarray(2000));
+    t.deepEqual(last.required, [{ begin: 1000, end: 2000 }]);
+    // Unfinished shares are invisible to everyone.
+    t.deepEqual(await p.listImmutableShares(si), []);
+    t.is(await p.readImmutableShare(si, 0, 0, 10), null);
+    const done = await c.writeImmutableShare(
+      si,
+      0,
+      up.uploadSecret,
+      1000,
+      data.subarray(1000, 2000),
+    );
+    t.deepEqual(done, { complete: true, required: [] });
+    t.deepEqual(await p.listImmutableShares(si), [0]);
+    t.deepEqual(await p.readImmutableShare(si, 0, 0, 1 << 20), data);
+    t.deepEqual(await p.readImmutableShare(si, 0, 2990, 100), data.subarray(2990));
+    t.deepEqual(await p.readImmutableShare(si, 0, 5000, 10), new Uint8Array(0));
+    t.is(await p.readImmutableShare(si, 1, 0, 10), null);
+    // Immutable shares are not mutable slots.
+    t.deepEqual(await p.listShares(si), []);
+    // A second allocation (another uploader) learns what is held and gets only the rest.
+    const again = await p.allocateBuckets(si, newUpload(), [0, 1, 2], data.length);
+    t.deepEqual(again, { alreadyHave: [0], allocated: [2] });
+  });
+
+  define('immutable: an allocation repeats for its secret, not for another', async (t, c, p) => {
+    const si = newSi();
+    const up = newUpload();
+    t.deepEqual((await c.allocateBuckets(si, up, [3], 10)).allocated, [3]);
+    t.deepEqual((await c.allocateBuckets(si, up, [3], 10)).allocated, [3]);
+    const other = newUpload();
+    t.deepEqual((await p.allocateBuckets(si, other, [3], 10)).allocated, []);
+    const err = await rejectsWith(
+      t,
+      p.writeImmutableShare(si, 3, other.uploadSecret, 0, rand(10)),
+      'ERR_SERVER_HTTP_STATUS',
+      p,
+    );
+    t.is((err as ServerHttpStatusError | undefined)?.status, 401);
+    const wrongShare = await rejectsWith(
+      t,
+      c.writeImmutableShare(si, 4, up.uploadSecret, 0, rand(10)),
+      'ERR_SERVER_HTTP_STATUS',
+      c,
+    );
+    t.is((wrongShare as ServerHttpStatusError | undefined)?.status, 404);
+  });
+
+  define(
+    'immutable: rewriting bytes with other data conflicts; too far is refused',
+    async (t, c) => {
+      const si = newSi();
+      const up = newUpload();
+      const data = rand(100);
+      await c.allocateBuckets(si, up, [0], 100);
+      await c.writeImmutableShare(si, 0, up.uploadSecret, 0, data.subarray(0, 50));
+      // The same bytes again are fine (a retried request).
+      await c.writeImmutableShare(si, 0, up.uploadSecret, 0, data.subarray(0, 50));
+      const changed = data.slice(40, 60);
+      changed[0] ^= 1;
+      const conflict = await rejectsWith(
+        t,
+        c.writeImmutableShare(si, 0, up.uploadSecret, 40, changed),
+        'ERR_SERVER_HTTP_STATUS',
+        c,
+      );
+      t.is((conflict as ServerHttpStatusError | undefined)?.status, 409);
+      const tooFar = await rejectsWith(
+        t,
+        c.writeImmutableShare(si, 0, up.uploadSecret, 90, rand(20)),
+        'ERR_SERVER_HTTP_STATUS',
+        c,
+      );
+      t.is((tooFar as ServerHttpStatusError | undefined)?.status, 413);
+      t.true((await c.writeImmutableShare(si, 0, up.uploadSecret, 50, data.subarray(50))).complete);
+      t.deepEqual(await c.readImmutableShare(si, 0, 0, 100), data);
+    },
+  );
+
+  define(
+    'immutable: an aborted upload leaves nothing; a finished one cannot be aborted',
+    async (t, c) => {
+      const si = newSi();
+      const up = newUpload();
+      await c.allocateBuckets(si, up, [0, 1], 20);
+      await c.writeImmutableShare(si, 0, up.uploadSecret, 0, rand(10));
+      t.true(await c.abortImmutableUpload(si, 0, up.uploadSecret));
+      t.false(await c.abortImmutableUpload(si, 0, up.uploadSecret));
+      await rejectsWith(
+        t,
+        c.writeImmutableShare(si, 0, up.uploadSecret, 10, rand(10)),
+        'ERR_SERVER_HTTP_STATUS',
+        c,
+      );
+      t.deepEqual(await c.listImmutableShares(si), []);
+      // The share number is free again for a new upload.
+      const next = newUpload();
+      t.deepEqual((await c.allocateBuckets(si, next, [0], 20)).allocated, [0]);
+      t.true((await c.writeImmutableShare(si, 1, up.uploadSecret, 0, rand(20))).complete);
+      t.false(await c.abortImmutableUpload(si, 1, up.uploadSecret));
+      t.deepEqual(await c.listImmutableShares(si), [1]);
+    },
+  );
+
+  define('immutable: leases and corruption advice reach immutable shares', async (t, c) => {
+    const si = newSi();
+    const up = newUpload();
+    await c.allocateBuckets(si, up, [2], 8);
+    t.false(await c.addLease(si, rand(32), rand(32)), 'no finished share yet');
+    t.false(await c.adviseCorruptImmutable(si, 2, 'not there yet'));
+    await c.writeImmutableShare(si, 2, up.uploadSecret, 0, rand(8));
+    t.true(await c.addLease(si, rand(32), rand(32)));
+    t.true(await c.addLease(si, up.leaseRenewSecret, up.leaseCancelSecret));
+    t.true(await c.adviseCorruptImmutable(si, 2, 'block hash mismatch'));
+    t.false(await c.adviseCorruptImmutable(si, 3, 'no such share'));
   });
 }

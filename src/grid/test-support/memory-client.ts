@@ -17,12 +17,16 @@ import {
   StorageClientClosedError,
   StorageClientError,
   ServerHttpStatusError,
+  StorageClientArgumentError,
   ServerUnsupportedError,
   WriteEnablerError,
   type ServerRef,
 } from '../errors.js';
 import { newRequestId, publishRequestEvent } from '../request-events.js';
 import type {
+  AllocateResult,
+  ImmutableWriteResult,
+  UploadSecrets,
   ReadVector,
   RequestOptions,
   ServerVersion,
@@ -41,8 +45,19 @@ interface MemoryShare {
 const LEASE_SECONDS = 31 * 24 * 3600;
 
 /** The state of one in-memory server: slots by base32 SI, then shares by number. */
+interface MemoryUpload {
+  secret: Uint8Array;
+  data: Uint8Array;
+  /** 1 for every byte written. */
+  written: Uint8Array;
+}
+
 export class MemoryStorageServer {
   readonly slots = new Map<string, Map<number, MemoryShare>>();
+  /** Finished immutable shares by base32 SI, then share number. */
+  readonly immutable = new Map<string, Map<number, Uint8Array>>();
+  /** Immutable uploads in progress by `si/shnum`. */
+  readonly uploads = new Map<string, MemoryUpload>();
   readonly corruptionReports: Array<{ si: string; shnum: number; reason: string }> = [];
   constructor(
     readonly nodeId: Uint8Array,
@@ -226,7 +241,8 @@ export class MemoryStorageClient implements StorageClient {
     const si = toBase32(storageIndex);
     return this.request('lease', 0, options, () => {
       const slot = this.server.slots.get(si);
-      if (!slot) return { value: false, received: 0 };
+      // Immutable shares take leases too; this reference does not keep theirs.
+      if (!slot) return { value: this.server.immutable.has(si), received: 0 };
       for (const share of slot.values()) renewLease(share, renewSecret, cancelSecret);
       return { value: true, received: 0 };
     });
@@ -244,6 +260,158 @@ export class MemoryStorageClient implements StorageClient {
     const si = toBase32(storageIndex);
     return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
       if (!this.server.slots.get(si)?.has(shareNumber)) return { value: false, received: 0 };
+      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
+      return { value: true, received: 0 };
+    });
+  }
+
+  async allocateBuckets(
+    storageIndex: Uint8Array,
+    secrets: UploadSecrets,
+    shareNumbers: readonly number[],
+    allocatedSize: number,
+    options: RequestOptions = {},
+  ): Promise<AllocateResult> {
+    this.check.storageIndex(storageIndex);
+    this.check.uploadSecret(secrets.uploadSecret);
+    this.check.leaseSecret(secrets.leaseRenewSecret, 'lease renew secret');
+    this.check.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
+    shareNumbers.forEach((n) => this.check.shareNumber(n));
+    this.check.nonNegative(allocatedSize, 'allocated size');
+    const si = toBase32(storageIndex);
+    return this.request('allocate', 40 + shareNumbers.length, options, () => {
+      const held = this.server.immutable.get(si) ?? new Map<number, Uint8Array>();
+      const allocated: number[] = [];
+      for (const shnum of [...new Set(shareNumbers)].sort((a, b) => a - b)) {
+        if (held.has(shnum)) continue;
+        const existing = this.server.uploads.get(`${si}/${shnum}`);
+        if (existing) {
+          if (equalBytes(existing.secret, secrets.uploadSecret)) allocated.push(shnum);
+          continue;
+        }
+        this.server.uploads.set(`${si}/${shnum}`, {
+          secret: secrets.uploadSecret.slice(),
+          data: new Uint8Array(allocatedSize),
+          written: new Uint8Array(allocatedSize),
+        });
+        allocated.push(shnum);
+      }
+      const alreadyHave = [...held.keys()].sort((a, b) => a - b);
+      return { value: { alreadyHave, allocated }, received: 20 + allocated.length };
+    });
+  }
+
+  async writeImmutableShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    offset: number,
+    data: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<ImmutableWriteResult> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.uploadSecret(uploadSecret);
+    this.check.nonNegative(offset, 'offset');
+    this.check.bytes(data, 'data');
+    if (data.length === 0) throw new StorageClientArgumentError(this.ref, 'data must not be empty');
+    const si = toBase32(storageIndex);
+    return this.request('upload', data.length, options, () => {
+      const key = `${si}/${shareNumber}`;
+      const upload = this.server.uploads.get(key);
+      const fail = (status: number, text: string) =>
+        new ServerHttpStatusError(this.ref, status, 'upload', text);
+      if (!upload) throw fail(404, `no upload of share ${shareNumber} in progress`);
+      if (!equalBytes(upload.secret, uploadSecret)) throw fail(401, 'upload secret refused');
+      if (offset + data.length > upload.data.length) throw fail(413, 'beyond the allocated size');
+      for (let i = 0; i < data.length; i++) {
+        if (upload.written[offset + i] && upload.data[offset + i] !== data[i]) {
+          throw fail(409, 'conflicting write');
+        }
+      }
+      upload.data.set(data, offset);
+      upload.written.fill(1, offset, offset + data.length);
+      const required: Array<{ begin: number; end: number }> = [];
+      for (let i = 0; i < upload.written.length; i++) {
+        if (upload.written[i]) continue;
+        const last = required.at(-1);
+        if (last && last.end === i) last.end = i + 1;
+        else required.push({ begin: i, end: i + 1 });
+      }
+      if (required.length === 0) {
+        this.server.uploads.delete(key);
+        const held = this.server.immutable.get(si) ?? new Map<number, Uint8Array>();
+        held.set(shareNumber, upload.data);
+        this.server.immutable.set(si, held);
+      }
+      return { value: { complete: required.length === 0, required }, received: 20 };
+    });
+  }
+
+  async abortImmutableUpload(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    uploadSecret: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.uploadSecret(uploadSecret);
+    const si = toBase32(storageIndex);
+    return this.request('abort', 0, options, () => {
+      const key = `${si}/${shareNumber}`;
+      const upload = this.server.uploads.get(key);
+      if (!upload) return { value: false, received: 0 };
+      if (!equalBytes(upload.secret, uploadSecret)) {
+        throw new ServerHttpStatusError(this.ref, 401, 'abort', 'upload secret refused');
+      }
+      this.server.uploads.delete(key);
+      return { value: true, received: 0 };
+    });
+  }
+
+  async listImmutableShares(
+    storageIndex: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<number[]> {
+    this.check.storageIndex(storageIndex);
+    const si = toBase32(storageIndex);
+    return this.request('list-shares', 0, options, () => {
+      const value = [...(this.server.immutable.get(si)?.keys() ?? [])].sort((a, b) => a - b);
+      return { value, received: encodeShareSet(value).length };
+    });
+  }
+
+  async readImmutableShare(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options: RequestOptions = {},
+  ): Promise<Uint8Array | null> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.range(offset, length);
+    const si = toBase32(storageIndex);
+    return this.request('read-share', 0, options, () => {
+      const share = this.server.immutable.get(si)?.get(shareNumber);
+      const value = share ? share.slice(offset, offset + length) : null;
+      return { value, received: value?.length ?? 0 };
+    });
+  }
+
+  async adviseCorruptImmutable(
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options: RequestOptions = {},
+  ): Promise<boolean> {
+    this.check.storageIndex(storageIndex);
+    this.check.shareNumber(shareNumber);
+    this.check.reason(reason);
+    const si = toBase32(storageIndex);
+    return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
+      if (!this.server.immutable.get(si)?.has(shareNumber)) return { value: false, received: 0 };
       this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
       return { value: true, received: 0 };
     });
