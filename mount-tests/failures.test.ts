@@ -99,6 +99,53 @@ mtest(
   },
 );
 
+mtest(
+  'unmount with write-backs pending shows how many are left, the rate and an estimate; status shows the publish rate',
+  async (t) => {
+    const client = join(base, 'c-progress');
+    const mnt = join(base, 'm-progress');
+    // Listings stay trusted, so the stalled grid below is only met by the publishes.
+    await writeClientConfig({
+      dir: client,
+      serversFile,
+      mount: { 'dir-cache-ms': 600000, 'attr-cache-ms': 600000, 'kernel-cache-ms': 600000 },
+    });
+    const m = await MountProcess.start(mnt, client);
+    await run(`echo one > one.txt; ${fsync('one.txt')}`, mnt);
+    const status = await slotfs(['status', mnt]);
+    t.regex(
+      status.stdout,
+      /publish rate: \d+\.\d files\/s \(last 10 s\); [1-9]\d* published since the mount started/,
+    );
+    // Every server stalls (SIGSTOP): the next two files cannot be published yet.
+    const servers = grid.servers.map((_, i) => i);
+    servers.forEach((i) => grid.pause(i));
+    let unmounting;
+    try {
+      await run('echo late > late1.txt; echo late > late2.txt', mnt);
+      unmounting = slotfs(['unmount', mnt], 180_000);
+      await eventually(
+        async () => /slotfs: publishing: 2 of 2 write-backs left/.test(m.output),
+        60_000,
+        'the mount reporting progress',
+      );
+    } finally {
+      servers.forEach((i) => grid.resume(i));
+    }
+    const r = await unmounting;
+    t.is(r.code, 0, r.stderr);
+    t.regex(
+      r.stdout,
+      /slotfs: publishing: [12] of 2 write-backs left, \d+\.\d files\/s, (about \d+ s left|estimating)/,
+    );
+    t.regex(m.output, /slotfs: publishing: 2 of 2 write-backs left, \d+\.\d files\/s, /);
+    t.is(await m.exited, 0);
+    const again = await MountProcess.start(mnt, client);
+    t.is(await run('cat one.txt late1.txt late2.txt', mnt), 'one\nlate\nlate\n');
+    await again.stop();
+  },
+);
+
 mtest('a mount point that is not empty: ERR_MOUNT_FAILED, nothing mounted', async (t) => {
   const mnt = join(base, 'm-nonempty');
   await mkdir(mnt, { recursive: true });

@@ -30,8 +30,11 @@ const configSchema = z
       .int()
       .min(0)
       .default(64 * 1024 * 1024),
-    /** RSA keys generated ahead, for format = "tahoe" (Ed25519 keys need no pool). */
-    'key-pool-size': z.number().int().min(0).max(64).default(2),
+    /**
+     * RSA keys generated ahead and kept in private/keys, for format = "tahoe" (Ed25519 keys
+     * need no pool): a burst of this many new files costs no key generation.
+     */
+    'key-pool-size': z.number().int().min(0).max(64).default(12),
     /** Server (base32 node id or name) that keeps the extra N+1th share; default: the first that answers. */
     'home-server': z.string().min(1).optional(),
     timeouts: z
@@ -59,6 +62,8 @@ const configSchema = z
         'client-name': z.string().min(1).max(64).optional(),
         /** Any file operation waiting on the grid longer than this fails with EIO. */
         'op-timeout-ms': z.number().int().positive().default(30000),
+        /** Files published at once (write-back is latency-bound: servers wait on fsync). */
+        'publish-concurrency': z.number().int().min(1).max(256).default(16),
         /** Changes to one directory within this window are published together. */
         'dir-batch-ms': z.number().int().min(0).default(5),
         /** Other users may use the mount (FUSE allow_other; file modes still apply). */

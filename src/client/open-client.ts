@@ -1,18 +1,20 @@
 // Assembles a working client from a client directory: the servers file, one HTTP storage
 // client per server, the LevelDB cache and, for format = "tahoe", a warm RSA key pool.
+import { join } from 'node:path';
 import { ClientCache } from '../cache/client-cache.js';
-import { KeyPool } from '../crypto/keypool.js';
 import { HttpStorageClient } from '../grid/http-client.js';
 import { readServersFile } from '../grid/servers.js';
 import { MutableClient } from '../mutable/mutable-client.js';
 import { openClientDir, type ClientDir, type OpenClientDirOptions } from './client-dir.js';
+import { StoredKeyPool } from './stored-keys.js';
 
 export interface OpenClient {
   dir: ClientDir;
   client: MutableClient;
   servers: HttpStorageClient[];
   cache: ClientCache;
-  keyPool: KeyPool;
+  /** RSA keys kept ahead in CLIENTDIR/private/keys (format = "tahoe"). */
+  keyPool: StoredKeyPool;
   close(): Promise<void>;
 }
 
@@ -48,9 +50,11 @@ export async function openClient(
     maxDataBytes: config['cache-max-bytes'],
     warn: options.warn,
   });
-  const keyPool = new KeyPool({
+  const keyPool = await StoredKeyPool.open({
+    dir: join(dir.dir, 'private', 'keys'),
     size: config.format === 'tahoe' ? (options.keyPoolSize ?? config['key-pool-size']) : 0,
     concurrency: options.keyPoolConcurrency,
+    warn: options.warn,
   });
   let client: MutableClient;
   try {

@@ -12,6 +12,8 @@ import { join, resolve } from 'node:path';
 
 export type ControlRequest =
   | { op: 'status' }
+  /** Write-backs left and the publish rate, without asking the servers (for unmount). */
+  | { op: 'progress' }
   | { op: 'cap'; path: string; readonly?: boolean }
   | { op: 'link'; path: string; cap: string }
   | { op: 'unmount' };

@@ -23,6 +23,9 @@ export interface MountStatus {
   startedAt: number;
   servers: ServerState[];
   pending: PendingWrite[];
+  /** Write-backs published since the mount started, and per second recently (10 s). */
+  published: number;
+  publishRate: number;
   conflicts: ConflictRecord[];
   errors: Array<{ at: number; message: string }>;
 }

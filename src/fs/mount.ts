@@ -20,6 +20,7 @@ import { describeFailure, FsError } from './errno.js';
 import { fuseOperations } from './fuse-ops.js';
 import { withTimeout } from './limit.js';
 import { MountMonitor, type MountStatus } from './monitor.js';
+import { PublishRate, reportProgress } from './progress.js';
 import { SlotFs } from './slotfs.js';
 
 export class MountError extends Error {
@@ -169,9 +170,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     }
     const opened: OpenClient = await openClient(options.dir, {
       serversFile: options.serversFile,
-      // With format = "tahoe", creating many files in a row takes an RSA key each: keep more
-      // ready than one-shot commands. (Ed25519 files need no pool: it stays empty.)
-      keyPoolSize: Math.max(12, dirInfo.config['key-pool-size']),
+      // With format = "tahoe" each new file takes an RSA key: `key-pool-size` of them are
+      // kept ready in the client directory. (Ed25519 files need no pool: it stays empty.)
       keyPoolConcurrency: 2,
       warn: log,
     });
@@ -179,6 +179,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     const journal = await WriteJournal.open(join(opened.dir.dir, 'journal'));
     cleanups.push(() => journal.close());
     const monitor = new MountMonitor(opened.servers.map((s) => s.name));
+    const rate = new PublishRate();
     cleanups.push(async () => monitor.stop());
     await opened.client.connect();
 
@@ -207,11 +208,13 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       dirCacheMs: m['dir-cache-ms'],
       attrCacheMs: m['attr-cache-ms'],
       writeBackMs: m['write-back-ms'],
+      publishConcurrency: m['publish-concurrency'],
       conflicts: m.conflicts,
       maxConflictCopies: m['max-conflict-copies'],
       clientName: clientNameOf(m['client-name'], opened.dir.leaseSecret),
       log,
       onConflict: (c) => monitor.noteConflict(c),
+      onPublished: () => rate.note(),
       capacity: async () => {
         const versions = opened.servers.map((s) => s.cachedVersion).filter((v) => v !== undefined);
         const free = versions.reduce((sum, v) => sum + Math.max(0, v.availableSpace), 0);
@@ -301,6 +304,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       startedAt,
       servers: await monitor.probe(opened.servers),
       pending: fs.pending(),
+      published: rate.total,
+      publishRate: rate.perSecond(),
       conflicts: [...monitor.conflicts],
       errors: [...monitor.errors],
     });
@@ -309,6 +314,15 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       closing ??= (async () => {
         clearInterval(watch);
         log(`slotfs: unmounting ${mountpoint} (${reason}); publishing pending writes`);
+        // How many are left, the rate and an estimate, while people wait.
+        const progress = reportProgress(
+          () => ({ left: fs.pending().length, rate: rate.perSecond() }),
+          {
+            tty: !options.log && !!process.stderr.isTTY,
+            line: log,
+            draw: (text) => process.stderr.write(text),
+          },
+        );
         const first = await withTimeout(
           fs.flushAll(),
           m['op-timeout-ms'] * 2,
@@ -321,6 +335,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
           : await withTimeout(fs.flushAll(), m['op-timeout-ms'], () => new Error('timeout')).catch(
               () => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })),
             );
+        progress.stop();
         for (const f of failures) {
           log(
             `slotfs: ${f.path} was not published (${f.error}); it stays in the journal and is republished at the next mount`,
@@ -342,6 +357,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       switch (request.op) {
         case 'status':
           return { status: await status() };
+        case 'progress':
+          return { left: fs.pending().length, rate: rate.perSecond() };
         case 'cap': {
           const caps = await fs.caps(request.path);
           const cap = request.readonly ? caps.roCap : (caps.rwCap ?? caps.roCap);

@@ -44,13 +44,15 @@ export interface SlotFsOptions {
   maxConflictCopies?: number;
   /** Label in conflict copy names. */
   clientName?: string;
-  /** Publishes running at once (each is one file). Default 4. */
+  /** Publishes running at once (each is one file). Default 16. */
   publishConcurrency?: number;
   /** Owner shown for every node. */
   uid?: number;
   gid?: number;
   log?: (line: string) => void;
   onConflict?: (conflict: ConflictRecord) => void;
+  /** Called when a write-back reached the grid (for the publish rate). */
+  onPublished?: () => void;
   /** Capacity for statfs, from the servers' version documents. */
   capacity?: () => Promise<{ totalBytes: number; freeBytes: number }>;
 }
@@ -197,9 +199,9 @@ export class SlotFs {
   private readonly limit: Limit;
   private readonly started = Date.now();
   private readonly o: Required<
-    Omit<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime' | 'keepRootMtime'>
+    Omit<SlotFsOptions, 'onConflict' | 'onPublished' | 'capacity' | 'rootMtime' | 'keepRootMtime'>
   > &
-    Pick<SlotFsOptions, 'onConflict' | 'capacity' | 'rootMtime' | 'keepRootMtime'>;
+    Pick<SlotFsOptions, 'onConflict' | 'onPublished' | 'capacity' | 'rootMtime' | 'keepRootMtime'>;
   private closed = false;
 
   constructor(
@@ -216,7 +218,7 @@ export class SlotFs {
       conflicts: 'copy',
       maxConflictCopies: 10,
       clientName: 'client',
-      publishConcurrency: 4,
+      publishConcurrency: 16,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       log: (line) => console.error(line),
@@ -1500,6 +1502,7 @@ export class SlotFs {
         st.failures = 0;
         st.lastError = undefined;
         clearTimeout(st.retryTimer);
+        this.o.onPublished?.();
         this.maybeDrop(st);
       },
       (err: unknown) => {

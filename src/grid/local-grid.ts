@@ -36,6 +36,8 @@ export interface GridUpOptions {
   readyTimeoutMs?: number;
   /** Extra arguments for `slotfs server` (e.g. ['--max-share-size', '1000000']). */
   serverArgs?: string[];
+  /** Extra arguments for the servers' node processes (e.g. --cpu-prof, for benchmarks). */
+  nodeArgs?: string[];
 }
 
 export interface GridUpResult {
@@ -187,7 +189,11 @@ export function alive(pid: number): boolean {
 }
 
 /** Starts one detached server process; its output is appended to server.log. */
-async function spawnServer(serverDir: string, extraArgs: string[]): Promise<number> {
+async function spawnServer(
+  serverDir: string,
+  extraArgs: string[],
+  nodeArgs: string[] = [],
+): Promise<number> {
   await fs.mkdir(serverDir, { recursive: true });
   // A node.url left by a killed server must not be taken for the new one's.
   await fs.rm(path.join(serverDir, FILES.nurl), { force: true });
@@ -195,11 +201,15 @@ async function spawnServer(serverDir: string, extraArgs: string[]): Promise<numb
   const log = openSync(path.join(serverDir, FILES.log), 'a');
   try {
     writeSync(log, `--- ${new Date().toISOString()} slotfs grid: starting server\n`);
-    const child = spawn(command, [...args, 'server', '--dir', serverDir, ...extraArgs], {
-      cwd,
-      detached: true,
-      stdio: ['ignore', log, log],
-    });
+    const child = spawn(
+      command,
+      [...nodeArgs, ...args, 'server', '--dir', serverDir, ...extraArgs],
+      {
+        cwd,
+        detached: true,
+        stdio: ['ignore', log, log],
+      },
+    );
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', (err) =>
@@ -268,7 +278,7 @@ export async function gridUp(options: GridUpOptions): Promise<GridUpResult> {
         alreadyRunning.push(name);
         return entry;
       }
-      const newPid = await spawnServer(serverDir, options.serverArgs ?? []);
+      const newPid = await spawnServer(serverDir, options.serverArgs ?? [], options.nodeArgs);
       started.push(name);
       return waitReady(serverDir, name, newPid, timeoutMs);
     }),

@@ -3,7 +3,8 @@
 // directory, is fsynced, renamed over the old one, and the directory is fsynced — so after
 // any crash a share is either its old or its new version, never torn. A request that
 // touches several shares first writes (and fsyncs) all temporary files; only when all
-// succeeded are they renamed, so a disk error changes nothing.
+// succeeded are they renamed, so a disk error changes nothing. Concurrent commits into one
+// directory share its fsync (dir-sync.ts): one per burst, never one that began too early.
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import {
 import { addOrRenewImmutableLease, isImmutableContainer } from './immutable-container.js';
 import type { ReadTestWriteRequest } from './protocol.js';
 import { readTestWrite, type SlotOutcome, type SlotSecrets } from './slot.js';
+import { DirSync } from './dir-sync.js';
 
 const SHARE_FILE = /^\d+$/;
 
@@ -89,6 +91,8 @@ export async function fsyncDir(dir: string) {
 export class ShareStore {
   readonly sharesDir: string;
   private queue = new KeyedQueue();
+  /** Concurrent commits into one directory share its fsync (group commit). */
+  private readonly dirSync = new DirSync(fsyncDir);
   private readonly now: () => number;
 
   constructor(
@@ -317,9 +321,10 @@ export class ShareStore {
     const deletes = [...changes].filter(([, c]) => c === null).map(([n]) => n);
     const temps: [string, string][] = [];
     try {
-      if (writes.length > 0) await this.ensureBucketDir(dir);
-      // Phase 1: every new container durably in a temporary file.
-      for (const [shnum, container] of writes) {
+      // A new bucket's own entry is made durable while the shares are written.
+      const bucketDurable = writes.length > 0 ? await this.makeBucketDir(dir) : undefined;
+      // Phase 1: every new container durably in a temporary file (all at once).
+      const written = writes.map(async ([shnum, container]) => {
         const temp = path.join(dir, `${TEMP_PREFIX}${shnum}-${randomBytes(6).toString('hex')}`);
         temps.push([temp, path.join(dir, String(shnum))]);
         const h = await fs.open(temp, 'wx', 0o644);
@@ -329,7 +334,10 @@ export class ShareStore {
         } finally {
           await h.close();
         }
-      }
+      });
+      const results = await Promise.allSettled([...written, bucketDurable]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
       await Promise.all(temps.map(([t]) => fs.rm(t, { force: true }).catch(() => undefined)));
       throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
@@ -338,7 +346,7 @@ export class ShareStore {
     try {
       for (const [temp, final] of temps) await fs.rename(temp, final);
       for (const shnum of deletes) await fs.rm(path.join(dir, String(shnum)), { force: true });
-      await fsyncDir(dir).catch((err) => {
+      await this.dirSync.sync(dir).catch((err) => {
         if (!isErrno(err, 'ENOENT')) throw err;
       });
       if (deletes.length > 0) await this.removeBucketIfEmpty(dir);
@@ -348,25 +356,33 @@ export class ShareStore {
   }
 
   /** Creates a bucket directory so that its entry survives a crash. */
-  async ensureBucketDir(dir: string) {
+  async ensureBucketDir(dir: string): Promise<void> {
+    await await this.makeBucketDir(dir);
+  }
+
+  /**
+   * Makes the bucket directory; for a new one, returns the (running) fsync that makes its
+   * entry survive a crash too, to be awaited before the commit is acknowledged.
+   */
+  private async makeBucketDir(dir: string): Promise<Promise<void> | undefined> {
     const prefixDir = path.dirname(dir);
     try {
       await fs.mkdir(dir);
     } catch (err) {
-      if (isErrno(err, 'EEXIST')) return;
+      if (isErrno(err, 'EEXIST')) return undefined;
       if (!isErrno(err, 'ENOENT')) throw err;
       await fs.mkdir(prefixDir, { recursive: true });
-      await fsyncDir(this.sharesDir);
+      await this.dirSync.sync(this.sharesDir);
       await fs.mkdir(dir);
     }
-    await fsyncDir(prefixDir); // the new bucket's entry must survive a crash too
+    return this.dirSync.sync(prefixDir);
   }
 
   private async removeBucketIfEmpty(dir: string) {
     try {
       if ((await fs.readdir(dir)).length > 0) return;
       await fs.rmdir(dir);
-      await fsyncDir(path.dirname(dir));
+      await this.dirSync.sync(path.dirname(dir));
     } catch (err) {
       if (!isErrno(err, 'ENOENT', 'ENOTEMPTY')) throw err;
     }

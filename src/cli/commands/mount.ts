@@ -16,6 +16,7 @@ import {
   type ControlAnswer,
 } from '../../fs/control.js';
 import type { MountStatus } from '../../fs/monitor.js';
+import { reportProgress } from '../../fs/progress.js';
 
 interface MountFlags {
   dir?: string;
@@ -126,6 +127,9 @@ function printStatus(s: MountStatus): void {
       `  ${x.name.padEnd(12)} ${x.state.padEnd(7)} last round trip ${rtt}${x.lastError ? `  (${x.lastError})` : ''}`,
     );
   }
+  console.log(
+    `\npublish rate: ${(s.publishRate ?? 0).toFixed(1)} files/s (last 10 s); ${s.published ?? 0} published since the mount started`,
+  );
   console.log(`\npending write-backs: ${s.pending.length}`);
   for (const p of s.pending) {
     console.log(
@@ -137,6 +141,40 @@ function printStatus(s: MountStatus): void {
     console.log(`  ${new Date(c.at).toISOString()} ${c.path} → ${c.copy}`);
   console.log(`\nrecent errors: ${s.errors.length}`);
   for (const e of s.errors) console.log(`  ${new Date(e.at).toISOString()} ${e.message}`);
+}
+
+/** Polls the mount for write-backs left and prints progress (a bar on a terminal). */
+function watchProgress(mountpoint: string): { stop: () => void } {
+  let latest: { left: number; rate: number } | undefined;
+  let reporter: { stop: () => void } | undefined;
+  let stopped = false;
+  const poll = async () => {
+    while (!stopped) {
+      try {
+        const a = check(await controlRequest(mountpoint, { op: 'progress' }, 5000));
+        if (typeof a.left === 'number' && typeof a.rate === 'number') {
+          latest = { left: a.left, rate: a.rate };
+        }
+      } catch {
+        return; // the mount is going away: nothing more to show
+      }
+      if (!reporter && latest && latest.left > 0 && !stopped) {
+        reporter = reportProgress(() => latest!, {
+          tty: !!process.stdout.isTTY,
+          line: (text) => console.log(text),
+          draw: (text) => process.stdout.write(text),
+        });
+      }
+      await new Promise((ok) => setTimeout(ok, 1000));
+    }
+  };
+  void poll();
+  return {
+    stop: () => {
+      stopped = true;
+      reporter?.stop();
+    },
+  };
 }
 
 function mountpointFor(path: string | undefined, dir: string | undefined): string {
@@ -181,8 +219,14 @@ export default function register(program: Command) {
       const mounted = () => allMounts().includes(mp);
       if (!mounted()) throw new Error(`nothing is mounted at ${mp}`);
       try {
-        // The mount process publishes, unmounts, closes, then answers.
-        check(await controlRequest(mp, { op: 'unmount' }, 300_000));
+        // The mount process publishes, unmounts, closes, then answers; meanwhile we show
+        // how many write-backs are left.
+        const watching = watchProgress(mp);
+        try {
+          check(await controlRequest(mp, { op: 'unmount' }, 300_000));
+        } finally {
+          watching.stop();
+        }
         if (!mounted()) {
           console.log(`slotfs: unmounted ${mp}`);
           return;
