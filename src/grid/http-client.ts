@@ -262,6 +262,18 @@ export class HttpStorageClient implements StorageClient {
     length: number,
     options: RequestOptions = {},
   ): Promise<Uint8Array | null> {
+    return this.readRange(PATHS.readShare, storageIndex, shareNumber, offset, length, options);
+  }
+
+  /** A ranged read of one share (mutable or immutable: `path` names which). */
+  private readRange(
+    path: (si: string, shareNumber: number) => string,
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options: RequestOptions,
+  ): Promise<Uint8Array | null> {
     this.check.storageIndex(storageIndex);
     this.check.shareNumber(shareNumber);
     this.check.range(offset, length);
@@ -270,7 +282,7 @@ export class HttpStorageClient implements StorageClient {
       headers: { range: rangeHeaderValue(offset, length) },
       signal: options.signal,
     };
-    return this.call('read-share', 'GET', PATHS.readShare(si, shareNumber), request, (res) =>
+    return this.call('read-share', 'GET', path(si, shareNumber), request, (res) =>
       this.rangedAnswer(res, offset, length),
     );
   }
@@ -297,10 +309,19 @@ export class HttpStorageClient implements StorageClient {
   }
 
   async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
+    return this.listSharesAt(PATHS.listShares, storageIndex, options);
+  }
+
+  /** The share numbers a server holds (mutable or immutable: `path` names which). */
+  private listSharesAt(
+    path: (si: string) => string,
+    storageIndex: Uint8Array,
+    options: RequestOptions,
+  ): Promise<number[]> {
     this.check.storageIndex(storageIndex);
     const si = storageIndexToString(storageIndex);
     const request = { signal: options.signal };
-    return this.call('list-shares', 'GET', PATHS.listShares(si), request, (res) => {
+    return this.call('list-shares', 'GET', path(si), request, (res) => {
       this.expectStatus('list-shares', res, [200]);
       const shares = this.decode('list-shares', res, decodeShareSet);
       if (shares.some((s) => s > MAX_SHARE_NUMBER)) {
@@ -342,6 +363,17 @@ export class HttpStorageClient implements StorageClient {
     reason: string,
     options: RequestOptions = {},
   ): Promise<boolean> {
+    return this.advise(PATHS.adviseCorrupt, storageIndex, shareNumber, reason, options);
+  }
+
+  /** A corruption advisory for one share (mutable or immutable: `path` names which). */
+  private advise(
+    path: (si: string, shareNumber: number) => string,
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options: RequestOptions,
+  ): Promise<boolean> {
     this.check.storageIndex(storageIndex);
     this.check.shareNumber(shareNumber);
     this.check.reason(reason);
@@ -351,7 +383,7 @@ export class HttpStorageClient implements StorageClient {
       headers: { 'content-type': CBOR_MIME_TYPE },
       signal: options.signal,
     };
-    return this.call('corrupt', 'POST', PATHS.adviseCorrupt(si, shareNumber), request, (res) => {
+    return this.call('corrupt', 'POST', path(si, shareNumber), request, (res) => {
       if (res.status === 404) return false;
       this.expectStatus('corrupt', res, [200]);
       return true;
@@ -449,17 +481,7 @@ export class HttpStorageClient implements StorageClient {
     storageIndex: Uint8Array,
     options: RequestOptions = {},
   ): Promise<number[]> {
-    this.check.storageIndex(storageIndex);
-    const si = storageIndexToString(storageIndex);
-    const request = { signal: options.signal };
-    return this.call('list-shares', 'GET', PATHS.immutableShares(si), request, (res) => {
-      this.expectStatus('list-shares', res, [200]);
-      const shares = this.decode('list-shares', res, decodeShareSet);
-      if (shares.some((s) => s > MAX_SHARE_NUMBER)) {
-        throw new ServerBadResponseError(this.ref, 'list-shares', 'share number out of range');
-      }
-      return shares.sort((a, b) => a - b);
-    });
+    return this.listSharesAt(PATHS.immutableShares, storageIndex, options);
   }
 
   async readImmutableShare(
@@ -469,18 +491,8 @@ export class HttpStorageClient implements StorageClient {
     length: number,
     options: RequestOptions = {},
   ): Promise<Uint8Array | null> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.range(offset, length);
-    const si = storageIndexToString(storageIndex);
-    const request = {
-      headers: { range: rangeHeaderValue(offset, length) },
-      signal: options.signal,
-    };
-    const path = PATHS.immutableShare(si, shareNumber);
-    return this.call('read-share', 'GET', path, request, (res) =>
-      this.rangedAnswer(res, offset, length),
-    );
+    const path = PATHS.immutableShare;
+    return this.readRange(path, storageIndex, shareNumber, offset, length, options);
   }
 
   async adviseCorruptImmutable(
@@ -489,21 +501,7 @@ export class HttpStorageClient implements StorageClient {
     reason: string,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.reason(reason);
-    const si = storageIndexToString(storageIndex);
-    const request = {
-      body: encodeCorruptionAdvice(reason),
-      headers: { 'content-type': CBOR_MIME_TYPE },
-      signal: options.signal,
-    };
-    const path = PATHS.immutableCorrupt(si, shareNumber);
-    return this.call('corrupt', 'POST', path, request, (res) => {
-      if (res.status === 404) return false;
-      this.expectStatus('corrupt', res, [200]);
-      return true;
-    });
+    return this.advise(PATHS.immutableCorrupt, storageIndex, shareNumber, reason, options);
   }
 
   async close(): Promise<void> {
