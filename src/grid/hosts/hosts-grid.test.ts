@@ -14,6 +14,7 @@ import {
   sweepStale,
   type HostsGrid,
 } from './hosts-grid.js';
+import { HttpStorageClient } from '../http-client.js';
 import { runPrefix } from './names.js';
 import { ip, listNamespaces, netnsPath } from './netns.js';
 
@@ -103,3 +104,21 @@ htest('a run that died is swept: its namespaces and folders go', async (t) => {
   t.false(existsSync(netnsPath(name)));
   t.false(removed.some((r) => r.startsWith(tmpdir()) && r.includes(`sfh-${process.pid}-`)));
 });
+
+htest(
+  'a client in the root namespace reaches the servers; close() leaves no interface',
+  async (t) => {
+    const grid = await startHostsGrid({ servers: 1, link: { delayMs: 1 } });
+    t.teardown(() => grid.close());
+    t.is(grid.clientNamespace, undefined);
+    const client = new HttpStorageClient(grid.servers[0].entry, {
+      timeouts: { connectMs: 5000, headersMs: 5000, bodyMs: 5000 },
+    });
+    t.deepEqual(await client.listShares(new Uint8Array(16)), []);
+    await client.close();
+    t.true((await ip(['-4', '-o', 'addr'])).includes(grid.clientAddress));
+    await grid.close();
+    const addresses = await ip(['-4', '-o', 'addr']);
+    t.false(addresses.includes(grid.clientAddress), 'the root side of the veth is gone');
+  },
+);
