@@ -36,7 +36,7 @@ console.log(`grid folder: ${grid.root}`);
 for (const s of grid.servers) console.log(`  server-${s.index}  ${s.address}  ${s.namespace}`);
 console.log(`client directory: ${clientDir}`);
 const enter = grid.clientNamespace ? `nsenter --net=/var/run/netns/${grid.clientNamespace} ` : '';
-console.log(`mount it:  ${enter}npx slotfs mount /tmp/hosts-mnt --dir ${clientDir}`);
+console.log(`mount it:  ${enter}slotfs mount /tmp/hosts-mnt --dir ${clientDir}`);
 console.log('commands: link I|all SPEC, partition I|client, heal I|client, kill I, restart I,');
 console.log('          stop I, resume I, status, quit');
 
@@ -62,6 +62,7 @@ const pick = (which: string | undefined): HostServer[] => {
 };
 
 const lines = createInterface({ input: process.stdin, prompt: 'hosts> ' });
+let queue: Promise<void> = Promise.resolve();
 lines.prompt();
 lines.on('line', (line) => {
   const [command, which, spec] = line.trim().split(/\s+/);
@@ -107,12 +108,10 @@ lines.on('line', (line) => {
         throw new Error(`unknown command ${JSON.stringify(command)}`);
     }
   };
-  act().then(
-    () => lines.prompt(),
-    (err: unknown) => {
-      console.log(`error: ${(err as Error).message}`);
-      lines.prompt();
-    },
-  );
+  // One command at a time, in the order typed (a pasted script must not interleave).
+  queue = queue
+    .then(act)
+    .catch((err: unknown) => console.log(`error: ${(err as Error).message}`))
+    .then(() => lines.prompt());
 });
-lines.on('close', () => void close());
+lines.on('close', () => void queue.then(close));
