@@ -6,7 +6,6 @@
 import anyTest, { type TestFn } from 'ava';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawnOwned } from '../src/storage/test-support/owned-process.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   hostsAvailable,
@@ -15,6 +14,7 @@ import {
   type HostsGrid,
 } from '../src/grid/hosts/hosts-grid.js';
 import { slotfsCommand } from '../src/grid/local-grid.js';
+import { spawnOwned } from '../src/storage/test-support/owned-process.js';
 import {
   MountProcess,
   eventually,
@@ -23,6 +23,7 @@ import {
   removeAll,
   run,
   sh,
+  slotfs,
   tempDir,
   type ShResult,
 } from './harness.js';
@@ -111,11 +112,7 @@ async function mountThere(
 }
 
 async function capOf(path: string): Promise<string> {
-  const { command, args, cwd } = slotfsCommand();
-  const r = await sh(
-    `${[command, ...args].map((a) => JSON.stringify(a)).join(' ')} cap ${JSON.stringify(path)}`,
-    cwd,
-  );
+  const r = await slotfs(['cap', path]);
   if (r.code !== 0) throw new Error(`slotfs cap ${path} failed: ${r.stderr}`);
   return r.stdout.trim().split('\n').pop()!.trim();
 }
