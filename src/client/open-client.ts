@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ClientCache } from '../cache/client-cache.js';
 import { HttpStorageClient } from '../grid/http-client.js';
 import { readServersFile } from '../grid/servers.js';
+import { ServerHealth } from '../grid/server-health.js';
 import { MutableClient } from '../mutable/mutable-client.js';
 import { openClientDir, type ClientDir, type OpenClientDirOptions } from './client-dir.js';
 import { StoredKeyPool } from './stored-keys.js';
@@ -12,6 +13,8 @@ export interface OpenClient {
   dir: ClientDir;
   client: MutableClient;
   servers: HttpStorageClient[];
+  /** Which servers are away lately; the client plans its requests around them. */
+  health: ServerHealth;
   cache: ClientCache;
   /** RSA keys kept ahead in CLIENTDIR/private/keys (format = "tahoe"). */
   keyPool: StoredKeyPool;
@@ -56,6 +59,7 @@ export async function openClient(
     concurrency: options.keyPoolConcurrency,
     warn: options.warn,
   });
+  const health = new ServerHealth();
   let client: MutableClient;
   try {
     client = new MutableClient({
@@ -69,6 +73,7 @@ export async function openClient(
       happy: config.happy,
       epsilon: config.epsilon,
       homeServer: config['home-server'],
+      health,
     });
   } catch (err) {
     // A bad setting must not leave the cache locked or connections open.
@@ -81,10 +86,12 @@ export async function openClient(
     dir,
     client,
     servers,
+    health,
     cache,
     keyPool,
     async close() {
       await keyPool.close();
+      await health.settled();
       await Promise.allSettled(servers.map((s) => s.close()));
       await cache.close();
     },

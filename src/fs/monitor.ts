@@ -13,6 +13,10 @@ export interface ServerState {
   lastAt: number | null;
   lastError: string | null;
   inFlight: number;
+  /** Requests that ended since the mount started (answered or not). */
+  requests: number;
+  /** Away lately (src/grid/server-health.ts): operations plan around it until it answers. */
+  away?: boolean;
 }
 
 export interface MountStatus {
@@ -50,6 +54,7 @@ export class MountMonitor {
         lastAt: null,
         lastError: null,
         inFlight: 0,
+        requests: 0,
       });
     }
     diagnosticsChannel.subscribe(REQUEST_CHANNEL_NAME, this.listener);
@@ -99,6 +104,7 @@ export class MountMonitor {
         lastAt: null,
         lastError: null,
         inFlight: 0,
+        requests: 0,
       };
       this.servers.set(event.serverName, s);
     }
@@ -108,6 +114,7 @@ export class MountMonitor {
       return;
     }
     s.inFlight = Math.max(0, s.inFlight - 1);
+    s.requests++;
     this.inFlight.delete(event.id);
     s.lastAt = Date.now();
     s.lastRttMs = Math.round(event.durationMs * 10) / 10;

@@ -302,7 +302,10 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       rootCapFile: root.path,
       pid: process.pid,
       startedAt,
-      servers: await monitor.probe(opened.servers),
+      servers: (await monitor.probe(opened.servers)).map((s) => ({
+        ...s,
+        away: (opened.health.record(s.name)?.awayUntil ?? null) !== null,
+      })),
       pending: fs.pending(),
       published: rate.total,
       publishRate: rate.perSecond(),

@@ -14,12 +14,19 @@ export interface FileContext {
   permuted: StorageClient[];
   /** The client's 32-byte lease secret. */
   leaseSecret: Uint8Array;
+  /**
+   * True for a server that failed to answer lately (src/grid/server-health.ts): plan
+   * around it — ask it last, do not place new shares on it — but still ask it when
+   * nothing else will do.
+   */
+  away: (server: StorageClient) => boolean;
 }
 
 export function fileContext(
   keys: ResolvedCapKeys,
   servers: readonly StorageClient[],
   leaseSecret: Uint8Array,
+  away: (server: StorageClient) => boolean = () => false,
 ): FileContext {
   return {
     keys,
@@ -29,6 +36,7 @@ export function fileContext(
       keys.storageIndex,
     ).map((e) => e.client),
     leaseSecret,
+    away,
   };
 }
 

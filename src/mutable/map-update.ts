@@ -49,6 +49,11 @@ export interface MapUpdateOptions {
   map?: Servermap;
   /** Take the private key from this server's share when it has one (the home server). */
   preferKeyFrom?: StorageClient;
+  /**
+   * 'write' mode: answers a publish needs (servers-of-happiness). Servers that are away
+   * (ctx.away) are not asked while the others can give this many; default k.
+   */
+  required?: number;
 }
 
 export interface MapUpdateResult {
@@ -68,7 +73,11 @@ export async function updateServermap(
   const verifiedVersions = new Set(map.records.map((r) => r.versionKey));
   const candidates = ctx.permuted.filter((s) => !options.skip?.has(s));
   const writer = options.mode !== 'read';
-  const queue = candidates.filter((s) => !map.servers.has(s.name));
+  // Servers that are away go last: asked only if the others do not settle the map.
+  const away = new Set(candidates.filter((s) => ctx.away(s)));
+  const queue = candidates
+    .filter((s) => !map.servers.has(s.name))
+    .sort((a, b) => Number(away.has(a)) - Number(away.has(b)));
   // A writer always asks the home server, wherever it is in the permuted list: it keeps
   // an extra share, with the private key, for exactly this.
   const home = options.preferKeyFrom;
@@ -83,7 +92,13 @@ export async function updateServermap(
   /** Answers needed: k+ε for a reader, N+ε for a writer (fewer if the grid is smaller). */
   const wanted = (): number => {
     const k = map.bestRecoverable()?.k ?? options.k;
-    return Math.min(writer ? writeLimit : k + options.epsilon, available);
+    if (!writer) return Math.min(k + options.epsilon, available);
+    if (options.mode === 'check') return Math.min(writeLimit, available);
+    // A writer does not wait for away servers it has not asked yet, as long as the others
+    // can reach what a publish needs: the map is as good as with them timing out.
+    const excused = queue.filter((s) => away.has(s)).length;
+    const floor = Math.min(options.required ?? k, available);
+    return Math.min(writeLimit, Math.max(available - excused, floor));
   };
   const done = (): boolean => {
     const best = map.bestRecoverable();

@@ -23,6 +23,7 @@ import {
 import type { ClientCache, ServermapHint } from '../cache/client-cache.js';
 import { OperationCost, type OperationCostReport } from '../grid/request-events.js';
 import type { StorageClient } from '../grid/storage-client.js';
+import type { ServerHealth } from '../grid/server-health.js';
 import { CHECKSTRING_SIZE, MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
 import { SdmfParameterError } from '../sdmf/errors.js';
 import { checkEncodingParameters, isEd25519Keys, type SigningKeys } from '../sdmf/build.js';
@@ -106,6 +107,12 @@ export interface MutableClientOptions {
    * Default 30 s.
    */
   recoveryTimeoutMs?: number;
+  /**
+   * Remembers servers that failed to answer, so that later operations plan around them
+   * for a growing back-off instead of waiting for them again. The client watches
+   * `servers` through it (wrappers: compare servers by name, not identity).
+   */
+  health?: ServerHealth;
 }
 
 /** Identity of one published version. */
@@ -199,6 +206,7 @@ export class MutableClient {
   private readonly servers: readonly StorageClient[];
   private readonly byId: Map<string, StorageClient>;
   private readonly cache?: ClientCache;
+  private readonly health?: ServerHealth;
   /** The configured home server, if any. */
   readonly home?: StorageClient;
   /**
@@ -220,7 +228,10 @@ export class MutableClient {
     this.happy = options.happy ?? DEFAULTS.happy;
     this.readSize = Math.max(options.readSize ?? DEFAULTS.readSize, 1024);
     if (options.leaseSecret.length !== 32) throw new RangeError('leaseSecret must be 32 bytes');
-    this.servers = options.servers;
+    this.health = options.health;
+    this.servers = this.health
+      ? options.servers.map((s) => this.health!.watch(s))
+      : options.servers;
     this.byId = new Map(options.servers.map((s) => [toBase32(s.serverId), s]));
     this.cache = options.cache;
     if (options.homeServer !== undefined) {
@@ -270,6 +281,7 @@ export class MutableClient {
         expected: new Map(),
         happy: this.happy,
         home: this.home,
+        exclude: this.awayServers(ctx, N),
       });
       await this.remember(ctx, result, plaintext, keys);
       return { cap: formatCap(cap), seqnum: 1, version: versionOf(result) };
@@ -675,7 +687,17 @@ export class MutableClient {
       },
       this.servers,
       this.options.leaseSecret,
+      this.health ? (s) => this.health!.isAway(s) : undefined,
     );
+  }
+
+  /**
+   * The servers of `ctx` to plan around because they are away (MutableClientOptions.health):
+   * none when the others are too few for a publish, since the away ones may be back.
+   */
+  private awayServers(ctx: FileContext, N = this.N): Set<StorageClient> {
+    const away = new Set(ctx.permuted.filter((s) => ctx.away(s)));
+    return ctx.permuted.length - away.size < this.required(N) ? new Set() : away;
   }
 
   private async measure<T extends object>(
@@ -849,7 +871,10 @@ export class MutableClient {
     const state = await this.cachedState(ctx);
     if (!state) return undefined;
     const hint = (await this.cache!.servermapHint(ctx.keys.storageIndex))!;
-    const targets = [...this.hinted(ctx, hint)];
+    // Servers away lately last: a check that waits for them is no cheaper than a read.
+    const targets = [...this.hinted(ctx, hint)].sort(
+      ([a], [b]) => Number(ctx.away(a)) - Number(ctx.away(b)),
+    );
     const want = Math.min(hint.k + this.epsilon, targets.length);
     if (want < Math.min(hint.k + this.epsilon, this.servers.length)) return undefined;
     const answers = await Promise.all(
@@ -932,6 +957,9 @@ export class MutableClient {
       return undefined;
     }
     const hinted = this.hinted(ctx, hint);
+    // Servers away lately keep their old shares; theirs go to the others (tested as absent).
+    const away = this.awayServers(ctx, hint.n);
+    const reachable = [...hinted.keys()].filter((s) => !away.has(s));
     const expected: ExpectedShares = new Map();
     for (const [server, numbers] of hinted) {
       expected.set(server, new Map(numbers.map((n) => [n, hint.checkstring])));
@@ -943,11 +971,11 @@ export class MutableClient {
     if (this.home && !hinted.has(this.home)) return undefined;
     // A reader's hint names only the shares it read: too few servers for a publish to
     // succeed, or share numbers missing that the publish would double up on them.
-    if (hinted.size < this.required(hint.n)) return undefined;
+    if (reachable.length < this.required(hint.n)) return undefined;
     if (new Set([...hinted.values()].flat()).size < hint.n) return undefined;
-    const home = this.home ?? [...hinted.keys()][0];
+    const home = this.home ?? reachable[0];
     const doubled = [...hinted].some(([s, numbers]) => s !== home && numbers.length > 1);
-    if (doubled && this.servers.some((s) => !hinted.has(s))) return undefined;
+    if (doubled && this.servers.some((s) => !hinted.has(s) && !away.has(s))) return undefined;
     try {
       const result = await publishVersion({
         ctx,
@@ -960,6 +988,7 @@ export class MutableClient {
         servers: [...expected.keys()],
         happy: this.happy,
         home,
+        exclude: away,
         ...own,
       });
       await this.remember(ctx, result, plaintext, keys);
@@ -996,6 +1025,7 @@ export class MutableClient {
       wantPrivateKey: !cachedKey,
       minimumSeqnum: known?.seqnum,
       preferKeyFrom: this.home ?? ctx.permuted[0],
+      required: this.required(hint?.n ?? this.N),
     });
     const signingKeys =
       cachedKey ?? (update.privateKey ? keyPairFromPrivateKey(update.privateKey) : undefined);
