@@ -104,8 +104,9 @@ async function readFresh(cap: string): Promise<ShResult> {
 async function mountThere(
   name: string,
   mount: ClientDirSettings['mount'] = {},
+  timeouts: ClientDirSettings['timeouts'] = CONFIG.timeouts,
 ): Promise<{ m: MountProcess; mnt: string; dir: string }> {
-  const dir = await grid.clientDir({ ...CONFIG, mount: { ...CONFIG.mount, ...mount } });
+  const dir = await grid.clientDir({ ...CONFIG, timeouts, mount: { ...CONFIG.mount, ...mount } });
   const mnt = join(base, name);
   const m = await MountProcess.start(mnt, dir, [], grid.run);
   return { m, mnt, dir };
@@ -187,6 +188,84 @@ htest('N − k servers partitioned during writes: fsync succeeds and means it', 
   t.is(got.stdout, 'written with two hosts away\n');
   await m.stop();
 });
+
+htest(
+  'N − k servers away: many files, and later fsyncs do not wait for the away servers',
+  async (t) => {
+    // SLOTFS_HOSTS_DEFAULT_TIMEOUTS=1 runs it at the default connect-ms and request-ms (to
+    // measure how long the whole thing takes there).
+    const defaults = process.env.SLOTFS_HOSTS_DEFAULT_TIMEOUTS === '1';
+    const { m, mnt } = await mountThere(
+      'm-many',
+      { 'op-timeout-ms': 30000 },
+      defaults ? { 'connect-ms': 5000, 'request-ms': 20000 } : undefined,
+    );
+    await grid.servers[0].partition();
+    await grid.servers[1].partition();
+    const away = [grid.servers[0].entry.name, grid.servers[1].entry.name];
+    const files = Array.from({ length: 20 }, (_, i) => `many/f${i}.txt`);
+    const started = Date.now();
+    const first = await sh(
+      `mkdir many; echo 0 > ${files[0]}; ${fsyncCommand(files[0])}`,
+      mnt,
+      {},
+      120_000,
+    );
+    t.is(first.code, 0, `${first.stderr}\nmount output:\n${m.output}`);
+    const before = await requestsByServer(mnt);
+    const rest = await sh(
+      files
+        .slice(1)
+        .map((f, i) => `echo ${i + 1} > ${f} && ${fsyncCommand(f)}`)
+        .join(' && '),
+      mnt,
+      {},
+      600_000,
+    );
+    t.log(`mkdir + 20 files, each fsynced, with 2 of 5 servers away: ${Date.now() - started} ms`);
+    t.is(rest.code, 0, `${rest.stderr}\nmount output:\n${m.output}`);
+    const after = await requestsByServer(mnt);
+    const sent = (name: string) => after.get(name)!.requests - before.get(name)!.requests;
+    // Each fsync publishes the file and its folder: at least 38 requests to every reachable
+    // server. The away ones get the status probes and the back-off probes only (1 s doubling
+    // to 30 s), far fewer than one per fsync.
+    for (const s of grid.servers.filter((x) => !away.includes(x.entry.name))) {
+      t.true(sent(s.entry.name) >= 38, `${s.entry.name}: ${sent(s.entry.name)} requests`);
+    }
+    for (const name of away) {
+      t.true(sent(name) < 15, `${name}: ${sent(name)} requests while away`);
+      t.true(after.get(name)!.away, `${name} not shown as away`);
+    }
+    // Durable: a client with no cache reads the last file from the three servers left.
+    const got = await readFresh(await capOf(join(mnt, files[19])));
+    t.is(got.stdout, '19\n', got.stderr);
+    // Back: the servers are used again once they answer.
+    await grid.servers[0].heal();
+    await grid.servers[1].heal();
+    await eventually(
+      async () => {
+        const r = await sh(`echo again > many/g.txt && ${fsyncCommand('many/g.txt')}`, mnt);
+        const now = await requestsByServer(mnt);
+        return r.code === 0 && away.every((n) => !now.get(n)!.away);
+      },
+      90_000,
+      'the healed servers used again',
+    );
+    await m.stop();
+  },
+);
+
+/** Per server: requests ended and whether the mount plans around it (`slotfs status --json`). */
+async function requestsByServer(
+  mnt: string,
+): Promise<Map<string, { requests: number; away: boolean }>> {
+  const r = await slotfs(['status', '--json', mnt]);
+  if (r.code !== 0) throw new Error(`slotfs status failed: ${r.stderr}`);
+  const status = JSON.parse(r.stdout) as {
+    servers: Array<{ name: string; requests: number; away?: boolean }>;
+  };
+  return new Map(status.servers.map((s) => [s.name, { requests: s.requests, away: !!s.away }]));
+}
 
 htest(
   'more than N − k partitioned: EIO within the timeout, nothing acknowledged lost',
