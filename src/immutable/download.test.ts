@@ -105,3 +105,24 @@ test('a server that is down or fails its reads is passed over for the others', a
   t.regex(err?.message ?? '', /ERR_SERVER_UNREACHABLE/);
   t.regex(err?.message ?? '', /read of share 1 failed \(ERR_SERVER_HTTP_STATUS/);
 });
+
+test('servers away lately are asked only when the others hold fewer than k shares', async (t) => {
+  const { cap, shares, plain } = vector('chk-300000');
+  const { clients } = grid(cap, shares, [[0], [1], [2], [3], [4]]);
+  const listed = new Set<string>();
+  const watched = clients.map((c) => {
+    const list = c.listImmutableShares.bind(c);
+    c.listImmutableShares = (...a) => (listed.add(c.name), list(...a));
+    return c;
+  });
+  const awayOf = (names: string[]) => (s: { name: string }) => names.includes(s.name);
+  // Two away, three others hold three distinct shares (k = 3): the away two are not asked.
+  const r = await readImmutable(cap, watched, { away: awayOf(['s0', 's1']) });
+  t.deepEqual(r.plaintext, plain);
+  t.deepEqual([...listed].sort(), ['s2', 's3', 's4']);
+  // Three away: the two others cannot do it alone, so everyone is asked.
+  listed.clear();
+  const r2 = await readImmutable(cap, watched, { away: awayOf(['s0', 's1', 's2']) });
+  t.deepEqual(r2.plaintext, plain);
+  t.deepEqual([...listed].sort(), ['s0', 's1', 's2', 's3', 's4']);
+});

@@ -21,6 +21,11 @@ import { ImmutableReadError } from './errors.js';
 export interface ImmutableReadOptions extends RequestOptions {
   /** Called for each share found corrupt (after the server was told). */
   onCorruptShare?: (server: StorageClient, shareNumber: number, reason: string) => void;
+  /**
+   * Servers away lately (src/grid/server-health.ts): asked only when the others do not
+   * hold k distinct shares, so a read does not wait for them needlessly.
+   */
+  away?: (server: StorageClient) => boolean;
 }
 
 export interface ImmutableReadResult {
@@ -63,18 +68,24 @@ export async function readImmutable(
     si,
   ).map((e) => e.client);
 
-  const listed = await Promise.all(
-    ordered.map(async (server) => {
-      try {
-        const shares = await server.listImmutableShares(si, { signal: options.signal });
-        note(server, shares.length ? `holds ${shares.join(',')}` : 'holds none');
-        return shares.map((shareNumber) => ({ server, shareNumber }));
-      } catch (err) {
-        note(server, `list failed (${describe(err)})`);
-        return [];
-      }
-    }),
-  );
+  const list = (from: StorageClient[]) =>
+    Promise.all(
+      from.map(async (server) => {
+        try {
+          const shares = await server.listImmutableShares(si, { signal: options.signal });
+          note(server, shares.length ? `holds ${shares.join(',')}` : 'holds none');
+          return shares.map((shareNumber) => ({ server, shareNumber }));
+        } catch (err) {
+          note(server, `list failed (${describe(err)})`);
+          return [];
+        }
+      }),
+    );
+  const away = ordered.filter((s) => options.away?.(s) ?? false);
+  const listed = await list(ordered.filter((s) => !away.includes(s)));
+  if (away.length > 0 && new Set(listed.flat().map((c) => c.shareNumber)).size < k) {
+    listed.push(...(await list(away)));
+  }
   // Round-robin over servers in permuted order, so one wave spreads over many servers.
   const queue: Candidate[] = [];
   for (let i = 0; listed.some((l) => i < l.length); i++) {

@@ -302,7 +302,11 @@ export class MutableClient {
     }
     if (cap.kind === 'immutable') {
       return this.measure(async () => ({
-        plaintext: (await readImmutable(cap, this.servers)).plaintext,
+        plaintext: (
+          await readImmutable(cap, this.servers, {
+            away: this.health && ((s) => this.health!.isAway(s)),
+          })
+        ).plaintext,
         seqnum: 0,
         version: { seqnum: 0, rootHash: new Uint8Array(32) },
         fromCache: false,
