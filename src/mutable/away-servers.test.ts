@@ -35,14 +35,15 @@ async function newClient(
   health: ServerHealth | undefined,
   happy = 3,
   only?: number[],
+  noCache = false,
 ): Promise<{ client: MutableClient; http: HttpStorageClient[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'slotfs-away-'));
-  const cache = await ClientCache.open(join(dir, 'cache'));
+  const cache = noCache ? undefined : await ClientCache.open(join(dir, 'cache'));
   const all = grid.clients(800);
   const http = only ? all.filter((_, i) => only.includes(i)) : all;
   cleanups.push(() => Promise.all(all.map((s) => s.close())).then(() => undefined));
   cleanups.push(async () => {
-    await cache.close();
+    await cache?.close();
     await Promise.all(http.map((s) => s.close()));
     await health?.settled();
     await rm(dir, { recursive: true, force: true });
@@ -84,6 +85,11 @@ test.serial('after one wait, later writes do not ask the away servers', async (t
   t.deepEqual(asked(other.cost, away), [], 'create');
   const dirLike = await client.modify(other.cap, (old) => text(`${str(old)}+`));
   t.deepEqual(asked(dirLike.cost, away), [], 'modify');
+  // Reading what it wrote: confirmed by the three servers left, the away ones not waited for.
+  const again = await client.retrieve(cap);
+  t.true(again.fromCache);
+  t.is(str(again.plaintext), 'v6');
+  t.deepEqual(asked(again.cost, away), [], 'retrieve');
   // A client with no memory of the file reads the latest from the three left.
   const fresh = await newClient(undefined);
   t.is(str((await fresh.client.retrieve(cap)).plaintext), 'v6');
@@ -117,6 +123,8 @@ test.serial(
   async (t) => {
     const health = new ServerHealth({ initialBackoffMs: 60_000 });
     const reader = await newClient(health);
+    // A second reader of the same process (same health record) with no memory of the file.
+    const memoryless = await newClient(health, 3, undefined, true);
     const writer = await newClient(undefined);
     const { cap } = await writer.client.create(text('v1'));
     t.is(str((await reader.client.retrieve(cap)).plaintext), 'v1');
@@ -132,11 +140,14 @@ test.serial(
     grid.resume(1);
     const narrow = await newClient(undefined, 2, [0, 1]);
     await narrow.client.update(cap, text('v2'));
-    // Still "away" to the reader, but k+ε answers are not in without them: it asks them.
+    // Still "away" in the record; a reader with no memory hears from three servers, fewer
+    // than k+ε, so it asks them too and finds version 2.
     t.true(away.every((n) => health.record(n)!.awayUntil !== null));
-    const got = await reader.client.retrieve(cap);
+    const got = await memoryless.client.retrieve(cap);
     t.is(str(got.plaintext), 'v2');
-    // And they answered, so they are back at once.
+    t.deepEqual(asked(got.cost, away).sort(), away.sort());
+    // They answered, so they are back at once, and the reader with memory finds it too.
     t.true(away.every((n) => health.record(n)!.awayUntil === null));
+    t.is(str((await reader.client.retrieve(cap)).plaintext), 'v2');
   },
 );

@@ -875,12 +875,17 @@ export class MutableClient {
     const state = await this.cachedState(ctx);
     if (!state) return undefined;
     const hint = (await this.cache!.servermapHint(ctx.keys.storageIndex))!;
-    // Servers away lately last: a check that waits for them is no cheaper than a read.
-    const targets = [...this.hinted(ctx, hint)].sort(
-      ([a], [b]) => Number(ctx.away(a)) - Number(ctx.away(b)),
-    );
+    // This client verified the cached version itself (it is at least the rollback guard's
+    // seqnum), so the k+ε checks only look for a newer one. Servers away lately cannot
+    // show one without being waited for: they are not counted while k+ε or at least k
+    // other servers confirm; they are asked again once they answer a probe.
+    const away = new Set(ctx.permuted.filter((s) => ctx.away(s)));
+    const present = this.servers.length - away.size;
+    const planAround = away.size > 0 && present >= hint.k;
+    const targets = [...this.hinted(ctx, hint)].filter(([s]) => !planAround || !away.has(s));
+    const need = Math.min(hint.k + this.epsilon, planAround ? present : this.servers.length);
     const want = Math.min(hint.k + this.epsilon, targets.length);
-    if (want < Math.min(hint.k + this.epsilon, this.servers.length)) return undefined;
+    if (want < need) return undefined;
     const answers = await Promise.all(
       targets.slice(0, want).map(async ([server, numbers]) => {
         try {
@@ -979,7 +984,13 @@ export class MutableClient {
     if (new Set([...hinted.values()].flat()).size < hint.n) return undefined;
     const home = this.home ?? reachable[0];
     const doubled = [...hinted].some(([s, numbers]) => s !== home && numbers.length > 1);
-    if (doubled && this.servers.some((s) => !hinted.has(s) && !away.has(s))) return undefined;
+    const unused = this.servers.some((s) => !hinted.has(s) && !away.has(s));
+    if (doubled && unused) return undefined;
+    // A server that was away when the hint was made and answers again: the cold path
+    // overwrites its old shares or moves surplus ones to it, so it is used again.
+    if (this.health && unused && hinted.size < Math.min(hint.n, this.servers.length)) {
+      return undefined;
+    }
     try {
       const result = await publishVersion({
         ctx,
