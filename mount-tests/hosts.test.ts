@@ -212,7 +212,9 @@ htest(
       120_000,
     );
     t.is(first.code, 0, `${first.stderr}\nmount output:\n${m.output}`);
+    t.log(`mkdir, the first file and its fsync: ${Date.now() - started} ms`);
     const before = await requestsByServer(mnt);
+    const rested = Date.now();
     const rest = await sh(
       files
         .slice(1)
@@ -222,6 +224,7 @@ htest(
       {},
       600_000,
     );
+    t.log(`19 more files, each fsynced: ${Date.now() - rested} ms`);
     t.log(`mkdir + 20 files, each fsynced, with 2 of 5 servers away: ${Date.now() - started} ms`);
     t.is(rest.code, 0, `${rest.stderr}\nmount output:\n${m.output}`);
     const after = await requestsByServer(mnt);
@@ -232,6 +235,7 @@ htest(
     for (const s of grid.servers.filter((x) => !away.includes(x.entry.name))) {
       t.true(sent(s.entry.name) >= 38, `${s.entry.name}: ${sent(s.entry.name)} requests`);
     }
+    t.log(`requests meanwhile: ${[...after.keys()].map((n) => `${n} ${sent(n)}`).join(', ')}`);
     for (const name of away) {
       t.true(sent(name) < 15, `${name}: ${sent(name)} requests while away`);
       t.true(after.get(name)!.away, `${name} not shown as away`);
