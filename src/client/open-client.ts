@@ -91,8 +91,9 @@ export async function openClient(
     keyPool,
     async close() {
       await keyPool.close();
-      await health.settled();
+      // Closing the connections ends any probe still waiting for an away server.
       await Promise.allSettled(servers.map((s) => s.close()));
+      await health.settled();
       await cache.close();
     },
   };
