@@ -85,6 +85,10 @@ export async function updateServermap(
     queue.unshift(...queue.splice(queue.indexOf(home), 1));
   const writeLimit = options.mode === 'check' ? Infinity : options.N + options.epsilon;
   let inFlight = 0;
+  /** Servers asked that have not answered yet. */
+  const pending = new Set<StorageClient>();
+  /** In 'write' mode: a server that became away while asked is not waited for either. */
+  const givenUp = (s: StorageClient) => options.mode === 'write' && ctx.away(s);
   let settled = false;
   let keyFromPreferred = false;
 
@@ -96,7 +100,8 @@ export async function updateServermap(
     if (options.mode === 'check') return Math.min(writeLimit, available);
     // A writer does not wait for away servers it has not asked yet, as long as the others
     // can reach what a publish needs: the map is as good as with them timing out.
-    const excused = queue.filter((s) => away.has(s)).length;
+    const excused =
+      queue.filter((s) => away.has(s)).length + [...pending].filter(givenUp).length;
     const floor = Math.min(options.required ?? k, available);
     return Math.min(writeLimit, Math.max(available - excused, floor));
   };
@@ -163,8 +168,9 @@ export async function updateServermap(
     const pump = () => {
       if (settled) return;
       // A reader stops as soon as the map is conclusive (stragglers are ignored); a writer
-      // waits for every query it started, since it will write to those servers.
-      if (done() && (!writer || inFlight === 0)) {
+      // waits for every query it started, since it will write to those servers — except
+      // those to servers found away meanwhile (it will not write there: as a timeout).
+      if (done() && (!writer || [...pending].every(givenUp))) {
         settled = true;
         return resolve();
       }
@@ -174,8 +180,10 @@ export async function updateServermap(
       while (queue.length > 0 && map.answeredCount + inFlight < target) {
         const server = queue.shift()!;
         inFlight++;
+        pending.add(server);
         void query(server, ctx.permuted.indexOf(server)).finally(() => {
           inFlight--;
+          pending.delete(server);
           pump();
         });
       }
