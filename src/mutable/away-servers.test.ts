@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientCache } from '../cache/client-cache.js';
+import { FaultyStorageClient } from '../grid/faults/index.js';
 import { ServerHealth } from '../grid/server-health.js';
 import type { HttpStorageClient } from '../grid/http-client.js';
 import { MutableClient, newLeaseSecret } from './mutable-client.js';
@@ -151,3 +152,60 @@ test.serial(
     t.is(str((await reader.client.retrieve(cap)).plaintext), 'v2');
   },
 );
+
+test.serial('a writer stops waiting for a server found away while its query is out', async (t) => {
+  t.timeout(120_000); // failing, it would wait for the held server forever
+  const health = new ServerHealth({ initialBackoffMs: 60_000 });
+  const http = grid.clients(5000);
+  cleanups.push(async () => {
+    await Promise.all(http.map((s) => s.close()));
+    await health.settled();
+  });
+  const faulty = http.map((s) => new FaultyStorageClient(s));
+  const { cap } = await new MutableClient({
+    servers: faulty,
+    leaseSecret: newLeaseSecret(),
+    k: 3,
+    N: 5,
+    happy: 3,
+  }).create(text('v1'));
+  // A writer with no cache: its servermap asks all five. Server 0's query hangs; server
+  // 1's is held until server 0 has been found away (by "another operation").
+  const hold = () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    return { held, release };
+  };
+  const zero = hold();
+  const one = hold();
+  let zeroAsked!: () => void;
+  const zeroQueried = new Promise<void>((r) => (zeroAsked = r));
+  const isMapQuery = (c: { op: string; writes: unknown[] }) =>
+    c.op === 'readTestWrite' && c.writes.length === 0;
+  faulty[0].gate = async (c) => {
+    if (!isMapQuery(c)) return;
+    zeroAsked();
+    await zero.held;
+  };
+  faulty[1].gate = async (c) => {
+    if (isMapQuery(c)) await one.held;
+  };
+  const writer = new MutableClient({
+    servers: faulty,
+    leaseSecret: newLeaseSecret(),
+    k: 3,
+    N: 5,
+    happy: 3,
+    health,
+  });
+  const update = writer.update(cap, text('v2'));
+  await zeroQueried;
+  health.noteError(faulty[0], { code: 'ERR_SERVER_TIMEOUT' });
+  one.release();
+  // Done with server 0's query still held: nothing was waited for from it.
+  const r = await update;
+  t.is(r.seqnum, 2);
+  zero.release();
+  const fresh = await newClient(undefined);
+  t.is(str((await fresh.client.retrieve(cap)).plaintext), 'v2');
+});
