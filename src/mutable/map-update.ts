@@ -100,8 +100,7 @@ export async function updateServermap(
     if (options.mode === 'check') return Math.min(writeLimit, available);
     // A writer does not wait for away servers it has not asked yet, as long as the others
     // can reach what a publish needs: the map is as good as with them timing out.
-    const excused =
-      queue.filter((s) => away.has(s)).length + [...pending].filter(givenUp).length;
+    const excused = queue.filter((s) => away.has(s)).length + [...pending].filter(givenUp).length;
     const floor = Math.min(options.required ?? k, available);
     return Math.min(writeLimit, Math.max(available - excused, floor));
   };
