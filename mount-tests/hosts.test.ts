@@ -167,7 +167,7 @@ async function heldWrite(
 }
 
 htest('N − k servers partitioned during writes: fsync succeeds and means it', async (t) => {
-  // Each wave of requests waits up to request-ms for the two that are away.
+  // The first requests to the two that are away wait (up to request-ms); later ones plan around them.
   const { m, mnt } = await mountThere('m-nk', { 'op-timeout-ms': 30000 });
   await grid.servers[0].partition();
   await grid.servers[1].partition();
