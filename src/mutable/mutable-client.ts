@@ -55,7 +55,6 @@ import {
   baseCandidates,
   fullyPlaced,
   orderCandidates,
-  safelyPlaced,
   type Candidate,
   type OwnVersion,
 } from './recovery.js';
@@ -475,16 +474,19 @@ export class MutableClient {
           nextBase = base.seqnum;
           checkFileSize(next.length);
           const summary = base.candidate?.summary;
+          // Unchanged (our change is in already, e.g. in our own attempt that collided on
+          // one server): return only if that version holds every share number — happiness
+          // alone would leave the colliding server on an older version for good.
           if (
             equalBytes(next, base.plaintext) &&
             summary &&
-            safelyPlaced(map, summary, this.required(summary.N))
+            fullyPlaced(map, summary, this.required(summary.N))
           ) {
             const { plaintext, seqnum, version, fromCache } = base;
             return { plaintext, seqnum, version, fromCache, attempts: attempt };
           }
-          // Unchanged but not safely placed (a collision left several versions): publish
-          // it anyway so that the grid converges.
+          // Unchanged but not fully placed (a collision left several versions, or cut a
+          // publish short): publish it anyway so that the grid converges.
           params = base.candidate ?? params;
           const result = await this.publishOver(ctx, map, signingKeys, next, params);
           return {
