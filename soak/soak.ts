@@ -1,0 +1,319 @@
+// The soak (issue 14): writers in processes of their own — mounts written with dd and
+// fsync, and `slotfs put` — against a grid while a seeded schedule kills, stalls and
+// partitions servers and kills clients. Each trial is one round of that, after which
+// every fault is healed, the writers pause, and a fresh client (new client directory, new
+// mount) checks every acknowledged write (ledger.ts says how it is judged).
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openClient } from '../src/client/open-client.js';
+import type { ClientConfig, SoakGrid } from './grid.js';
+import { Ledger, summaryLine, type FileVerdict } from './ledger.js';
+import { planRound, prng, type FaultEvent } from './schedule.js';
+import { MountWriter, PutWriter, finished, sha256 } from './writers.js';
+
+export interface SoakOptions {
+  minutes: number;
+  seed: number;
+  /** Opens the grid the soak runs on (in `work`). */
+  grid: (work: string) => Promise<SoakGrid>;
+  mounts?: number;
+  puts?: number;
+  /** Files each writer keeps writing. */
+  files?: number;
+  /** Length of one trial's fault period. */
+  roundSeconds?: number;
+  /** Most servers faulty at once (default 3 = N − happiness). */
+  maxDown?: number;
+  log?: (line: string) => void;
+}
+
+export interface SoakReport {
+  grid: string;
+  trials: number;
+  attempts: number;
+  acknowledged: number;
+  lost: number;
+  rolledBack: number;
+  /** Every bad verdict, from whichever check found it. */
+  bad: Array<FileVerdict & { trial: number }>;
+  faults: Record<string, number>;
+  line: string;
+}
+
+export const CLIENT_CONFIG: ClientConfig = {
+  timeouts: { 'connect-ms': 2000, 'request-ms': 5000 },
+  mount: {
+    'dir-cache-ms': 1000,
+    'attr-cache-ms': 1000,
+    'kernel-cache-ms': 200,
+    'write-back-ms': 200,
+    'op-timeout-ms': 60_000,
+  },
+};
+
+export async function runSoak(options: SoakOptions): Promise<SoakReport> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const mountCount = options.mounts ?? 2;
+  const putCount = options.puts ?? 2;
+  const files = options.files ?? 4;
+  const deadline = Date.now() + options.minutes * 60_000;
+  const work = await mkdtemp(join(tmpdir(), 'slotfs-soak-'));
+  const ledger = new Ledger();
+  const schedule = prng(options.seed);
+  const faults: Record<string, number> = {};
+  const bad: SoakReport['bad'] = [];
+  const mounts: MountWriter[] = [];
+  const puts: PutWriter[] = [];
+  let grid: SoakGrid | undefined;
+  let trials = 0;
+  try {
+    grid = await options.grid(work);
+    log(`soak: seed ${options.seed}, ${options.minutes} min on the ${grid.description}`);
+    const g = grid;
+    // Mounts share one root, each writing in a folder of its own.
+    for (let i = 0; i < mountCount; i++) {
+      const dir = await g.clientDir(`client-m${i}`, CLIENT_CONFIG);
+      if (i > 0) await copyFile(rootCapFile(mounts[0].clientDir), rootCapFile(dir));
+      const w = new MountWriter(
+        `m${i}`,
+        g,
+        ledger,
+        prng(options.seed + 1000 * (i + 1)),
+        join(work, `work-m${i}`),
+        files,
+        dir,
+        join(work, `mnt-m${i}`),
+        `m${i}`,
+      );
+      await w.start();
+      mounts.push(w);
+      const made = await finished(
+        g.spawn('mkdir', ['-p', join(w.mountpoint, w.folder)], { stdio: 'pipe' }),
+        120_000,
+      );
+      if (made.code !== 0) throw new Error(`mkdir in mount m${i} failed: ${made.output}`);
+    }
+    for (let i = 0; i < putCount; i++) {
+      const dir = await g.clientDir(`client-p${i}`, CLIENT_CONFIG);
+      puts.push(
+        new PutWriter(
+          `p${i}`,
+          g,
+          ledger,
+          prng(options.seed + 1000 * (mountCount + i + 1)),
+          join(work, `work-p${i}`),
+          files,
+          dir,
+        ),
+      );
+    }
+    const writers = [...mounts, ...puts];
+    const roundMs = (options.roundSeconds ?? 90) * 1000;
+    do {
+      trials++;
+      const activeMs = Math.max(10_000, Math.min(roundMs, deadline - Date.now() - 15_000));
+      const plan = planRound(schedule, {
+        servers: g.servers.length,
+        mounts: mountCount,
+        puts: putCount,
+        activeMs,
+        maxDown: options.maxDown ?? 3,
+        serverFaults: g.faults,
+      });
+      for (const w of writers) w.resume();
+      await playRound(g, plan, mounts, puts, faults, log);
+      for (const w of writers) await w.pause();
+      const verdicts = await check(g, work, trials, ledger, mounts, puts);
+      const found = verdicts.filter((v) => v.verdict !== 'ok');
+      bad.push(...found.map((v) => ({ ...v, trial: trials })));
+      log(
+        `trial ${trials}: ${plan.length} faults (${describeFaults(plan)}); ${ledger.acknowledgedWrites} of ${ledger.attempts} writes acknowledged so far; checked ${verdicts.length} files: ${found.length === 0 ? 'all as acknowledged' : found.map((v) => `${v.file} ${v.verdict} (${v.detail})`).join('; ')}`,
+      );
+    } while (Date.now() < deadline - 20_000);
+    for (const w of writers) {
+      log(
+        `${w.name}: ${w.stats.attempts} attempts, ${w.stats.acknowledged} acknowledged, ${w.stats.failed} failed, ${w.stats.crashes} crashes${w.stats.acknowledged === 0 && w.lastErrors.length ? `; last error: ${w.lastErrors.at(-1)}` : ''}`,
+      );
+    }
+  } finally {
+    await Promise.allSettled([...mounts, ...puts].map((w) => w.close()));
+    await grid?.close().catch(() => undefined);
+    await rm(work, { recursive: true, force: true }).catch(() => undefined);
+  }
+  // A file judged bad in several checks counts once.
+  const distinct = (verdict: string) =>
+    new Set(
+      bad.filter((b) => b.verdict === verdict).map((b) => `${b.file}@${b.latestAcknowledged}`),
+    ).size;
+  const lost = distinct('lost');
+  const rolledBack = distinct('rolled back');
+  const report = {
+    grid: grid?.description ?? 'none',
+    trials,
+    attempts: ledger.attempts,
+    acknowledged: ledger.acknowledgedWrites,
+    lost,
+    rolledBack,
+    bad,
+    faults,
+    line: summaryLine(trials, ledger.acknowledgedWrites, lost, rolledBack),
+  };
+  return report;
+}
+
+const rootCapFile = (clientDir: string) => join(clientDir, 'private', 'root.cap');
+
+function describeFaults(plan: FaultEvent[]): string {
+  const counts = new Map<string, number>();
+  for (const e of plan) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+}
+
+/** Carries out one round's plan; resolves when every fault is healed. */
+async function playRound(
+  grid: SoakGrid,
+  plan: FaultEvent[],
+  mounts: MountWriter[],
+  puts: PutWriter[],
+  counts: Record<string, number>,
+  log: (line: string) => void,
+): Promise<void> {
+  const started = Date.now();
+  const pending: Promise<void>[] = [];
+  const errors: unknown[] = [];
+  // Handled at once: a failure must not become an unhandled rejection mid-round.
+  const track = (p: Promise<void>) =>
+    pending.push(p.catch((err: unknown) => void errors.push(err)));
+  let variant = 0;
+  for (const event of plan) {
+    const wait = started + event.atMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    counts[event.kind] = (counts[event.kind] ?? 0) + 1;
+    if ('writer' in event) {
+      track(
+        event.kind === 'kill-mount'
+          ? mounts[event.writer].crash()
+          : puts[event.writer - mounts.length].crash(),
+      );
+      continue;
+    }
+    const server = grid.servers[event.server];
+    const [fault, heal] =
+      event.kind === 'kill'
+        ? [() => server.kill(), () => server.restart()]
+        : event.kind === 'stall'
+          ? [() => server.stall(variant++), () => server.unstall()]
+          : [() => server.partition(), () => server.heal()];
+    track(
+      (async () => {
+        await fault();
+        await sleep(event.forMs);
+        // Healing must not fail: try again until the server is back.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await heal();
+          } catch (err) {
+            if (attempt >= 12) throw err;
+            log(`${server.name}: healing after ${event.kind} failed (${String(err)}); again`);
+            await sleep(2000 * attempt);
+          }
+        }
+      })(),
+    );
+  }
+  const end = plan.reduce((m, e) => Math.max(m, e.atMs + ('forMs' in e ? e.forMs : 0)), 0);
+  // Every fault is healed (or has failed for good) before the round ends.
+  await Promise.all(pending);
+  if (errors.length > 0) throw errors[0];
+  const rest = started + end - Date.now();
+  if (rest > 0) await sleep(rest);
+}
+
+/** Reads every file with an acknowledged write through a fresh client and judges it. */
+async function check(
+  grid: SoakGrid,
+  work: string,
+  trial: number,
+  ledger: Ledger,
+  mounts: MountWriter[],
+  puts: PutWriter[],
+): Promise<FileVerdict[]> {
+  const wanted = new Set(ledger.checkedFiles());
+  const verdicts: FileVerdict[] = [];
+  if (mounts.length > 0) {
+    const dir = await grid.clientDir(`verify-${trial}`, CLIENT_CONFIG);
+    await copyFile(rootCapFile(mounts[0].clientDir), rootCapFile(dir));
+    const reader = new MountWriter(
+      'verify',
+      grid,
+      ledger,
+      Math.random,
+      join(work, `verify-${trial}-work`),
+      0,
+      dir,
+      join(work, `mnt-verify-${trial}`),
+      '',
+    );
+    await reader.start();
+    try {
+      for (const w of mounts) {
+        for (let i = 0; i < 1000; i++) {
+          const file = w.fileId(i);
+          if (!wanted.has(file)) continue;
+          const path = join(reader.mountpoint, w.folder, `f${i}`);
+          verdicts.push(judged(ledger, file, await readHash(() => readFile(path))));
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+  if (puts.length > 0) {
+    const dir = await grid.clientDir(`verify-${trial}-get`, CLIENT_CONFIG);
+    const opened = await openClient(dir, { keyPoolSize: 0 });
+    try {
+      await opened.client.connect();
+      for (const w of puts) {
+        for (const [i, cap] of w.caps.entries()) {
+          const file = w.fileId(i);
+          if (!cap || !wanted.has(file)) continue;
+          const read = () => opened.client.retrieve(cap).then((r) => r.plaintext);
+          verdicts.push(judged(ledger, file, await readHash(read)));
+        }
+      }
+    } finally {
+      await opened.close();
+    }
+  }
+  return verdicts;
+}
+
+/**
+ * The hash of what `read` returns, or why there is none. A read that fails other than with
+ * "no such file" (a server just back, a timeout) is tried again before it counts.
+ */
+async function readHash(
+  read: () => Promise<Uint8Array>,
+): Promise<{ hash?: string; error?: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { hash: sha256(await read()) };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'ENOENT' || attempt >= 4)
+        return { error: `${e.code ?? e.name}: ${e.message}` };
+      await sleep(2000 * attempt);
+    }
+  }
+}
+
+function judged(
+  ledger: Ledger,
+  file: string,
+  read: { hash?: string; error?: string },
+): FileVerdict {
+  const v = ledger.judge(file, read.hash);
+  return read.error ? { ...v, detail: `${v.detail}; read failed: ${read.error}` } : v;
+}
