@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Ledger, summaryLine } from './ledger.js';
+import { EMPTY_HASH, Ledger, summaryLine } from './ledger.js';
 import { planRound, prng } from './schedule.js';
 
 test('the newest acknowledged write, or a later unacknowledged one, is ok; older is rolled back; anything else lost', (t) => {
@@ -18,6 +18,13 @@ test('the newest acknowledged write, or a later unacknowledged one, is ok; older
   t.is(ledger.judge('f', 'b').verdict, 'rolled back');
   t.is(ledger.judge('f', 'x').verdict, 'lost');
   t.regex(ledger.judge('f', undefined).detail, /missing; attempt 2 was acknowledged/);
+  // Empty is a state only of a later write that empties the file first.
+  t.is(ledger.judge('f', EMPTY_HASH).verdict, 'lost');
+  ledger.begin('f', 'e', { truncates: true });
+  t.is(ledger.judge('f', EMPTY_HASH).verdict, 'ok');
+  const e = ledger.begin('f', 'e2', { truncates: true });
+  ledger.acknowledge('f', e);
+  t.is(ledger.judge('f', EMPTY_HASH).verdict, 'lost');
   // A file never acknowledged is not checked.
   ledger.begin('g', 'y');
   t.deepEqual(ledger.checkedFiles(), ['f']);

@@ -14,7 +14,12 @@ export type Verdict = 'ok' | 'rolled back' | 'lost';
 export interface Attempt {
   hash: string;
   acknowledged: boolean;
+  /** The write empties the file first (open with O_TRUNC), so "empty" is a state of it. */
+  truncates: boolean;
 }
+
+/** SHA-256 of no bytes: what an emptied file hashes to. */
+export const EMPTY_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export interface FileVerdict {
   file: string;
@@ -29,9 +34,9 @@ export class Ledger {
   private readonly files = new Map<string, Attempt[]>();
 
   /** Records an attempt about to start; returns its index for acknowledge(). */
-  begin(file: string, hash: string): number {
+  begin(file: string, hash: string, options: { truncates?: boolean } = {}): number {
     const list = this.files.get(file) ?? [];
-    list.push({ hash, acknowledged: false });
+    list.push({ hash, acknowledged: false, truncates: options.truncates ?? false });
     this.files.set(file, list);
     return list.length - 1;
   }
@@ -70,13 +75,19 @@ export class Ledger {
     });
     const at = found === undefined ? -1 : lastIndexOf(list, found);
     const base = { file, latestAcknowledged: latest, found: at };
+    const history = list.map((a, i) => `${i}${a.acknowledged ? '✓' : '✗'}`).join(' ');
     if (latest < 0) return { ...base, verdict: 'ok', detail: 'nothing acknowledged' };
     if (at >= latest) return { ...base, verdict: 'ok', detail: `attempt ${at}` };
+    // Emptied by a later write that was cut short (never acknowledged): a state it passed.
+    const emptied = list.findIndex((a, i) => i > latest && a.truncates);
+    if (found === EMPTY_HASH && emptied >= 0) {
+      return { ...base, verdict: 'ok', detail: `emptied by attempt ${emptied}, not acknowledged` };
+    }
     if (at >= 0) {
       return {
         ...base,
         verdict: 'rolled back',
-        detail: `read attempt ${at}, but attempt ${latest} was acknowledged`,
+        detail: `read attempt ${at}, but attempt ${latest} was acknowledged (attempts ${history})`,
       };
     }
     return {
@@ -84,8 +95,8 @@ export class Ledger {
       verdict: 'lost',
       detail:
         found === undefined
-          ? `missing; attempt ${latest} was acknowledged`
-          : `content ${found.slice(0, 12)}… was never written; attempt ${latest} was acknowledged`,
+          ? `missing; attempt ${latest} was acknowledged (attempts ${history})`
+          : `content ${found.slice(0, 12)}… was never written; attempt ${latest} was acknowledged (attempts ${history})`,
     };
   }
 }

@@ -132,9 +132,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         `trial ${trials}: ${plan.length} faults (${describeFaults(plan)}); ${ledger.acknowledgedWrites} of ${ledger.attempts} writes acknowledged so far; checked ${verdicts.length} files: ${found.length === 0 ? 'all as acknowledged' : found.map((v) => `${v.file} ${v.verdict} (${v.detail})`).join('; ')}`,
       );
     } while (Date.now() < deadline - 20_000);
+    // Last, with every writer gone (mounts unmounted, their journals published): once more.
+    await Promise.all(writers.map((w) => w.close()));
+    const verdicts = await check(g, work, trials + 1, ledger, mounts, puts);
+    const found = verdicts.filter((v) => v.verdict !== 'ok');
+    bad.push(...found.map((v) => ({ ...v, trial: trials })));
+    log(
+      `after the writers stopped: checked ${verdicts.length} files: ${found.length === 0 ? 'all as acknowledged' : found.map((v) => `${v.file} ${v.verdict}`).join('; ')}`,
+    );
     for (const w of writers) {
       log(
-        `${w.name}: ${w.stats.attempts} attempts, ${w.stats.acknowledged} acknowledged, ${w.stats.failed} failed, ${w.stats.crashes} crashes${w.stats.acknowledged === 0 && w.lastErrors.length ? `; last error: ${w.lastErrors.at(-1)}` : ''}`,
+        `${w.name}: ${w.stats.attempts} attempts, ${w.stats.acknowledged} acknowledged, ${w.stats.failed} failed, ${w.stats.crashes} crashes${w.lastErrors.length ? `; last failure: ${w.lastErrors.at(-1)!.replace(/\s+/g, ' ')}` : ''}`,
       );
     }
   } finally {

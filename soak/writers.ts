@@ -158,7 +158,8 @@ export class MountWriter extends Writer {
     const data = contentFor(this.random, `${this.name} ${file} #${this.written++}`);
     const source = join(this.work, 'next');
     await writeFile(source, data);
-    const index = this.ledger.begin(file, sha256(data));
+    // dd opens with O_TRUNC: until its data arrives the file is empty.
+    const index = this.ledger.begin(file, sha256(data), { truncates: true });
     this.stats.attempts++;
     const target = join(this.mountpoint, this.folder, `f${i}`);
     const r = await finished(
