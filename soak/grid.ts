@@ -4,6 +4,7 @@
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startHostsGrid, type LinkSettings } from '../src/grid/hosts/hosts-grid.js';
 import { TestGrid } from '../src/mutable/test-support/test-grid.js';
 import { spawnOwned } from '../src/storage/test-support/owned-process.js';
 import type { ServerFault } from './schedule.js';
@@ -86,5 +87,35 @@ export async function loopbackGrid(servers: number, root: string): Promise<SoakG
     clientDir: (name, config) => writeClientDir(join(root, name), serversFile, config),
     spawn: (command, args, options) => spawnOwned(command, args, options),
     close: () => grid.stop(),
+  };
+}
+
+/**
+ * The multi-host grid (src/grid/hosts): each server in a network namespace of its own
+ * behind a delay proxy playing `link`; the clients in the root namespace. Stalls alternate
+ * between SIGSTOP of the server and a proxy that accepts and never answers.
+ */
+export async function hostsGrid(servers: number, link: LinkSettings): Promise<SoakGrid> {
+  const grid = await startHostsGrid({ servers, link });
+  const linkText = `${link.delayMs ?? 0} ± ${link.jitterMs ?? 0} ms each way`;
+  return {
+    description: `multi-host grid (${servers} servers, each in a network namespace of its own behind a delay proxy, ${linkText}; faults: kill -9, SIGSTOP or proxy stall, link down)`,
+    faults: ['kill', 'stall', 'partition'],
+    servers: grid.servers.map((s) => ({
+      name: `server-${s.index}`,
+      kill: () => s.kill(),
+      restart: () => s.restart(),
+      stall: (variant) => (variant % 2 === 0 ? s.stop() : s.setLink({ ...link, stall: true })),
+      unstall: async () => {
+        await s.resume();
+        await s.setLink(link);
+      },
+      partition: () => s.partition(),
+      heal: () => s.heal(),
+    })),
+    clientDir: (_name, config) =>
+      grid.clientDir({ format: 'ed25519', timeouts: config.timeouts, mount: config.mount }),
+    spawn: (command, args, options) => grid.run(command, args, options),
+    close: () => grid.close(),
   };
 }

@@ -1,8 +1,12 @@
 // Which grid the soak runs on: the multi-host grid where network namespaces can be made
 // (root, `ip netns`), else — with `auto` — the loopback grid, saying why.
-import { loopbackGrid, type SoakGrid } from './grid.js';
+import { hostsAvailable } from '../src/grid/hosts/hosts-grid.js';
+import { hostsGrid, loopbackGrid, type SoakGrid } from './grid.js';
 
 export type GridChoice = 'auto' | 'hosts' | 'loopback';
+
+/** The link every server of the multi-host grid gets: a LAN a few milliseconds away. */
+export const SOAK_LINK = { delayMs: 5, jitterMs: 3 };
 
 export async function openSoakGrid(
   choice: GridChoice,
@@ -11,8 +15,11 @@ export async function openSoakGrid(
   log: (line: string) => void,
 ): Promise<SoakGrid> {
   if (choice === 'loopback') return loopbackGrid(servers, work);
-  const why = 'the multi-host grid is not merged yet';
-  if (choice === 'hosts') throw new Error(`soak: cannot use the multi-host grid: ${why}`);
-  log(`soak: multi-host grid unavailable (${why}); running on the loopback grid`);
+  const available = await hostsAvailable();
+  if (available.ok) return hostsGrid(servers, SOAK_LINK);
+  if (choice === 'hosts') {
+    throw new Error(`soak: cannot use the multi-host grid: ${available.reason}`);
+  }
+  log(`soak: multi-host grid unavailable (${available.reason}); running on the loopback grid`);
   return loopbackGrid(servers, work);
 }

@@ -58,7 +58,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const mountCount = options.mounts ?? 2;
   const putCount = options.puts ?? 2;
   const files = options.files ?? 4;
-  const deadline = Date.now() + options.minutes * 60_000;
   const work = await mkdtemp(join(tmpdir(), 'slotfs-soak-'));
   const ledger = new Ledger();
   const schedule = prng(options.seed);
@@ -111,9 +110,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     const writers = [...mounts, ...puts];
     const roundMs = (options.roundSeconds ?? 90) * 1000;
+    // `minutes` of writes under faults, counted from here; each trial's check comes on top.
+    const deadline = Date.now() + options.minutes * 60_000;
     do {
       trials++;
-      const activeMs = Math.max(10_000, Math.min(roundMs, deadline - Date.now() - 15_000));
+      const activeMs = Math.max(10_000, Math.min(roundMs, deadline - Date.now()));
       const plan = planRound(schedule, {
         servers: g.servers.length,
         mounts: mountCount,
@@ -131,7 +132,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       log(
         `trial ${trials}: ${plan.length} faults (${describeFaults(plan)}); ${ledger.acknowledgedWrites} of ${ledger.attempts} writes acknowledged so far; checked ${verdicts.length} files: ${found.length === 0 ? 'all as acknowledged' : found.map((v) => `${v.file} ${v.verdict} (${v.detail})`).join('; ')}`,
       );
-    } while (Date.now() < deadline - 20_000);
+    } while (deadline - Date.now() > 10_000);
     // Last, with every writer gone (mounts unmounted, their journals published): once more.
     await Promise.all(writers.map((w) => w.close()));
     const verdicts = await check(g, work, trials + 1, ledger, mounts, puts);
