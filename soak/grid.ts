@@ -104,7 +104,9 @@ export async function hostsGrid(servers: number, link: LinkSettings): Promise<So
     servers: grid.servers.map((s) => ({
       name: `server-${s.index}`,
       kill: () => s.kill(),
-      restart: () => s.restart(),
+      restart: async () => {
+        if (!s.running) await s.restart();
+      },
       stall: (variant) => (variant % 2 === 0 ? s.stop() : s.setLink({ ...link, stall: true })),
       unstall: async () => {
         await s.resume();

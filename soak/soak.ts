@@ -196,6 +196,7 @@ async function playRound(
   const track = (p: Promise<void>) =>
     pending.push(p.catch((err: unknown) => void errors.push(err)));
   let variant = 0;
+  const healing = new Set<number>();
   for (const event of plan) {
     const wait = started + event.atMs - Date.now();
     if (wait > 0) await sleep(wait);
@@ -209,6 +210,13 @@ async function playRound(
       continue;
     }
     const server = grid.servers[event.server];
+    // A server still coming back from its last fault (a slow restart) is left alone.
+    if (healing.has(event.server)) {
+      counts[event.kind]--;
+      counts.skipped = (counts.skipped ?? 0) + 1;
+      continue;
+    }
+    healing.add(event.server);
     const [fault, heal] =
       event.kind === 'kill'
         ? [() => server.kill(), () => server.restart()]
@@ -217,12 +225,18 @@ async function playRound(
           : [() => server.partition(), () => server.heal()];
     track(
       (async () => {
-        await fault();
+        try {
+          await fault();
+        } catch (err) {
+          log(`${server.name}: ${event.kind} failed (${String(err)}); healing anyway`);
+        }
         await sleep(event.forMs);
         // Healing must not fail: try again until the server is back.
         for (let attempt = 1; ; attempt++) {
           try {
-            return await heal();
+            await heal();
+            healing.delete(event.server);
+            return;
           } catch (err) {
             if (attempt >= 12) throw err;
             log(`${server.name}: healing after ${event.kind} failed (${String(err)}); again`);
