@@ -198,7 +198,8 @@ export class MountWriter extends Writer {
     await this.crashing?.catch(() => undefined);
     if (this.mount && this.mount.exitCode === null && this.mount.signalCode === null) {
       this.mount.kill('SIGTERM');
-      const done = await Promise.race([this.mountExit, sleep(120_000).then(() => undefined)]);
+      const limit = sleep(120_000, undefined, { ref: false }).then(() => undefined);
+      const done = await Promise.race([this.mountExit, limit]);
       if (!done) this.mount.kill('SIGKILL');
       await this.mountExit;
     }
