@@ -129,6 +129,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const verdicts = await check(g, work, trials, ledger, mounts, puts);
       const found = verdicts.filter((v) => v.verdict !== 'ok');
       bad.push(...found.map((v) => ({ ...v, trial: trials })));
+      for (const v of found) explain(v, mounts, log);
       log(
         `trial ${trials}: ${plan.length} faults (${describeFaults(plan)}); ${ledger.acknowledgedWrites} of ${ledger.attempts} writes acknowledged so far; checked ${verdicts.length} files: ${found.length === 0 ? 'all as acknowledged' : found.map((v) => `${v.file} ${v.verdict} (${v.detail})`).join('; ')}`,
       );
@@ -170,6 +171,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     line: summaryLine(trials, ledger.acknowledgedWrites, lost, rolledBack),
   };
   return report;
+}
+
+/** For a bad verdict on a mount's file: what that mount said about it, and what the soak did. */
+function explain(v: FileVerdict, mounts: MountWriter[], log: (line: string) => void): void {
+  const [folder, name] = v.file.split('/');
+  const writer = mounts.find((m) => m.folder === folder);
+  if (!writer) return;
+  const lines = writer.log.filter(
+    (l) => l.includes(`${folder}/${name}`) || l.includes('kill -9') || l.includes('mounted at'),
+  );
+  log(`${v.file}: the mount's log (last 40 lines about it):`);
+  for (const l of lines.slice(-40)) log(`  ${l}`);
 }
 
 const rootCapFile = (clientDir: string) => join(clientDir, 'private', 'root.cap');
@@ -265,6 +278,7 @@ async function check(
 ): Promise<FileVerdict[]> {
   const wanted = new Set(ledger.checkedFiles());
   const verdicts: FileVerdict[] = [];
+  const suspects: Array<{ verdict: FileVerdict; entry: Awaited<ReturnType<typeof entryOf>> }> = [];
   if (mounts.length > 0) {
     const dir = await grid.clientDir(`verify-${trial}`, CLIENT_CONFIG);
     await copyFile(rootCapFile(mounts[0].clientDir), rootCapFile(dir));
@@ -286,18 +300,33 @@ async function check(
           const file = w.fileId(i);
           if (!wanted.has(file)) continue;
           const path = join(reader.mountpoint, w.folder, `f${i}`);
-          verdicts.push(judged(ledger, file, await readHash(() => readFile(path))));
+          const verdict = judged(ledger, file, await readHash(() => readFile(path)));
+          verdicts.push(verdict);
+          if (verdict.verdict !== 'ok')
+            suspects.push({ verdict, entry: await entryOf(grid, path) });
         }
       }
     } finally {
       await reader.close();
     }
   }
-  if (puts.length > 0) {
+  if (puts.length > 0 || suspects.length > 0) {
     const dir = await grid.clientDir(`verify-${trial}-get`, CLIENT_CONFIG);
     const opened = await openClient(dir, { keyPoolSize: 0 });
     try {
       await opened.client.connect();
+      // A mount's file read wrong: is it the directory entry or the file itself?
+      for (const { verdict, entry } of suspects) {
+        if (!entry.cap) {
+          verdict.detail += `; entry: ${entry.error}`;
+          continue;
+        }
+        const byCap = await readHash(() =>
+          opened.client.retrieve(entry.cap!).then((r) => r.plaintext),
+        );
+        const asFile = ledger.judge(verdict.file, byCap.hash);
+        verdict.detail += `; its entry says ${entry.size} bytes; its cap holds ${byCap.hash ? `attempt ${asFile.found}` : byCap.error}`;
+      }
       for (const w of puts) {
         for (const [i, cap] of w.caps.entries()) {
           const file = w.fileId(i);
@@ -311,6 +340,22 @@ async function check(
     }
   }
   return verdicts;
+}
+
+/** The cap (xattr user.slotfs.cap) and size a mount shows for `path`. */
+async function entryOf(
+  grid: SoakGrid,
+  path: string,
+): Promise<{ cap?: string; size?: number; error?: string }> {
+  const script =
+    'import os, sys; p = sys.argv[1]; print(os.stat(p).st_size); print(os.getxattr(p, "user.slotfs.cap").decode())';
+  const r = await finished(
+    grid.spawn('python3', ['-c', script, path], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    60_000,
+  );
+  if (r.code !== 0) return { error: r.output.trim().split('\n').at(-1) };
+  const [size, cap] = r.output.trim().split('\n');
+  return { size: Number(size), cap };
 }
 
 /**

@@ -1,7 +1,8 @@
 // The soak's writers, each a loop of writes in processes of their own:
 //  - MountWriter: a `slotfs mount` process; each write is `dd … conv=fsync` into the
-//    mount (an ordinary program: acknowledged when it exits 0, i.e. fsync returned);
-//    crash() is kill -9 of the mount, then a remount that replays its journal.
+//    mount, or a save as editors do it (python3: new file, fsync, rename over the old,
+//    fsync of the folder) — ordinary programs, acknowledged when they exit 0, i.e. after
+//    fsync returned; crash() is kill -9 of the mount, then a remount replaying its journal.
 //  - PutWriter: `slotfs put FILE` (create) or `slotfs put FILE --to CAP` (update), each a
 //    process; acknowledged when it exits 0; crash() is kill -9 of a running put.
 // Each file has one writer, which writes it one attempt at a time, so the ledger knows
@@ -15,6 +16,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { slotfsCommand } from '../src/grid/local-grid.js';
 import type { SoakGrid } from './grid.js';
 import type { Ledger } from './ledger.js';
+
+/** python3 -c: write argv[2] from argv[1], fsync, rename to argv[3], fsync the folder argv[4]. */
+const ATOMIC_SAVE = [
+  'import os, sys',
+  'src, tmp, dst, folder = sys.argv[1:5]',
+  "data = open(src, 'rb').read()",
+  "with open(tmp, 'wb') as f:",
+  '    f.write(data); f.flush(); os.fsync(f.fileno())',
+  'os.rename(tmp, dst)',
+  'd = os.open(folder, os.O_RDONLY); os.fsync(d); os.close(d)',
+].join('\n');
+
+const started = Date.now();
+/** Seconds since the soak started, for log lines. */
+export const elapsed = (): string => `[${((Date.now() - started) / 1000).toFixed(1)}s]`;
 
 export const sha256 = (bytes: Uint8Array): string =>
   createHash('sha256').update(bytes).digest('hex');
@@ -103,6 +119,8 @@ export class MountWriter extends Writer {
   private mountExit?: Promise<Exit>;
   private crashing?: Promise<void>;
   private written = 0;
+  /** Everything the mount printed, over all its runs, with the soak's clock. */
+  readonly log: string[] = [];
 
   constructor(
     name: string,
@@ -135,7 +153,16 @@ export class MountWriter extends Writer {
     );
     const child = this.mount;
     let output = '';
-    const collect = (d: Buffer) => (output += d.toString());
+    const collect = (d: Buffer) => {
+      output += d.toString();
+      this.log.push(
+        ...d
+          .toString()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `${elapsed()} ${l}`),
+      );
+    };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     this.mountExit = new Promise((resolve) =>
@@ -158,25 +185,32 @@ export class MountWriter extends Writer {
     const data = contentFor(this.random, `${this.name} ${file} #${this.written++}`);
     const source = join(this.work, 'next');
     await writeFile(source, data);
-    // dd opens with O_TRUNC: until its data arrives the file is empty.
-    const index = this.ledger.begin(file, sha256(data), { truncates: true });
+    const folder = join(this.mountpoint, this.folder);
+    const target = join(folder, `f${i}`);
+    // Most writes overwrite in place (dd opens with O_TRUNC: until its data arrives the
+    // file is empty); some save as editors do: a new file, fsync, rename over, fsync the
+    // folder — the name never points at an empty file.
+    const save = this.random() < 0.3;
+    const index = this.ledger.begin(file, sha256(data), { truncates: !save });
+    this.log.push(
+      `${elapsed()} soak: ${save ? 'save' : 'dd'} of ${file} attempt ${index} (${data.length} bytes)`,
+    );
     this.stats.attempts++;
-    const target = join(this.mountpoint, this.folder, `f${i}`);
+    const [command, args] = save
+      ? ['python3', ['-c', ATOMIC_SAVE, source, `${target}.tmp`, target, folder]]
+      : ['dd', [`if=${source}`, `of=${target}`, 'bs=1M', 'conv=fsync', 'status=none']];
     const r = await finished(
-      this.grid.spawn(
-        'dd',
-        [`if=${source}`, `of=${target}`, 'bs=1M', 'conv=fsync', 'status=none'],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      ),
+      this.grid.spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }),
       120_000,
+    );
+    this.log.push(
+      `${elapsed()} soak: ${file} attempt ${index}: ${r.code === 0 ? 'acknowledged' : `failed (${r.code ?? r.signal})`}`,
     );
     if (r.code === 0) {
       this.ledger.acknowledge(file, index);
       this.stats.acknowledged++;
     } else {
-      this.noteFailure(`dd ${file}: ${r.code ?? r.signal} ${r.output}`);
+      this.noteFailure(`${save ? 'save' : 'dd'} ${file}: ${r.code ?? r.signal} ${r.output}`);
     }
   }
 
@@ -184,6 +218,7 @@ export class MountWriter extends Writer {
   crash(): Promise<void> {
     if (this.crashing) return this.crashing;
     this.stats.crashes++;
+    this.log.push(`${elapsed()} soak: kill -9 of the mount`);
     this.crashing = (async () => {
       this.mount?.kill('SIGKILL');
       await this.mountExit;
