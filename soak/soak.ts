@@ -126,7 +126,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       for (const w of writers) w.resume();
       await playRound(g, plan, mounts, puts, faults, log);
       for (const w of writers) await w.pause();
-      const verdicts = await check(g, work, trials, ledger, mounts, puts);
+      const verdicts = await check(log, g, work, trials, ledger, mounts, puts);
       const found = verdicts.filter((v) => v.verdict !== 'ok');
       bad.push(...found.map((v) => ({ ...v, trial: trials })));
       for (const v of found) explain(v, mounts, log);
@@ -136,7 +136,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     } while (deadline - Date.now() > 10_000);
     // Last, with every writer gone (mounts unmounted, their journals published): once more.
     await Promise.all(writers.map((w) => w.close()));
-    const verdicts = await check(g, work, trials + 1, ledger, mounts, puts);
+    const verdicts = await check(log, g, work, trials + 1, ledger, mounts, puts);
     const found = verdicts.filter((v) => v.verdict !== 'ok');
     bad.push(...found.map((v) => ({ ...v, trial: trials })));
     log(
@@ -269,6 +269,7 @@ async function playRound(
 
 /** Reads every file with an acknowledged write through a fresh client and judges it. */
 async function check(
+  log: (line: string) => void,
   grid: SoakGrid,
   work: string,
   trial: number,
@@ -308,6 +309,10 @@ async function check(
       }
     } finally {
       await reader.close();
+      // The fresh client is meant to only read: say when it wrote a directory.
+      for (const l of reader.log.filter((l) => /corrected|conflict|republishing/.test(l))) {
+        log(`verifier of trial ${trial}: ${l}`);
+      }
     }
   }
   if (puts.length > 0 || suspects.length > 0) {

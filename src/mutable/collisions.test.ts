@@ -433,6 +433,28 @@ for (const format of FORMATS) {
     },
   );
 
+  serial(
+    'two versions with one seqnum: a fresh reader asks on and returns the one on more servers, not an abandoned publish that landed late on the first few',
+    async (t) => {
+      // A publish that failed (its writes timed out on stalled servers, whose queues ran
+      // them after they resumed) and the next, successful publish, which never saw it: both
+      // have seqnum 6. The failed one sits on the first three servers of the list, the
+      // successful one on the other seven.
+      const { client } = await newClient();
+      const { cap } = await client.create(text('start'));
+      const at = (from: number, count: number) =>
+        Array.from({ length: count }, (_, i) => two(from + i, from + i));
+      await layout(cap, [
+        { plaintext: 'abandoned', seqnum: 6, at: at(0, 3) },
+        { plaintext: 'acknowledged', seqnum: 6, at: at(3, 7) },
+      ]);
+      const reader = await newClient({ noCache: true });
+      const r = await reader.client.retrieve(cap);
+      t.is(str(r.plaintext), 'acknowledged');
+      t.is(r.seqnum, 6);
+    },
+  );
+
   serial('2 writers split the servers 5/5: both modify() calls land', async (t) => {
     const { client } = await newClient();
     const { cap } = await client.create(text(''));
