@@ -203,7 +203,7 @@ export class MutableClient {
   /**
    * Per storage index (hex), the versions update() built and sent whose publish failed or
    * is under way — a timed-out attempt can still land later — each with the key of the
-   * version it was based on ('' for none). Cleared by the next successful update.
+   * version it was based on ('' for none). A successful update leaves only itself.
    */
   private readonly attempts = new Map<string, Map<string, string>>();
 
@@ -343,7 +343,7 @@ export class MutableClient {
       });
       const warm = await this.warmPublish(ctx, plaintext, base, await attempts());
       if (warm && 'result' in warm) {
-        await this.forgetAttempts(si);
+        await this.settleAttempts(si, versionOf(warm.result), base);
         return { seqnum: warm.result.version.seqnum, version: versionOf(warm.result) };
       }
       // Some of our shares may be on the grid now: from here on, a collision is recovered.
@@ -377,7 +377,7 @@ export class MutableClient {
               ...params,
               ...mine,
             });
-            await this.forgetAttempts(si);
+            await this.settleAttempts(si, versionOf(result), base);
             return { seqnum: result.version.seqnum, version: versionOf(result) };
           } catch (err) {
             if (!(err instanceof UncoordinatedWriteError)) throw err;
@@ -1080,11 +1080,24 @@ export class MutableClient {
     return mine;
   }
 
-  /** After a successful update: its attempts are superseded. */
-  private async forgetAttempts(si: Uint8Array): Promise<void> {
-    const had = this.attempts.get(toHex(si));
-    this.attempts.delete(toHex(si));
-    if (had === undefined || had.size > 0) await this.cache?.forgetOwnAttempts(si);
+  /**
+   * After a successful update: earlier attempts are superseded, but the version published
+   * stays known as ours, based on `base`. A caller that never learned of the success — a
+   * mount killed after the publish, before its journal recorded the new base — updates
+   * again from `base`; finding this version on the grid is then no collision with itself.
+   */
+  private async settleAttempts(
+    si: Uint8Array,
+    published: VersionId,
+    base: VersionId | undefined,
+  ): Promise<void> {
+    const mine = new Map([[versionKeyOf(published), base ? versionKeyOf(base) : '']]);
+    const key = toHex(si);
+    if (!this.attempts.has(key) && this.attempts.size >= MAX_ATTEMPT_FILES) {
+      this.attempts.delete(this.attempts.keys().next().value!);
+    }
+    this.attempts.set(key, mine);
+    await this.cache?.putOwnAttempts(si, [...mine]);
   }
 
   /**
