@@ -69,7 +69,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let trials = 0;
   try {
     grid = await options.grid(work);
-    log(`soak: seed ${options.seed}, ${options.minutes} min on the ${grid.description}`);
+    log(
+      `soak: seed ${options.seed}, ${+options.minutes.toFixed(2)} min on the ${grid.description}`,
+    );
     const g = grid;
     // Mounts share one root, each writing in a folder of its own.
     for (let i = 0; i < mountCount; i++) {
