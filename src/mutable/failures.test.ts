@@ -637,4 +637,22 @@ for (const format of FORMATS) {
       t.is(await read(cap), 'theirs');
     },
   );
+
+  serial(
+    'an update based on a version while no server answers: NotEnoughServers, not a collision',
+    async (t) => {
+      const { client, faults } = await newClient();
+      const { cap, version: v1 } = await client.create(text('before the outage'));
+      // A client cut off from the grid sees no version at all: that is not another writer.
+      for (const s of faults.clients) s.set({ kind: 'down' });
+      const err = await t.throwsAsync(client.update(cap, text('during'), { basedOn: v1 }));
+      t.true(err instanceof NotEnoughServersError, `${err?.name}: ${err?.message}`);
+      faults.clearAll();
+      t.is(await read(cap), 'before the outage');
+      // Once the grid is back, the same change based on the same version goes through.
+      const r = await client.update(cap, text('after the outage'), { basedOn: v1 });
+      t.true(r.seqnum > v1.seqnum);
+      t.is(await read(cap), 'after the outage');
+    },
+  );
 }

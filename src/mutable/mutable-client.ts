@@ -358,6 +358,14 @@ export class MutableClient {
         // Newest is one of our own earlier attempts at this change (it timed out, then
         // landed): what we are replacing is still the version we started from.
         const ours = best !== undefined && mine.ours.has(versionKeyOf(best));
+        // No version recoverable because servers failed (a client cut off from the grid):
+        // that is an outage, not another writer — the caller keeps its change and retries.
+        if (options.basedOn && !best && !own && map.hasFailures()) {
+          throw new NotEnoughServersError(
+            `cannot update ${ctx.siText}: no version of it could be read from the servers that answered (${map.describeVersions()}); nothing was changed`,
+            map.outcomes(),
+          );
+        }
         if (options.basedOn && (!best || !(sameVersion(best, options.basedOn) || ours))) {
           collision = new UncoordinatedWriteError(
             ctx.siText,
