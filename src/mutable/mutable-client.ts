@@ -55,7 +55,6 @@ import {
   baseCandidates,
   fullyPlaced,
   orderCandidates,
-  safelyPlaced,
   type Candidate,
   type OwnVersion,
 } from './recovery.js';
@@ -204,7 +203,7 @@ export class MutableClient {
   /**
    * Per storage index (hex), the versions update() built and sent whose publish failed or
    * is under way — a timed-out attempt can still land later — each with the key of the
-   * version it was based on ('' for none). Cleared by the next successful update.
+   * version it was based on ('' for none). A successful update leaves only itself.
    */
   private readonly attempts = new Map<string, Map<string, string>>();
 
@@ -378,7 +377,7 @@ export class MutableClient {
       });
       const warm = await this.warmPublish(ctx, plaintext, base, await attempts());
       if (warm && 'result' in warm) {
-        await this.forgetAttempts(si);
+        await this.settleAttempts(si, versionOf(warm.result), base);
         return { seqnum: warm.result.version.seqnum, version: versionOf(warm.result) };
       }
       // Some of our shares may be on the grid now: from here on, a collision is recovered.
@@ -393,6 +392,14 @@ export class MutableClient {
         // Newest is one of our own earlier attempts at this change (it timed out, then
         // landed): what we are replacing is still the version we started from.
         const ours = best !== undefined && mine.ours.has(versionKeyOf(best));
+        // No version recoverable because servers failed (a client cut off from the grid):
+        // that is an outage, not another writer — the caller keeps its change and retries.
+        if (options.basedOn && !best && !own && map.hasFailures()) {
+          throw new NotEnoughServersError(
+            `cannot update ${ctx.siText}: no version of it could be read from the servers that answered (${map.describeVersions()}); nothing was changed`,
+            map.outcomes(),
+          );
+        }
         if (options.basedOn && (!best || !(sameVersion(best, options.basedOn) || ours))) {
           collision = new UncoordinatedWriteError(
             ctx.siText,
@@ -412,7 +419,7 @@ export class MutableClient {
               ...params,
               ...mine,
             });
-            await this.forgetAttempts(si);
+            await this.settleAttempts(si, versionOf(result), base);
             return { seqnum: result.version.seqnum, version: versionOf(result) };
           } catch (err) {
             if (!(err instanceof UncoordinatedWriteError)) throw err;
@@ -509,16 +516,19 @@ export class MutableClient {
           nextBase = base.seqnum;
           checkFileSize(next.length);
           const summary = base.candidate?.summary;
+          // Unchanged (our change is in already, e.g. in our own attempt that collided on
+          // one server): return only if that version holds every share number — happiness
+          // alone would leave the colliding server on an older version for good.
           if (
             equalBytes(next, base.plaintext) &&
             summary &&
-            safelyPlaced(map, summary, this.required(summary.N))
+            fullyPlaced(map, summary, this.required(summary.N))
           ) {
             const { plaintext, seqnum, version, fromCache } = base;
             return { plaintext, seqnum, version, fromCache, attempts: attempt };
           }
-          // Unchanged but not safely placed (a collision left several versions): publish
-          // it anyway so that the grid converges.
+          // Unchanged but not fully placed (a collision left several versions, or cut a
+          // publish short): publish it anyway so that the grid converges.
           params = base.candidate ?? params;
           const result = await this.publishOver(ctx, map, signingKeys, next, params);
           return {
@@ -1112,11 +1122,24 @@ export class MutableClient {
     return mine;
   }
 
-  /** After a successful update: its attempts are superseded. */
-  private async forgetAttempts(si: Uint8Array): Promise<void> {
-    const had = this.attempts.get(toHex(si));
-    this.attempts.delete(toHex(si));
-    if (had === undefined || had.size > 0) await this.cache?.forgetOwnAttempts(si);
+  /**
+   * After a successful update: earlier attempts are superseded, but the version published
+   * stays known as ours, based on `base`. A caller that never learned of the success — a
+   * mount killed after the publish, before its journal recorded the new base — updates
+   * again from `base`; finding this version on the grid is then no collision with itself.
+   */
+  private async settleAttempts(
+    si: Uint8Array,
+    published: VersionId,
+    base: VersionId | undefined,
+  ): Promise<void> {
+    const mine = new Map([[versionKeyOf(published), base ? versionKeyOf(base) : '']]);
+    const key = toHex(si);
+    if (!this.attempts.has(key) && this.attempts.size >= MAX_ATTEMPT_FILES) {
+      this.attempts.delete(this.attempts.keys().next().value!);
+    }
+    this.attempts.set(key, mine);
+    await this.cache?.putOwnAttempts(si, [...mine]);
   }
 
   /**
