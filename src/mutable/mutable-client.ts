@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aesCtr } from '../crypto/aes.js';
 import { generateRsaKeyPair, keyPairFromPrivateKey, type RsaKeyPair } from '../crypto/rsa.js';
-import { generateEd25519KeyPair } from '../crypto/ed25519.js';
+import { ed25519KeyPairFromSeed, generateEd25519KeyPair } from '../crypto/ed25519.js';
 import { toBase32 } from '../encoding/base32.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import {
@@ -252,23 +252,57 @@ export class MutableClient {
 
   // ---- create ----
 
+  /**
+   * The write cap of a new Ed25519 file or directory, made here without the grid: nothing
+   * exists until createAs() publishes its first version. (The mount answers mkdir with it
+   * and creates the folder in the background.)
+   */
+  newEd25519Cap(options: { directory?: boolean } = {}): string {
+    const { seed } = generateEd25519KeyPair();
+    return formatCap(writeCapFromSeed(seed, { directory: options.directory ?? false }));
+  }
+
+  /**
+   * Publishes the first version (seqnum 1) of a file whose Ed25519 write cap newEd25519Cap
+   * made. Fails like a colliding write if that file exists already.
+   */
+  async createAs(
+    capText: string,
+    plaintext: Uint8Array,
+    options: Omit<CreateOptions, 'format' | 'directory'> = {},
+  ): Promise<CreateResult> {
+    const cap = parseCap(capText);
+    if (cap.kind !== 'ssk-write' || cap.format !== 'ed25519' || !cap.seed) {
+      throw new TypeError('createAs() takes the write cap of an Ed25519 file or directory');
+    }
+    const seed = cap.seed;
+    return this.createWith(plaintext, options, () => [ed25519KeyPairFromSeed(seed), cap]);
+  }
+
   async create(plaintext: Uint8Array, options: CreateOptions = {}): Promise<CreateResult> {
+    const directory = options.directory ?? false;
+    return this.createWith(plaintext, options, async () => {
+      if ((options.format ?? this.format) === 'ed25519') {
+        // The write cap is the signing key: no key pool, no encrypted key in the shares.
+        const pair = generateEd25519KeyPair();
+        return [pair, writeCapFromSeed(pair.seed, { directory })];
+      }
+      const pair = await (this.options.keys?.take() ?? generateRsaKeyPair());
+      return [pair, writeCapFromKeyPair(pair, { directory })];
+    });
+  }
+
+  private async createWith(
+    plaintext: Uint8Array,
+    options: Pick<CreateOptions, 'k' | 'N'>,
+    keyed: () => [SigningKeys, MutableWriteCap] | Promise<[SigningKeys, MutableWriteCap]>,
+  ): Promise<CreateResult> {
     const k = options.k ?? this.k;
     const N = options.N ?? this.N;
     checkEncodingParameters(k, N);
     checkFileSize(plaintext.length);
     return this.measure(async () => {
-      const directory = options.directory ?? false;
-      let keys: SigningKeys;
-      let cap: MutableWriteCap;
-      if ((options.format ?? this.format) === 'ed25519') {
-        // The write cap is the signing key: no key pool, no encrypted key in the shares.
-        const pair = generateEd25519KeyPair();
-        [keys, cap] = [pair, writeCapFromSeed(pair.seed, { directory })];
-      } else {
-        const pair = await (this.options.keys?.take() ?? generateRsaKeyPair());
-        [keys, cap] = [pair, writeCapFromKeyPair(pair, { directory })];
-      }
+      const [keys, cap] = await keyed();
       const ctx = this.context(cap);
       const result = await publishVersion({
         ctx,
