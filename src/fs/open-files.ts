@@ -1,0 +1,230 @@
+// The files this mount holds a state for, and the handles open on them. An open file's
+// contents live in one FileBuffer shared by every handle (and by getattr), so other
+// processes on this mount read written data immediately; every name of a file (hard
+// links) shares its state, keyed by storage index. A new file exists only here (in
+// `unlinked`) until its first publish gives it a cap and links it into its directory.
+import { parseCap } from '../caps/index.js';
+import type { MutableClient } from '../mutable/mutable-client.js';
+import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
+import { FsError } from './errno.js';
+import { FileBuffer } from './file-buffer.js';
+import type { FileJournal } from './file-journal.js';
+import type { Namespace } from './namespace.js';
+import {
+  FileState,
+  pathIn,
+  type Child,
+  type DirView,
+  type Handle,
+  type Settings,
+} from './nodes.js';
+
+export interface OpenFilesHooks {
+  /** The file was written to: (re)start its write-back timer. */
+  changed(st: FileState): void;
+  /** Contents were loaded from the grid: the entry's size may need repair. */
+  loaded(st: FileState): void;
+}
+
+export class OpenFiles {
+  /** Linked files with a state (open, dirty or recently used), by storage index. */
+  readonly files = new Map<string, FileState>();
+  /** Files created here and not linked yet. */
+  readonly unlinked = new Set<FileState>();
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
+  hooks: OpenFilesHooks = { changed: () => undefined, loaded: () => undefined };
+
+  constructor(
+    private readonly ns: Namespace,
+    private readonly fj: FileJournal,
+    private readonly mutable: MutableClient,
+    private readonly o: Settings,
+  ) {}
+
+  /** Every file state: new ones first, then linked ones. */
+  all(): FileState[] {
+    return [...this.unlinked, ...this.files.values()];
+  }
+
+  /** The state of a linked file, if this mount holds one. */
+  byCap(roCap: string): FileState | undefined {
+    return this.files.get(this.ns.siOf(roCap));
+  }
+
+  /** The state of `child` (made now if there is none), at its name in `parent`. */
+  stateOf(parent: DirView, child: Child): FileState {
+    if (child.local) return child.local;
+    const si = this.ns.siOf(child.roCap);
+    let st = this.files.get(si);
+    const path = pathIn(parent.path, child.name);
+    if (!st) {
+      const m = child.metadata;
+      st = new FileState(
+        parent.cap,
+        child.name,
+        path,
+        !!child.rwCap,
+        typeof m.mode === 'number' ? m.mode : 0o644,
+        (typeof m.mtime === 'number' ? m.mtime : (m.tahoe?.linkmotime ?? 0)) * 1000,
+      );
+      st.cap = child.rwCap ?? child.roCap;
+      st.roCap = child.roCap;
+      this.files.set(si, st);
+    } else if (!st.detached) {
+      st.parent = parent.cap;
+      st.name = child.name;
+      st.path = path;
+    }
+    clearTimeout(st.dropTimer);
+    return st;
+  }
+
+  /** A file now linked under its cap: keyed by storage index from here on. */
+  linked(st: FileState): void {
+    this.unlinked.delete(st);
+    this.files.set(this.ns.siOf(st.roCap!), st);
+  }
+
+  /** Loads the contents from the grid, unless the state holds ones still good to use. */
+  async load(st: FileState): Promise<void> {
+    if (st.buffer) {
+      const fresh = Date.now() - st.loadedAt < this.o.attrCacheMs;
+      if (st.dirty || st.openCount > 0 || st.link || fresh) return;
+    }
+    const cap = parseCap(st.cap!);
+    if (cap.kind === 'literal') {
+      // A tiny immutable file a Tahoe client linked: its contents are in the cap.
+      st.buffer = new FileBuffer(cap.data);
+      st.loadedAt = Date.now();
+      return;
+    }
+    st.loading ??= (async () => {
+      try {
+        const got = await this.mutable.retrieve(st.cap!);
+        if (st.dirty) return; // a write got in first (cannot happen without a buffer)
+        st.buffer = new FileBuffer(got.plaintext);
+        st.basedOn = got.version;
+        st.loadedAt = Date.now();
+        this.hooks.loaded(st);
+      } finally {
+        st.loading = undefined;
+      }
+    })();
+    await st.loading;
+  }
+
+  newHandle(st: FileState, writable: boolean): number {
+    const fh = this.nextFh++;
+    if (this.nextFh > 0xfffffff0) this.nextFh = 1;
+    this.handles.set(fh, { file: st, writable });
+    st.openCount++;
+    clearTimeout(st.dropTimer);
+    return fh;
+  }
+
+  handle(fh: number): Handle {
+    const h = this.handles.get(fh);
+    if (!h) throw new FsError('EBADF', `no open file with handle ${fh}`);
+    return h;
+  }
+
+  /** Closes handle `fh`; the file it was open on (undefined if none). */
+  closeHandle(fh: number): FileState | undefined {
+    const h = this.handles.get(fh);
+    if (!h) return undefined;
+    this.handles.delete(fh);
+    h.file.openCount--;
+    return h.file;
+  }
+
+  async resize(st: FileState, size: number): Promise<void> {
+    if (size > MAX_SDMF_FILE_SIZE) {
+      throw new FsError(
+        'EFBIG',
+        `${st.path}: a file can hold at most ${MAX_SDMF_FILE_SIZE} bytes (64 MiB)`,
+      );
+    }
+    if (st.detached) {
+      st.buffer!.truncate(size);
+      return;
+    }
+    const id = await this.fj.idFor(st);
+    st.buffer!.truncate(size);
+    this.touch(st);
+    await this.fj.truncate(id, size, st.mtime);
+  }
+
+  /** After a write or truncate: dirty, new mtime, write-back timer restarted. */
+  touch(st: FileState): void {
+    if (!st.dirty) st.dirtySince = Date.now();
+    st.dirty = true;
+    st.gen++;
+    st.mtime = Date.now();
+    st.ctime = st.mtime;
+    this.hooks.changed(st);
+  }
+
+  relocate(st: FileState, view: DirView, name: string, path: string): void {
+    st.parent = view.cap;
+    st.name = name;
+    st.path = path;
+  }
+
+  /** The file no longer has a name: forget its pending writes. */
+  detach(st: FileState): void {
+    st.detached = true;
+    st.dirty = false;
+    st.metaDirty = false;
+    clearTimeout(st.timer);
+    clearTimeout(st.retryTimer);
+    this.unlinked.delete(st);
+    if (st.roCap) {
+      const si = this.ns.siOf(st.roCap);
+      if (this.files.get(si) === st) this.files.delete(si);
+    }
+    this.fj.forget(st);
+  }
+
+  /**
+   * One name of a linked file is gone: the file state moves to another loaded name (a hard
+   * link) or, when none is left, is detached. Names in directories this mount has not loaded
+   * are not known: then the pending writes are dropped as for any deleted file.
+   */
+  forgetName(st: FileState): void {
+    const si = st.roCap ? this.ns.siOf(st.roCap) : undefined;
+    const other = si === undefined ? undefined : this.ns.linkIndex.placesOf(si)[0];
+    const view = other && this.ns.views.get(other.dirCap);
+    if (!other || !view) {
+      this.detach(st);
+      return;
+    }
+    this.relocate(st, view, other.name, pathIn(view.path, other.name));
+    st.ctime = Date.now();
+    this.fj.saveMeta(st).catch(() => undefined);
+  }
+
+  /** Forgets a clean, closed file's contents after the attribute cache time. */
+  maybeDrop(st: FileState): void {
+    if (st.openCount > 0 || st.dirty || st.metaDirty || st.link) return;
+    clearTimeout(st.dropTimer);
+    st.dropTimer = setTimeout(() => {
+      if (st.openCount > 0 || st.dirty || st.metaDirty || st.link) return;
+      st.buffer = undefined;
+      if (st.roCap) {
+        const si = this.ns.siOf(st.roCap);
+        if (this.files.get(si) === st) this.files.delete(si);
+      }
+    }, this.o.attrCacheMs);
+    st.dropTimer.unref();
+  }
+
+  /** Stops the files' timers. */
+  close(): void {
+    for (const st of this.all()) {
+      clearTimeout(st.timer);
+      clearTimeout(st.retryTimer);
+      clearTimeout(st.dropTimer);
+    }
+  }
+}

@@ -1,0 +1,293 @@
+// The write-back queue: dirty files are published on close, after `writeBackMs` of
+// idleness, and on fsync (urgently: ahead of the background queue); at most
+// `publishConcurrency` at once (src/fs/limit.ts). A failed publish stays journaled and is
+// retried with back-off; a new file is linked into its directory by its first publish.
+// recover() republishes what a previous run journaled and did not publish.
+import { childCapsOf } from '../dirnode/directory.js';
+import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
+import { fromHex } from '../encoding/bytes.js';
+import type { MutableClient } from '../mutable/mutable-client.js';
+import { UncoordinatedWriteError } from '../mutable/errors.js';
+import type { Conflicts } from './conflicts.js';
+import type { EntryMetadata } from './entry-metadata.js';
+import { describeFailure } from './errno.js';
+import { summarizeFailure } from './failure-log.js';
+import { FileBuffer } from './file-buffer.js';
+import type { FileJournal } from './file-journal.js';
+import { Limit } from './limit.js';
+import { localChild, type Namespace } from './namespace.js';
+import { FileState, dirname, type PendingWrite, type Settings } from './nodes.js';
+import type { OpenFiles } from './open-files.js';
+
+export class WriteBack {
+  private readonly limit: Limit;
+  private closed = false;
+
+  constructor(
+    private readonly ns: Namespace,
+    private readonly files: OpenFiles,
+    private readonly fj: FileJournal,
+    private readonly entries: EntryMetadata,
+    private readonly conflicts: Conflicts,
+    private readonly mutable: MutableClient,
+    private readonly dirs: DirectoryClient,
+    private readonly o: Settings,
+  ) {
+    this.limit = new Limit(o.publishConcurrency);
+  }
+
+  /** (Re)starts the file's idle timer: it is published after `writeBackMs` without changes. */
+  schedule(st: FileState): void {
+    if (this.closed) return;
+    clearTimeout(st.timer);
+    st.timer = setTimeout(() => this.inBackground(st), this.o.writeBackMs);
+    st.timer.unref();
+  }
+
+  /** Publishes `st` when the queue gets to it; failures are logged and retried. */
+  inBackground(st: FileState): void {
+    clearTimeout(st.timer);
+    this.publish(st).catch(() => undefined); // reported by publish()
+  }
+
+  /**
+   * Publishes `st` for a caller that waits for it (fsync): its queued write-back and this
+   * publish start at once instead of behind other files' write-backs.
+   */
+  async urgently(st: FileState): Promise<void> {
+    st.urgent++;
+    this.limit.hurry();
+    try {
+      await this.publish(st);
+    } finally {
+      st.urgent--;
+    }
+  }
+
+  /** Publishes now (after any publish of this file already running); rejects on failure. */
+  publish(st: FileState): Promise<void> {
+    const run = st.publishing.then(() =>
+      this.limit.run(
+        () => this.publishNow(st),
+        () => st.urgent > 0,
+      ),
+    );
+    st.publishing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.then(
+      () => {
+        if (st.failures > 0)
+          this.o.log(
+            `slotfs: write-back of ${st.path} succeeded after ${st.failures} failed attempts`,
+          );
+        st.failures = 0;
+        st.lastError = undefined;
+        clearTimeout(st.retryTimer);
+        this.o.onPublished?.();
+        this.files.maybeDrop(st);
+      },
+      (err: unknown) => {
+        st.failures++;
+        st.lastError = summarizeFailure(err, `file ${st.path}`);
+        if (!this.closed && (st.dirty || st.metaDirty || st.link) && !st.detached) {
+          const delay = Math.min(60_000, 1000 * 2 ** Math.min(st.failures, 6));
+          this.o.log(
+            `slotfs: write-back of ${st.path} failed (${st.lastError}); kept in the journal, retrying in ${Math.round(delay / 1000)} s`,
+          );
+          clearTimeout(st.retryTimer);
+          st.retryTimer = setTimeout(() => this.inBackground(st), delay);
+          st.retryTimer.unref();
+        }
+        throw err;
+      },
+    );
+  }
+
+  private async publishNow(st: FileState): Promise<void> {
+    if (st.detached) return;
+    if (st.dirty) {
+      const gen = st.gen;
+      const bytes = st.buffer!.snapshot();
+      const bound = this.fj.mark();
+      st.metaDirty = false;
+      if (!st.cap) {
+        const created = await this.mutable.create(bytes);
+        st.cap = created.cap;
+        st.roCap = childCapsOf(created.cap).roCap;
+        st.basedOn = created.version;
+        if (st.detached) return;
+        await this.fj.saveMeta(st);
+      } else if (st.link) {
+        // Created by an earlier run that was killed before linking it: update it.
+        const r = await this.mutable.update(st.cap, bytes);
+        st.basedOn = r.version;
+      } else {
+        await this.publishContents(st, bytes);
+      }
+      if (st.link) await this.linkNew(st, bytes.length);
+      else await this.entries.push(st, bytes.length);
+      if (st.detached) return;
+      await this.fj.settle(st, gen, bytes, bound);
+    } else if (st.link) {
+      await this.linkNew(st, st.size);
+    } else if (st.metaDirty) {
+      st.metaDirty = false;
+      await this.entries.push(st, st.size);
+    }
+  }
+
+  private async publishContents(st: FileState, bytes: Uint8Array): Promise<void> {
+    try {
+      const r = await this.mutable.update(st.cap!, bytes, { basedOn: st.basedOn });
+      st.basedOn = r.version;
+    } catch (err) {
+      if (!(err instanceof UncoordinatedWriteError)) throw err;
+      await this.conflicts.lostUpdate(st, bytes);
+    }
+  }
+
+  /**
+   * Links a new file into its directory under its current name. Renames and unlinks of
+   * the file wait for `st.linking`, so the name cannot change under it.
+   */
+  private linkNew(st: FileState, size: number): Promise<void> {
+    const run = this.linkNewNow(st, size);
+    const linking = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    st.linking = linking;
+    void linking.then(() => {
+      if (st.linking === linking) st.linking = undefined;
+    });
+    return run;
+  }
+
+  private async linkNewNow(st: FileState, size: number): Promise<void> {
+    if (st.detached) return; // deleted or replaced while being created
+    const name = st.name;
+    const view = await this.ns.view(st.parent, dirname(st.path));
+    const caps = childCapsOf(st.cap!);
+    const metadata: ChildMetadata = { size, mtime: st.mtime / 1000, mode: st.mode };
+    let alreadyLinked: ChildMetadata | undefined;
+    try {
+      await this.ns.change(view, () =>
+        this.dirs.add(
+          view.cap,
+          name,
+          caps,
+          metadata,
+          st.link === 'replace' ? { replace: true } : { mustNotExist: true },
+        ),
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_DIR_EXISTS') throw err;
+      const there = await this.dirs.lookup(view.cap, name);
+      if (there && this.ns.sameFile(there.roCap, caps.roCap)) {
+        // Linked already, under this very cap: an earlier run was killed after the link and
+        // before its journal said so. Not a conflict — a copy would share the cap.
+        alreadyLinked = there.metadata;
+      } else {
+        // Another client created the same name meanwhile: theirs stays, ours is a copy.
+        this.files.unlinked.delete(st);
+        view.entries.delete(name);
+        view.fetchedAt = -1;
+        await this.conflicts.saveCopy(st, size, 'created');
+        return;
+      }
+    }
+    st.link = undefined;
+    this.files.linked(st);
+    const child = view.entries.get(name);
+    if (child?.local === st) {
+      const shown = alreadyLinked ? structuredClone(alreadyLinked) : metadata;
+      view.entries.set(name, { name, isDirectory: false, ...caps, metadata: shown });
+    }
+    await this.fj.saveMeta(st);
+    if (alreadyLinked) await this.entries.push(st, size);
+  }
+
+  /** Files with writes not yet on the grid. */
+  pending(): PendingWrite[] {
+    const all = this.files.all().filter((st) => (st.dirty || st.metaDirty) && !st.detached);
+    return all.map((st) => ({
+      path: st.path,
+      bytes: st.size,
+      since: st.dirtySince,
+      lastError: st.lastError,
+    }));
+  }
+
+  /** Publishes every dirty file and directory change; the failures, by path. */
+  async flushAll(): Promise<Array<{ path: string; error: string }>> {
+    const dirty = this.files.all().filter((st) => (st.dirty || st.metaDirty) && !st.detached);
+    const results = await Promise.allSettled(dirty.map((st) => this.publish(st)));
+    const failures: Array<{ path: string; error: string }> = [];
+    results.forEach((r, i) => {
+      if (r.status === 'rejected')
+        failures.push({ path: dirty[i].path, error: describeFailure(r.reason) });
+    });
+    await this.ns.saveAllDirTimes();
+    try {
+      await this.dirs.flush();
+    } catch (err) {
+      failures.push({ path: '(directories)', error: describeFailure(err) });
+    }
+    return failures;
+  }
+
+  /**
+   * Brings back the files journaled by a previous run that did not publish them (it was
+   * killed, or the grid was down): they are visible at once and published in the
+   * background. Returns how many.
+   */
+  async recover(): Promise<number> {
+    const entries = await this.fj.entries();
+    for (const { id, meta, contents, changedAt } of entries) {
+      const path = meta.path ?? meta.name;
+      // The last write's own mtime, unless the metadata (touch -d) was recorded after it.
+      const mtime = changedAt ?? meta.mtime;
+      const st = new FileState(
+        meta.parentCap,
+        meta.name,
+        path,
+        true,
+        meta.mode ?? 0o644,
+        mtime ?? Date.now(),
+      );
+      st.journalId = id;
+      st.journaled = Promise.resolve();
+      st.cap = meta.cap;
+      if (meta.cap) st.roCap = childCapsOf(meta.cap).roCap;
+      st.basedOn = meta.basedOn && {
+        seqnum: meta.basedOn.seqnum,
+        rootHash: fromHex(meta.basedOn.rootHash),
+      };
+      st.buffer = new FileBuffer(contents);
+      st.loadedAt = Date.now();
+      st.dirty = true;
+      st.dirtySince = Date.now();
+      st.link = meta.link;
+      if (st.link) this.files.unlinked.add(st);
+      else if (st.cap) this.files.files.set(this.ns.siOf(st.cap), st);
+      else {
+        await this.fj.clear(id);
+        continue;
+      }
+      const view = this.ns.views.get(st.parent);
+      if (view && st.link) view.entries.set(st.name, localChild(st));
+      this.o.log(
+        `slotfs: republishing ${path} (${contents.length} bytes) from the write-back journal`,
+      );
+      this.inBackground(st);
+    }
+    return entries.length;
+  }
+
+  /** No more timers (after flushAll): retries and idle timers stop. */
+  close(): void {
+    this.closed = true;
+  }
+}
