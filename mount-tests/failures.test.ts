@@ -100,6 +100,47 @@ mtest(
 );
 
 mtest(
+  'kill -9 before directory changes are published: the next mount shows exactly what was acknowledged',
+  async (t) => {
+    const client = join(base, 'c-dirs');
+    const mnt = join(base, 'm-dirs');
+    await writeClientConfig({ dir: client, serversFile });
+    let m = await MountProcess.start(mnt, client);
+    await run(
+      `mkdir -p keep gone/sub && for i in $(seq 12); do echo g$i > gone/f$i; echo k$i > keep/k$i; done && echo s > gone/sub/s && echo a > keep/a.txt && echo b > keep/b.txt && echo m > keep/m.txt`,
+      mnt,
+    );
+    await m.stop();
+    // Folder updates now wait ten minutes: what follows can only answer from the journal
+    // (an operation waiting for its folder's publish would time out: op-timeout-ms).
+    await writeClientConfig({ dir: client, serversFile, mount: { 'dir-batch-ms': 600000 } });
+    m = await MountProcess.start(mnt, client);
+    const tree = `find . -printf '%y %m %s %p\\n' | LC_ALL=C sort; find . -type f | LC_ALL=C sort | xargs cat; readlink keep/link`;
+    await run(
+      `rm -r gone && mv keep/a.txt keep/a2.txt && mkdir made && mv keep/m.txt made/m.txt && ln -s a2.txt keep/link && ln keep/b.txt made/b-hard && chmod 640 keep/b.txt && rm keep/k1 && for i in 2 3 4; do mv keep/k$i made/; done && mv keep/k5 keep/k6`,
+      mnt,
+    );
+    // (Each name of a hard link is its own kernel inode: the other name's new mode shows
+    // once the kernel's attribute cache, kernel-cache-ms, has expired.)
+    await new Promise((r) => setTimeout(r, 500));
+    const acknowledged = await run(tree, mnt);
+    t.notRegex(acknowledged, /gone|k1\b|a\.txt/);
+    t.regex(acknowledged, /f 640 2 \.\/made\/b-hard/);
+    await m.kill9();
+    await writeClientConfig({ dir: client, serversFile });
+    m = await MountProcess.start(mnt, client);
+    t.regex(m.output, /replaying \d+ directory change\(s\) from the journal/);
+    t.is(await run(tree, mnt), acknowledged, m.output);
+    await m.stop();
+    // On the grid, not only in the replaying mount's memory; and replayed once only.
+    m = await MountProcess.start(mnt, client);
+    t.notRegex(m.output, /replaying/);
+    t.is(await run(tree, mnt), acknowledged);
+    await m.stop();
+  },
+);
+
+mtest(
   'unmount with write-backs pending shows how many are left, the rate and an estimate; status shows the publish rate',
   async (t) => {
     const client = join(base, 'c-progress');

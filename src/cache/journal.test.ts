@@ -140,3 +140,34 @@ test('the modification time of the last timed write or truncate is replayed', as
     t.is((await j.entries())[0].changedAt, 3000);
   });
 });
+
+test('directory changes come back in the order recorded, without the cleared ones, across a reopen', async (t) => {
+  await withJournal(async (j, dir) => {
+    const a = j.recordChange({ op: 'remove', name: 'a' });
+    const b = j.recordChange({ op: 'rename', from: 'b', to: 'c' });
+    const c = j.recordChange({ op: 'add', name: 'd' });
+    await Promise.all([a.recorded, b.recorded, c.recorded]);
+    await j.clearChange(b.id);
+    await j.begin('file', meta, bytes('x'));
+    await j.close();
+    const again = await WriteJournal.open(join(dir, 'journal'));
+    const changes = await again.changes();
+    t.deepEqual(
+      changes.map((e) => e.change),
+      [
+        { op: 'remove', name: 'a' },
+        { op: 'add', name: 'd' },
+      ],
+    );
+    t.deepEqual(
+      changes.map((e) => e.id),
+      [a.id, c.id],
+    );
+    // Files' entries are separate.
+    t.deepEqual(
+      (await again.entries()).map((e) => e.id),
+      ['file'],
+    );
+    await again.close();
+  });
+});

@@ -7,6 +7,7 @@
 // Per dirty file (random id): `m!ID` the metadata (JSON), `s!ID` the contents when the
 // file became dirty (or at the last compaction), `o!ID!SEQ` the writes and truncates since,
 // in order. Replaying the snapshot and then the operations gives the dirty contents.
+// Directory changes the mount acknowledged before publishing them: `d!SEQ` (JSON), in order.
 import { Level } from 'level';
 
 export interface JournalVersion {
@@ -182,6 +183,38 @@ export class WriteJournal {
     this.cleared.add(id);
     if (this.cleared.size > 100_000) this.cleared.delete(this.cleared.values().next().value!);
     return done;
+  }
+
+  /**
+   * Records a directory change acknowledged before it is published (`d!SEQ`, JSON); the
+   * returned id orders it among the others. Cleared with clearChange once published.
+   */
+  recordChange(change: unknown): { id: string; recorded: Promise<void> } {
+    const id = `d!${String(++this.seq).padStart(20, '0')}`;
+    const value = text.encode(JSON.stringify(change));
+    return { id, recorded: this.enqueue(id, () => this.db.put(id, value)) };
+  }
+
+  /** Forgets a directory change (published, or nothing left to do). */
+  clearChange(id: string): Promise<void> {
+    return this.enqueue(id, () => this.db.del(id));
+  }
+
+  /** The directory changes recorded and not cleared, oldest first. */
+  async changes(): Promise<Array<{ id: string; change: unknown }>> {
+    const out: Array<{ id: string; change: unknown }> = [];
+    for await (const [key, raw] of this.db.iterator({ gte: 'd!', lt: 'd"' })) {
+      try {
+        out.push({ id: key, change: JSON.parse(new TextDecoder().decode(raw)) });
+      } catch (err) {
+        throw new JournalError(
+          'ERR_JOURNAL_DAMAGED',
+          `journal directory change ${key} is damaged (${(err as Error).message})`,
+          { cause: err },
+        );
+      }
+    }
+    return out;
   }
 
   /** Resolves once every queued operation has finished. */

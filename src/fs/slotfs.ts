@@ -4,6 +4,8 @@
 //
 // - namespace.ts: paths → directory views (cached listings, this mount's changes applied
 //   at once), directory times, the hard-link index;
+// - dir-changes.ts: directory changes journaled and answered at once, published in the
+//   background (batched per folder), replayed after a crash;
 // - open-files.ts: file states and handles, loading and resizing contents;
 // - file-journal.ts: each dirty file's entry in the write-back journal;
 // - write-back.ts: the publisher (on close, after idleness, on fsync; bounded concurrency,
@@ -21,8 +23,9 @@ import { MAX_SYMLINK_TARGET_BYTES, symlinkChild } from '../dirnode/symlink.js';
 import { Attributes, replaceable } from './attributes.js';
 import { sizeFromCap } from './cap-size.js';
 import { Conflicts } from './conflicts.js';
+import { DirChanges } from './dir-changes.js';
 import { EntryMetadata } from './entry-metadata.js';
-import { FsError } from './errno.js';
+import { FsError, describeFailure } from './errno.js';
 import type { ObjectKind } from './failure-log.js';
 import { FileBuffer } from './file-buffer.js';
 import { FileJournal } from './file-journal.js';
@@ -30,6 +33,7 @@ import { Namespace, localChild } from './namespace.js';
 import {
   FileState,
   MAX_NAME_BYTES,
+  pathIn,
   settingsOf,
   type Child,
   type DirView,
@@ -59,6 +63,7 @@ export class SlotFs {
   private readonly entries: EntryMetadata;
   private readonly writeBack: WriteBack;
   private readonly attrs: Attributes;
+  private readonly changes: DirChanges;
 
   constructor(
     private readonly mutable: MutableClient,
@@ -70,6 +75,7 @@ export class SlotFs {
     this.o = settingsOf(options);
     this.ns = new Namespace(this.rootCap, dirs, this.o, () => this.files.unlinked);
     this.fj = new FileJournal(journal, this.o.log);
+    this.changes = new DirChanges(this.ns, dirs, journal, this.o);
     this.files = new OpenFiles(this.ns, this.fj, mutable, this.o);
     this.entries = new EntryMetadata(this.ns, dirs, this.o);
     const conflicts = new Conflicts(this.ns, this.files, this.fj, mutable, dirs, this.o);
@@ -330,6 +336,7 @@ export class SlotFs {
   async fsync(fh: number): Promise<void> {
     const st = this.files.handle(fh).file;
     await this.writeBack.urgently(st);
+    await this.changes.settle(st.parent);
   }
 
   async fsyncdir(path: string): Promise<void> {
@@ -338,6 +345,7 @@ export class SlotFs {
       .all()
       .filter((st) => st.parent === view.cap && (st.dirty || st.metaDirty));
     await Promise.all(inDir.map((st) => this.writeBack.urgently(st)));
+    await this.changes.settle(view.cap);
     await this.dirs.flush(view.cap);
   }
 
@@ -357,12 +365,19 @@ export class SlotFs {
     const cap = await this.dirs.createDirectory();
     const caps = childCapsOf(cap);
     const metadata: ChildMetadata = { mode: mode & 0o7777, mtime: Date.now() / 1000 };
-    await this.ns.change(parent, () =>
-      this.dirs.add(parent.cap, name, caps, metadata, { mustNotExist: true }),
-    );
+    if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
+    const recorded = this.changes.submit({
+      op: 'add',
+      dir: parent.cap,
+      name,
+      caps,
+      metadata,
+      path,
+    });
     parent.entries.set(name, { name, isDirectory: true, ...caps, metadata });
     this.ns.touchDir(parent);
     this.ns.addEmpty(cap, path);
+    await recorded;
   }
 
   /** `ln -s target path`: a literal cap holding the target, marked a link (docs/formats.md). */
@@ -379,9 +394,14 @@ export class SlotFs {
     this.ns.requireWritable(parent, path);
     const link = symlinkChild(bytes);
     const metadata: ChildMetadata = { ...link.metadata, mtime: Date.now() / 1000 };
-    await this.ns.change(parent, () =>
-      this.dirs.add(parent.cap, name, link.caps, metadata, { mustNotExist: true }),
-    );
+    const recorded = this.changes.submit({
+      op: 'add',
+      dir: parent.cap,
+      name,
+      caps: link.caps,
+      metadata,
+      path,
+    });
     parent.entries.set(name, {
       name,
       isDirectory: false,
@@ -390,6 +410,7 @@ export class SlotFs {
       symlink: new Uint8Array(bytes),
     });
     this.ns.touchDir(parent);
+    await recorded;
   }
 
   /**
@@ -418,9 +439,15 @@ export class SlotFs {
       metadata.mode = st.mode;
     }
     const linked = { rwCap: caps.rwCap, roCap: caps.roCap };
-    await this.ns.change(parent, () =>
-      this.dirs.add(parent.cap, name, linked, metadata, { mustNotExist: true }),
-    );
+    if (parent.entries.has(name)) throw new FsError('EEXIST', `${to} already exists`);
+    const recorded = this.changes.submit({
+      op: 'add',
+      dir: parent.cap,
+      name,
+      caps: linked,
+      metadata,
+      path: to,
+    });
     parent.entries.set(name, {
       name,
       isDirectory: false,
@@ -430,6 +457,7 @@ export class SlotFs {
     });
     if (st) st.ctime = Date.now();
     this.ns.touchDir(parent);
+    await recorded;
   }
 
   async rmdir(path: string): Promise<void> {
@@ -442,10 +470,19 @@ export class SlotFs {
     const inner = await this.ns.view(cap, path);
     if (inner.entries.size > 0) throw new FsError('ENOTEMPTY', `${path} is not empty`);
     const parent = t.parent;
-    await this.ns.change(parent, () => this.dirs.remove(parent.cap, t.name, { mustExist: false }));
+    const current = parent.entries.get(t.name);
+    if (!current?.isDirectory) throw new FsError('ENOENT', `${path} does not exist`);
+    const recorded = this.changes.submit({
+      op: 'remove',
+      dir: parent.cap,
+      name: t.name,
+      roCap: current.roCap,
+      path,
+    });
     parent.entries.delete(t.name);
     this.ns.dropView(cap);
     this.ns.touchDir(parent);
+    await recorded;
   }
 
   async unlink(path: string): Promise<void> {
@@ -469,11 +506,18 @@ export class SlotFs {
       this.files.detach(child.local);
       return;
     }
-    await this.ns.change(parent, () => this.dirs.remove(parent.cap, t.name, { mustExist: false }));
+    const recorded = this.changes.submit({
+      op: 'remove',
+      dir: parent.cap,
+      name: t.name,
+      roCap: child.roCap,
+      path,
+    });
     parent.entries.delete(t.name);
     this.ns.touchDir(parent);
-    const st = this.files.byCap(child.roCap);
+    const st = child.symlink ? undefined : this.files.byCap(child.roCap);
     if (st && st.parent === parent.cap && st.name === t.name) this.files.forgetName(st);
+    await recorded;
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -544,24 +588,33 @@ export class SlotFs {
       await this.fj.saveMeta(st);
       return;
     }
-    // The directory operations are queued (in call order) before the local picture changes
+    // The directory change is submitted (in call order) before the local picture changes
     // in the same tick, so a metadata update of the moved file queued later lands on the
     // new name, after the move.
-    const st = child.isDirectory ? undefined : this.files.byCap(child.roCap);
+    const st = child.isDirectory || child.symlink ? undefined : this.files.byCap(child.roCap);
     const moving = st && st.parent === srcView.cap && st.name === src.name ? st : undefined;
-    let added: Promise<unknown>;
+    let recorded: Promise<void>;
     if (srcView === dstView) {
-      added = this.ns.change(srcView, () =>
-        this.dirs.rename(srcView.cap, src.name, dst.name, { replace: true }),
-      );
+      recorded = this.changes.submit({
+        op: 'rename',
+        dir: srcView.cap,
+        from: src.name,
+        to: dst.name,
+        roCap: child.roCap,
+        path: to,
+      });
     } else {
-      // Add first, then remove: a failure in between leaves two names, never none.
       const { tahoe: _tahoe, ...metadata } = child.metadata;
-      added = this.ns.change(dstView, () =>
-        this.dirs.add(dstView.cap, dst.name, { rwCap: child.rwCap, roCap: child.roCap }, metadata, {
-          replace: true,
-        }),
-      );
+      recorded = this.changes.submit({
+        op: 'move',
+        fromDir: srcView.cap,
+        from: src.name,
+        dir: dstView.cap,
+        name: dst.name,
+        caps: { rwCap: child.rwCap, roCap: child.roCap },
+        metadata,
+        path: to,
+      });
     }
     srcView.entries.delete(src.name);
     dstView.entries.set(dst.name, moved);
@@ -571,34 +624,22 @@ export class SlotFs {
       this.files.relocate(moving, dstView, dst.name, to);
       moving.ctime = Date.now();
     }
-    try {
-      await added;
-      if (srcView !== dstView) {
-        await this.ns.change(srcView, () =>
-          this.dirs.remove(srcView.cap, src.name, { mustExist: false }),
-        );
-      }
-    } catch (err) {
-      // change() made both views re-read; put the file's own location back.
-      if (moving && moving.name === dst.name && moving.parent === dstView.cap) {
-        this.files.relocate(moving, srcView, src.name, from);
-      }
-      throw err;
-    }
     if (replaced) {
       const old =
-        replaced.local ?? (replaced.isDirectory ? undefined : this.files.byCap(replaced.roCap));
+        replaced.local ??
+        (replaced.isDirectory || replaced.symlink ? undefined : this.files.byCap(replaced.roCap));
       if (old && old !== moving && old.parent === dstView.cap && old.name === dst.name) {
         if (replaced.local) this.files.detach(old);
         else this.files.forgetName(old);
       }
       if (replaced.isDirectory) this.ns.dropView(replaced.rwCap ?? replaced.roCap);
     }
-    if (moving) await this.fj.saveMeta(moving);
     if (child.isDirectory) {
       const view = this.ns.views.get(child.rwCap ?? child.roCap);
       if (view) view.path = to;
     }
+    await recorded;
+    if (moving) await this.fj.saveMeta(moving);
   }
 
   async utimens(path: string, _atime: number, mtime: number): Promise<void> {
@@ -699,17 +740,37 @@ export class SlotFs {
     if (patch.mtime !== undefined) metadata.mtime = patch.mtime / 1000;
     if (patch.mode !== undefined) metadata.mode = patch.mode;
     const parent = t.parent;
-    await this.ns.change(parent, () => this.dirs.setMetadata(parent.cap, t.name, metadata));
+    const recorded = [
+      this.changes.submit({
+        op: 'meta',
+        dir: parent.cap,
+        name: t.name,
+        roCap: child.roCap,
+        patch: metadata,
+        path,
+      }),
+    ];
     Object.assign(child.metadata, metadata);
     if (!child.isDirectory && !child.symlink && child.roCap) {
-      await this.entries.updateOtherNames(
-        this.ns.siOf(child.roCap),
-        parent.cap,
-        t.name,
-        metadata,
-        path,
-      );
+      // A hard-linked file's other loaded names show (and keep) the change too.
+      for (const p of this.ns.linkIndex.placesOf(this.ns.siOf(child.roCap))) {
+        const view = this.ns.views.get(p.dirCap);
+        const other = view?.entries.get(p.name);
+        if (!view?.writable || !other || (view === parent && p.name === t.name)) continue;
+        recorded.push(
+          this.changes.submit({
+            op: 'meta',
+            dir: view.cap,
+            name: p.name,
+            roCap: other.roCap,
+            patch: metadata,
+            path: pathIn(view.path, p.name),
+          }),
+        );
+        Object.assign(other.metadata, metadata);
+      }
     }
+    await Promise.all(recorded);
   }
 
   // ---------------------------------------------------------------- whole mount
@@ -721,7 +782,8 @@ export class SlotFs {
 
   /** Files with writes not yet on the grid. */
   pending(): PendingWrite[] {
-    return this.writeBack.pending();
+    const changes = this.changes.pending().map((c) => ({ ...c, bytes: 0 }));
+    return [...this.writeBack.pending(), ...changes];
   }
 
   /** Counts of the close-to-open checks made for many files at once. */
@@ -730,8 +792,16 @@ export class SlotFs {
   }
 
   /** Publishes every dirty file and directory change; the failures, by path. */
-  flushAll(): Promise<Array<{ path: string; error: string }>> {
-    return this.writeBack.flushAll();
+  async flushAll(): Promise<Array<{ path: string; error: string }>> {
+    const failures = await this.writeBack.flushAll(async () => {
+      try {
+        await this.changes.settle();
+      } catch (err) {
+        return [{ path: '(directory changes)', error: describeFailure(err) }];
+      }
+      return [];
+    });
+    return failures;
   }
 
   /**
@@ -739,13 +809,15 @@ export class SlotFs {
    * killed, or the grid was down): they are visible at once and published in the
    * background. Returns how many.
    */
-  recover(): Promise<number> {
+  async recover(): Promise<number> {
+    await this.changes.recover();
     return this.writeBack.recover();
   }
 
   /** Stops timers (after flushAll, before the journal closes). */
   close(): void {
     this.writeBack.close();
+    this.changes.close();
     this.ns.close();
     this.files.close();
   }

@@ -220,11 +220,19 @@ export class WriteBack {
     }));
   }
 
-  /** Publishes every dirty file and directory change; the failures, by path. */
-  async flushAll(): Promise<Array<{ path: string; error: string }>> {
+  /**
+   * Publishes every dirty file and directory change; the failures, by path. `alongside`
+   * runs meanwhile (the journaled directory changes) and adds its own failures.
+   */
+  async flushAll(
+    alongside: () => Promise<Array<{ path: string; error: string }>> = async () => [],
+  ): Promise<Array<{ path: string; error: string }>> {
     const dirty = this.files.all().filter((st) => (st.dirty || st.metaDirty) && !st.detached);
-    const results = await Promise.allSettled(dirty.map((st) => this.publish(st)));
-    const failures: Array<{ path: string; error: string }> = [];
+    const [results, others] = await Promise.all([
+      Promise.allSettled(dirty.map((st) => this.publish(st))),
+      alongside(),
+    ]);
+    const failures: Array<{ path: string; error: string }> = [...others];
     results.forEach((r, i) => {
       if (r.status === 'rejected')
         failures.push({ path: dirty[i].path, error: describeFailure(r.reason) });
