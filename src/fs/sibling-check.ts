@@ -89,16 +89,20 @@ export class SiblingCheck {
       children.findIndex((c) => (c.local ? c.local.cap : (c.rwCap ?? c.roCap)) === cap),
     );
     const caps = [cap];
+    const now = Date.now();
     for (let i = 1; i < children.length && caps.length < MAX_FILES; i++) {
       const c = children[(start + i) % children.length];
       if (c.isDirectory || c.symlink) continue;
-      // A file made here keeps its state in the listing; once published it has a cap, and
-      // once its contents were dropped it needs a check like any other.
-      if (c.local && (c.local.buffer || c.local.dirty || !c.local.cap)) continue;
+      // A file made here keeps its state in the listing; once published it has a cap. Files
+      // still fresh are checked too: their checks come due one by one (each was loaded at
+      // another time), and one request now saves one per file later.
+      if (c.local && (c.local.dirty || !c.local.cap)) continue;
       const size = c.metadata.size;
       if (typeof size === 'number' && size > MAX_FILE_BYTES) continue;
       const childCap = c.local ? c.local.cap! : (c.rwCap ?? c.roCap);
-      if (childCap && childCap !== cap && !this.checked.has(childCap)) caps.push(childCap);
+      const known = childCap ? this.checked.get(childCap) : undefined;
+      if (known && now - known.at < this.attrCacheMs / 2) continue; // checked recently
+      if (childCap && childCap !== cap) caps.push(childCap);
     }
     return caps;
   }

@@ -346,19 +346,27 @@ export class MutableClient {
         StorageClient,
         Array<{ file: number; ref: { storageIndex: Uint8Array; shareNumber: number } }>
       >();
-      for (const capText of capTexts) {
-        let cap;
-        try {
-          cap = parseCap(capText);
-        } catch {
-          continue;
-        }
-        if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') continue;
-        if (cap.format === 'mdmf') continue;
-        const ctx = this.context(cap);
-        const state = await this.cachedState(ctx);
-        if (!state) continue;
-        const hint = (await this.cache.servermapHint(ctx.keys.storageIndex))!;
+      // The cached states, read from LevelDB all at once.
+      const looked = await Promise.all(
+        capTexts.map(async (capText) => {
+          let cap;
+          try {
+            cap = parseCap(capText);
+          } catch {
+            return undefined;
+          }
+          if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') return undefined;
+          if (cap.format === 'mdmf') return undefined;
+          const ctx = this.context(cap);
+          const state = await this.cachedState(ctx);
+          if (!state) return undefined;
+          const hint = (await this.cache!.servermapHint(ctx.keys.storageIndex))!;
+          return { capText, ctx, state, hint };
+        }),
+      );
+      for (const found of looked) {
+        if (!found) continue;
+        const { capText, ctx, state, hint } = found;
         const targets = [...this.hinted(ctx, hint)];
         const want = Math.min(hint.k + this.epsilon, targets.length);
         if (want < Math.min(hint.k + this.epsilon, this.servers.length)) continue;
