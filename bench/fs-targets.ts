@@ -17,6 +17,8 @@ export interface Target {
   /** Unmount (publishing everything first) and mount again: caches start cold. */
   remount(): Promise<void>;
   stop(): Promise<void>;
+  /** What the mount process printed since it (last) started. */
+  output?(): string;
 }
 
 /** Runs a shell script; rejects with its output when it fails. */
@@ -109,6 +111,7 @@ export async function slotfsTarget(o: SlotfsTargetOptions): Promise<Target> {
       await start();
     },
     stop,
+    output: () => output,
   };
 }
 

@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { printTable, type BenchResult } from './table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Modules that are not benchmarks themselves. */
+const HELPERS = ['run.ts', 'table.ts', 'fs-targets.ts', 'latency-fit.ts'];
 
 async function available(): Promise<string[]> {
   const files = await readdir(here);
   return files
-    .filter((f) => f.endsWith('.ts') && !['run.ts', 'table.ts'].includes(f))
+    .filter((f) => f.endsWith('.ts') && !HELPERS.includes(f))
     .map((f) => f.slice(0, -3))
     .sort();
 }

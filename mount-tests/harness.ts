@@ -1,7 +1,7 @@
 // Mount tests drive a real FUSE mount (a `slotfs mount --foreground` child process) with
 // ordinary tools run through bash, against a grid of real server processes.
 import anyTest, { type TestFn } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -174,10 +174,12 @@ export class MountProcess {
     mountpoint: string,
     dir: string,
     extraArgs: string[] = [],
+    /** How to start the process (default spawnOwned; a hosts grid's run() for its client). */
+    spawner: (command: string, args: string[], options: SpawnOptions) => ChildProcess = spawnOwned,
   ): Promise<MountProcess> {
     await mkdir(mountpoint, { recursive: true });
     const { command, args, cwd } = slotfsCommand();
-    const child = spawnOwned(
+    const child = spawner(
       command,
       [...args, 'mount', mountpoint, '--foreground', '--dir', dir, ...extraArgs],
       {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages slotfs needs, when missing: FUSE (libfuse2 for fuse-native,
 # and fusermount from fuse or fuse3), libfuse-dev and a compiler to build fuse-native's
-# utimens fix and the native codec, and the tools the mount tests drive (rsync, attr, git).
+# utimens fix and the native codec, the tools the mount tests drive (rsync, attr, git), and
+# iproute2 for the grid across network namespaces.
 # Uses sudo when not run as root. Safe to run again: it installs nothing already there.
 set -uo pipefail
 
@@ -16,6 +17,9 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v getfattr >/dev/null 2>&1 || need+=(attr)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The grid across hosts (src/grid/hosts): network namespaces, veths and a bridge.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: every system package slotfs needs is installed"

@@ -65,7 +65,7 @@ const configSchema = z
         /** Files published at once (write-back is latency-bound: servers wait on fsync). */
         'publish-concurrency': z.number().int().min(1).max(256).default(16),
         /** Changes to one directory within this window are published together. */
-        'dir-batch-ms': z.number().int().min(0).default(5),
+        'dir-batch-ms': z.number().int().min(0).default(100),
         /** Other users may use the mount (FUSE allow_other; file modes still apply). */
         'allow-other': z.boolean().default(false),
       })

@@ -312,6 +312,34 @@ test.serial(
   },
 );
 
+test.serial(
+  'setMetadata with onlyIf applies only while the entry still has that cap and size (a stale correction does not undo a newer change)',
+  async (t) => {
+    const writer = await one();
+    const dir = await writer.dirs.createDirectory();
+    const a = await newFile(writer, 'a');
+    await writer.dirs.add(dir, 'f', a, { size: 2 });
+    // A reader (another client) saw size 2 and corrects it to 5: applies.
+    const reader = await newClient();
+    t.true(await reader.dirs.setMetadata(dir, 'f', { size: 5 }, { onlyIf: { size: 2 } }));
+    t.is((await writer.dirs.lookup(dir, 'f'))!.metadata.size, 5);
+    // The writer publishes a newer size; a correction from the old look changes nothing.
+    await writer.dirs.setMetadata(dir, 'f', { size: 7 });
+    const seqnum = (await writer.client.retrieve(dir)).seqnum;
+    t.false(await reader.dirs.setMetadata(dir, 'f', { size: 5 }, { onlyIf: { size: 2 } }));
+    t.false(
+      await reader.dirs.setMetadata(dir, 'f', { size: 5 }, { onlyIf: { roCap: 'URI:LIT:' } }),
+    );
+    t.is((await writer.dirs.lookup(dir, 'f'))!.metadata.size, 7);
+    t.is((await writer.client.retrieve(dir)).seqnum, seqnum, 'nothing published');
+    await reader.dirs.list(dir); // the reader looks again: size 7
+    t.true(
+      await reader.dirs.setMetadata(dir, 'f', { size: 8 }, { onlyIf: { roCap: a.roCap, size: 7 } }),
+    );
+    t.is((await writer.dirs.lookup(dir, 'f'))!.metadata.size, 8);
+  },
+);
+
 test.serial('a read-only cap refuses every change; a file cap is not a directory', async (t) => {
   const h = await one();
   const dir = await h.dirs.createDirectory();

@@ -265,8 +265,19 @@ export class DirectoryClient {
   /**
    * Merges `patch` into a child's metadata (a key set to undefined is removed; `tahoe` is
    * not patchable) and sets tahoe.linkmotime to now. ERR_DIR_NOT_FOUND if absent.
+   * With `onlyIf`, the patch applies only while the child still has that read cap and
+   * size — as seen in the version the update is applied to, also when re-applied after a
+   * collision — so a correction based on an older look cannot undo a newer change.
+   * Resolves with whether it applied (a refusal may rest on this client's cached copy:
+   * then nothing is written, and a later look can try again).
    */
-  setMetadata(dirCap: string, name: string, patch: Partial<ChildMetadata>): Promise<void> {
+  setMetadata(
+    dirCap: string,
+    name: string,
+    patch: Partial<ChildMetadata>,
+    options: { onlyIf?: { roCap?: string; size?: number } } = {},
+  ): Promise<boolean> {
+    const { onlyIf } = options;
     return this.submit(dirCap, () => {
       const key = existingName(name, this.names);
       const removals = Object.keys(patch).filter((k) => patch[k] === undefined);
@@ -275,9 +286,12 @@ export class DirectoryClient {
         apply(table, now) {
           const old = table.get(key);
           if (!old) throw notFound(key);
+          if (onlyIf?.roCap !== undefined && old.roCap !== onlyIf.roCap) return false;
+          if (onlyIf && 'size' in onlyIf && old.metadata.size !== onlyIf.size) return false;
           const merged: JsonObject = { ...old.metadata, ...changes };
           for (const k of removals) delete merged[k];
           table.set({ ...old, metadata: updateMetadata(old.metadata, merged, now) });
+          return true;
         },
       };
     });

@@ -12,6 +12,8 @@
 // (the name is gone or taken) is logged, and the directory is listed afresh.
 import type { WriteJournal } from '../cache/journal.js';
 import type { ChildCaps, ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
+import { UnrecoverableFileError } from '../mutable/errors.js';
+import type { MutableClient } from '../mutable/mutable-client.js';
 import { conflictName } from './conflict-name.js';
 import { describeFailure } from './errno.js';
 import type { Namespace } from './namespace.js';
@@ -25,6 +27,8 @@ export type DirChange =
       caps: ChildCaps;
       metadata: ChildMetadata;
       path: string;
+      /** A new empty folder (mkdir), whose first version is published before the link. */
+      create?: boolean;
     }
   | { op: 'remove'; dir: string; name: string; roCap: string; path: string }
   | { op: 'rename'; dir: string; from: string; to: string; roCap: string; path: string }
@@ -73,18 +77,20 @@ export class DirChanges {
   constructor(
     private readonly ns: Namespace,
     private readonly dirs: DirectoryClient,
+    private readonly mutable: MutableClient,
     private readonly journal: WriteJournal,
     private readonly o: Settings,
   ) {}
 
   /**
    * Journals `change` and starts it on the grid; resolves once it is journaled. The
-   * caller has already (or in the same tick) applied it to the loaded listings.
+   * caller has already (or in the same tick) applied it to the loaded listings. A new
+   * folder's link (`create`) is queued once `created` (its first publish) has settled.
    */
-  submit(change: DirChange): Promise<void> {
+  submit(change: DirChange, created?: Promise<unknown>): Promise<void> {
     const { id, recorded } = this.journal.recordChange(change);
     const entry = this.track(id, change);
-    this.follow(entry, this.start(change));
+    this.follow(entry, this.start(change, created));
     return recorded;
   }
 
@@ -104,6 +110,9 @@ export class DirChanges {
   async settle(dirCap?: string): Promise<void> {
     const mine = () =>
       [...this.open.values()].filter((e) => dirCap === undefined || dirsOf(e.change).has(dirCap));
+    // Their folders' batches go out now rather than after the batch window.
+    const folders = new Set(mine().flatMap((e) => [...dirsOf(e.change)]));
+    for (const cap of folders) this.dirs.flush(cap).catch(() => undefined);
     if (mine().some((e) => e.state !== 'running')) await this.retryNow();
     await Promise.all(mine().map((e) => e.settled));
     const left = mine().filter((e) => e.state !== 'running');
@@ -156,24 +165,70 @@ export class DirChanges {
   }
 
   /** The change as first submitted: in call order, unconditional (as if awaited). */
-  private start(c: DirChange): Promise<unknown> {
+  private start(c: DirChange, created?: Promise<unknown>): Promise<unknown> {
     switch (c.op) {
       case 'add':
-        return this.dirs.add(c.dir, c.name, c.caps, c.metadata, { mustNotExist: true });
+        if (created) return this.linkCreated(c, created);
+        return this.to(c.dir, () =>
+          this.dirs.add(c.dir, c.name, c.caps, c.metadata, { mustNotExist: true }),
+        );
       case 'remove':
-        return this.dirs.remove(c.dir, c.name, { mustExist: false });
+        return this.to(c.dir, () => this.dirs.remove(c.dir, c.name, { mustExist: false }));
       case 'rename':
-        return this.dirs.rename(c.dir, c.from, c.to, { replace: true });
+        return this.to(c.dir, () => this.dirs.rename(c.dir, c.from, c.to, { replace: true }));
       case 'move':
         // Both at once, so each lands in its directory's order; until both have, the
         // journal keeps the move (a failed link is retried: never no name at all).
-        return Promise.all([
-          this.dirs.add(c.dir, c.name, c.caps, c.metadata, { replace: true }),
-          this.dirs.remove(c.fromDir, c.from, { mustExist: false }),
-        ]);
+        return Promise.all([this.linkMoved(c), this.unlinkMoved(c)]);
       case 'meta':
-        return this.dirs.setMetadata(c.dir, c.name, c.patch);
+        return this.to(c.dir, () => this.dirs.setMetadata(c.dir, c.name, c.patch));
     }
+  }
+
+  /** Queues a change of folder `cap` (behind whatever its earlier changes wait for). */
+  private to<T>(cap: string, submit: () => Promise<T>): Promise<T> {
+    return this.ns.submitTo([cap], submit);
+  }
+
+  private linkMoved(c: Extract<DirChange, { op: 'move' }>): Promise<unknown> {
+    return this.to(c.dir, () =>
+      this.dirs.add(c.dir, c.name, c.caps, c.metadata, { replace: true }),
+    );
+  }
+
+  private unlinkMoved(c: Extract<DirChange, { op: 'move' }>): Promise<unknown> {
+    return this.to(c.fromDir, () => this.dirs.remove(c.fromDir, c.from, { mustExist: false }));
+  }
+
+  /**
+   * Links a folder made here once `created` (its first publish) has settled: the parent's
+   * later changes queue behind it, and a parent never names a folder not on the grid.
+   */
+  private linkCreated(c: Extract<DirChange, { op: 'add' }>, created: Promise<unknown>) {
+    let failure: unknown;
+    const settled = created.then(
+      () => undefined,
+      (err: unknown) => (failure = err ?? new Error('the folder could not be created')),
+    );
+    return this.ns.submitTo(
+      [c.dir],
+      () =>
+        failure === undefined
+          ? this.dirs.add(c.dir, c.name, c.caps, c.metadata, { mustNotExist: true })
+          : Promise.reject(failure),
+      settled,
+    );
+  }
+
+  /** Creates a folder made here unless an earlier attempt did (replay). */
+  private async ensureCreated(cap: string): Promise<void> {
+    try {
+      await this.mutable.retrieve(cap);
+      return;
+    } catch (err) {
+      if (!(err instanceof UnrecoverableFileError)) throw err;
+    }
+    await this.mutable.createAs(cap, new Uint8Array(0));
   }
 
   /** Waits for the change on the grid, then clears it, logs it, or keeps it for a retry. */
@@ -311,34 +366,46 @@ export class DirChanges {
           return [];
         }
         t.set(c.name, c.caps.roCap);
-        return [() => this.dirs.add(c.dir, c.name, c.caps, c.metadata, { mustNotExist: true })];
+        if (c.create && c.caps.rwCap) {
+          const created = this.ensureCreated(c.caps.rwCap);
+          // Changes inside the new folder (replayed after this one) wait for it too.
+          this.ns.hold(
+            c.caps.rwCap,
+            created.then(
+              () => undefined,
+              () => undefined,
+            ),
+          );
+          return [() => this.linkCreated(c, created)];
+        }
+        return [() => this.start(c)];
       }
       case 'remove':
         if (!same(t.get(c.name), c.roCap)) return [];
         t.delete(c.name);
-        return [() => this.dirs.remove(c.dir, c.name, { mustExist: false })];
+        return [() => this.start(c)];
       case 'rename':
         if (!same(t.get(c.from), c.roCap)) return [];
         t.delete(c.from);
         t.set(c.to, c.roCap);
-        return [() => this.dirs.rename(c.dir, c.from, c.to, { replace: true })];
+        return [() => this.start(c)];
       case 'move': {
         const from = tables.get(c.fromDir);
         if (!from) return undefined;
         const steps: Array<() => Promise<unknown>> = [];
         if (!same(t.get(c.name), c.caps.roCap)) {
           t.set(c.name, c.caps.roCap);
-          steps.push(() => this.dirs.add(c.dir, c.name, c.caps, c.metadata, { replace: true }));
+          steps.push(() => this.linkMoved(c));
         }
         if (same(from.get(c.from), c.caps.roCap)) {
           from.delete(c.from);
-          steps.push(() => this.dirs.remove(c.fromDir, c.from, { mustExist: false }));
+          steps.push(() => this.unlinkMoved(c));
         }
         return steps;
       }
       case 'meta':
         if (!same(t.get(c.name), c.roCap)) return [];
-        return [() => this.dirs.setMetadata(c.dir, c.name, c.patch)];
+        return [() => this.start(c)];
     }
   }
 }

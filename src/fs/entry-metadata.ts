@@ -28,8 +28,19 @@ export class EntryMetadata {
     this.o.log(
       `slotfs: ${st.path}: directory entry said ${child.metadata.size ?? '?'} bytes, contents have ${size}; corrected`,
     );
-    await this.ns.change(view, () => this.dirs.setMetadata(view.cap, st.name, { size }));
-    child.metadata.size = size;
+    // Only if the entry still says what this reader saw: the writer may be between
+    // publishing the contents and the entry, and its newer size must not be undone.
+    const said = child.metadata.size;
+    const applied = await this.ns.change(view, () =>
+      this.dirs.setMetadata(
+        view.cap,
+        st.name,
+        { size },
+        { onlyIf: { roCap: child.roCap, size: said } },
+      ),
+    );
+    if (applied) child.metadata.size = size;
+    else view.fetchedAt = -1; // changed meanwhile: look again next time
   }
 
   /**

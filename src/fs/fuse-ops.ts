@@ -73,6 +73,7 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     const handler = (...all: unknown[]) => {
       const cb = all.pop() as Callback;
       const args = all as A;
+      fs.noteCall(name);
       let done = false;
       const finish = (code: number, value?: unknown) => {
         if (done) return;

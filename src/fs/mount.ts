@@ -337,6 +337,9 @@ export async function mount(options: MountOptions): Promise<Mounted> {
               () => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })),
             );
         progress.stop();
+        log(
+          `slotfs: ${rate.total} write-backs and ${dirs.stats.updates} folder updates (${dirs.stats.operations} changes) published since the mount started`,
+        );
         for (const f of failures) {
           log(
             `slotfs: ${f.path} was not published (${f.error}); it stays in the journal and is republished at the next mount`,

@@ -33,6 +33,11 @@ export class Namespace {
   /** Directories whose mtime is still to be written into their parent's entry. */
   readonly dirTimesDue = new Set<DirView>();
   private readonly siCache = new Map<string, string>();
+  /**
+   * Per folder, what its next change must wait for before it is queued: the folder's own
+   * creation (mkdir answers before it is on the grid) or an earlier change that waits.
+   */
+  private readonly gates = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(
@@ -138,6 +143,7 @@ export class Namespace {
   }
 
   private async refresh(view: DirView): Promise<void> {
+    await this.gates.get(view.cap); // a folder made here is listed once it exists
     const changes = view.changes;
     const listing = await this.dirs.list(view.cap);
     if (view.fetchedAt > -Infinity && (view.changes !== changes || view.pending > 0)) {
@@ -164,12 +170,45 @@ export class Namespace {
     view.fetchedAt = Date.now();
   }
 
+  /**
+   * Queues a change of folders `caps` by calling `submit` — at once, or after what the
+   * folders wait for (`after` too, if given); later changes of those folders queue after
+   * it, so every folder's changes reach the grid in the order they were made.
+   */
+  submitTo<T>(caps: string[], submit: () => Promise<T>, after?: Promise<unknown>): Promise<T> {
+    const waits: Array<Promise<unknown>> = caps
+      .map((cap) => this.gates.get(cap))
+      .filter((g): g is Promise<void> => g !== undefined);
+    if (after) waits.push(after.catch(() => undefined));
+    if (waits.length === 0) return submit();
+    let result!: Promise<T>;
+    const queued = Promise.all(waits).then(() => {
+      try {
+        result = submit();
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+    });
+    for (const cap of caps) this.hold(cap, queued);
+    return queued.then(() => result);
+  }
+
+  /** Changes of folder `cap` wait for `until` (which never rejects) before they are queued. */
+  hold(cap: string, until: Promise<void>): void {
+    const before = this.gates.get(cap);
+    const gate = before ? Promise.all([before, until]).then(() => undefined) : until;
+    this.gates.set(cap, gate);
+    void gate.then(() => {
+      if (this.gates.get(cap) === gate) this.gates.delete(cap);
+    });
+  }
+
   /** Runs a directory change of this mount, keeping refreshes from undoing it. */
   async change<T>(view: DirView, fn: () => Promise<T>): Promise<T> {
     view.pending++;
     view.changes++;
     try {
-      return await fn();
+      return await this.submitTo([view.cap], fn);
     } catch (err) {
       // Our picture of the directory may now be wrong: look again next time.
       if ((err as { code?: string }).code !== 'ERR_DIR_EXISTS') view.fetchedAt = -1;

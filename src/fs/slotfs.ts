@@ -75,7 +75,7 @@ export class SlotFs {
     this.o = settingsOf(options);
     this.ns = new Namespace(this.rootCap, dirs, this.o, () => this.files.unlinked);
     this.fj = new FileJournal(journal, this.o.log);
-    this.changes = new DirChanges(this.ns, dirs, journal, this.o);
+    this.changes = new DirChanges(this.ns, dirs, mutable, journal, this.o);
     this.files = new OpenFiles(this.ns, this.fj, mutable, this.o);
     this.entries = new EntryMetadata(this.ns, dirs, this.o);
     const conflicts = new Conflicts(this.ns, this.files, this.fj, mutable, dirs, this.o);
@@ -96,6 +96,14 @@ export class SlotFs {
       loaded: (st) => void this.entries.repairSize(st).catch(() => undefined),
     };
     this.attrs = new Attributes(this.ns, this.files, this.o);
+  }
+
+  /**
+   * Every FUSE call is announced here first (fuse-ops.ts): background write-backs hold back
+   * while calls keep coming. fsync and fsyncdir wait for the grid anyway: they do not count.
+   */
+  noteCall(op: string): void {
+    if (op !== 'fsync' && op !== 'fsyncdir') this.writeBack.call();
   }
 
   // ---------------------------------------------------------------- lookups
@@ -362,18 +370,29 @@ export class SlotFs {
     const { parent, name } = await this.ns.parentOf(path);
     if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
     this.ns.requireWritable(parent, path);
-    const cap = await this.dirs.createDirectory();
+    // An Ed25519 folder's cap is made here: mkdir answers at once, the folder is created
+    // in the background (its changes, and its link into the parent, wait for that). A
+    // tahoe folder's key is in its shares, so it is created first.
+    let cap: string;
+    let created: Promise<unknown> | undefined;
+    if (this.mutable.format === 'ed25519') {
+      cap = this.mutable.newEd25519Cap({ directory: true });
+      created = this.mutable.createAs(cap, new Uint8Array(0));
+      this.ns.hold(
+        cap,
+        created.then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+    } else {
+      cap = await this.dirs.createDirectory();
+      if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
+    }
     const caps = childCapsOf(cap);
     const metadata: ChildMetadata = { mode: mode & 0o7777, mtime: Date.now() / 1000 };
-    if (parent.entries.has(name)) throw new FsError('EEXIST', `${path} already exists`);
-    const recorded = this.changes.submit({
-      op: 'add',
-      dir: parent.cap,
-      name,
-      caps,
-      metadata,
-      path,
-    });
+    const change = { op: 'add' as const, dir: parent.cap, name, caps, metadata, path };
+    const recorded = this.changes.submit(created ? { ...change, create: true } : change, created);
     parent.entries.set(name, { name, isDirectory: true, ...caps, metadata });
     this.ns.touchDir(parent);
     this.ns.addEmpty(cap, path);

@@ -14,13 +14,21 @@ import { describeFailure } from './errno.js';
 import { summarizeFailure } from './failure-log.js';
 import { FileBuffer } from './file-buffer.js';
 import type { FileJournal } from './file-journal.js';
+import { IdleQueue } from './idle-queue.js';
 import { Limit } from './limit.js';
 import { localChild, type Namespace } from './namespace.js';
 import { FileState, dirname, type PendingWrite, type Settings } from './nodes.js';
 import type { OpenFiles } from './open-files.js';
 
+/** Calls this recent (ms) mean the mount is busy: background publishes hold back. */
+const IDLE_MS = 20;
+/** While busy, a file closed this recently (ms) is not published yet (it may be renamed). */
+const HOLD_MS = 100;
+
 export class WriteBack {
   private readonly limit: Limit;
+  /** Write-backs nobody waits for, started when the mount's callers pause. */
+  private readonly queue: IdleQueue<FileState>;
   private closed = false;
 
   constructor(
@@ -34,6 +42,18 @@ export class WriteBack {
     private readonly o: Settings,
   ) {
     this.limit = new Limit(o.publishConcurrency);
+    this.queue = new IdleQueue({
+      concurrency: o.publishConcurrency,
+      busyConcurrency: 1,
+      idleMs: IDLE_MS,
+      holdMs: Math.min(HOLD_MS, o.writeBackMs),
+      start: (st) => this.publish(st).catch(() => undefined), // reported by publish()
+    });
+  }
+
+  /** A call from a program arrived: background write-backs yield to it for a while. */
+  call(): void {
+    this.queue.call();
   }
 
   /** (Re)starts the file's idle timer: it is published after `writeBackMs` without changes. */
@@ -47,7 +67,7 @@ export class WriteBack {
   /** Publishes `st` when the queue gets to it; failures are logged and retried. */
   inBackground(st: FileState): void {
     clearTimeout(st.timer);
-    this.publish(st).catch(() => undefined); // reported by publish()
+    this.queue.add(st);
   }
 
   /**
@@ -55,8 +75,11 @@ export class WriteBack {
    * publish start at once instead of behind other files' write-backs.
    */
   async urgently(st: FileState): Promise<void> {
+    this.queue.delete(st);
     st.urgent++;
     this.limit.hurry();
+    // Its link may be waiting in the folder's batch already: that batch goes out now.
+    if (st.link) this.dirs.flush(st.parent).catch(() => undefined);
     try {
       await this.publish(st);
     } finally {
@@ -173,7 +196,7 @@ export class WriteBack {
     const metadata: ChildMetadata = { size, mtime: st.mtime / 1000, mode: st.mode };
     let alreadyLinked: ChildMetadata | undefined;
     try {
-      await this.ns.change(view, () =>
+      const adding = this.ns.change(view, () =>
         this.dirs.add(
           view.cap,
           name,
@@ -182,6 +205,9 @@ export class WriteBack {
           st.link === 'replace' ? { replace: true } : { mustNotExist: true },
         ),
       );
+      // Someone waits (fsync): the folder's pending changes go out now, this link with them.
+      if (st.urgent > 0) this.dirs.flush(view.cap).catch(() => undefined);
+      await adding;
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_DIR_EXISTS') throw err;
       const there = await this.dirs.lookup(view.cap, name);
@@ -228,6 +254,7 @@ export class WriteBack {
     alongside: () => Promise<Array<{ path: string; error: string }>> = async () => [],
   ): Promise<Array<{ path: string; error: string }>> {
     const dirty = this.files.all().filter((st) => (st.dirty || st.metaDirty) && !st.detached);
+    for (const st of dirty) this.queue.delete(st);
     const [results, others] = await Promise.all([
       Promise.allSettled(dirty.map((st) => this.publish(st))),
       alongside(),
@@ -297,5 +324,6 @@ export class WriteBack {
   /** No more timers (after flushAll): retries and idle timers stop. */
   close(): void {
     this.closed = true;
+    this.queue.close();
   }
 }

@@ -26,6 +26,7 @@ import {
   NotEnoughServersError,
   PrivateKeyUnavailableError,
   RollbackError,
+  UncoordinatedWriteError,
   UnrecoverableFileError,
 } from './errors.js';
 import { MutableClient, newLeaseSecret, type MutableClientOptions } from './mutable-client.js';
@@ -604,6 +605,54 @@ for (const format of FORMATS) {
       const r = await restarted.update(cap, text('one two three'), { basedOn: v1 });
       t.true(r.seqnum > v1.seqnum);
       t.is(await read(cap), 'one two three');
+    },
+  );
+
+  serial(
+    'an update that succeeded but whose caller was killed before recording it: the next update from the old base (a new process) is not a collision',
+    async (t) => {
+      // A mount publishes a file, then its directory entry; kill -9 in between leaves the
+      // journal saying the file is based on v1 although v2, published by this very client,
+      // is on the grid. The replay updates from v1 again.
+      const { client, faults, cache } = await newClient();
+      const { cap, version: v1 } = await client.create(text('one'));
+      const v2 = await client.update(cap, text(''), { basedOn: v1 });
+      t.true(v2.seqnum > v1.seqnum);
+      const restarted = new MutableClient({
+        servers: faults.clients,
+        leaseSecret: newLeaseSecret(),
+        cache,
+        keys,
+        format,
+      });
+      const r = await restarted.update(cap, text('one two'), { basedOn: v1 });
+      t.true(r.seqnum > v2.seqnum);
+      t.is(await read(cap), 'one two');
+      // Another writer's version is still a collision for an update based on v1.
+      const other = await newClient({ noCache: true });
+      await other.client.update(cap, text('theirs'));
+      await t.throwsAsync(restarted.update(cap, text('mine'), { basedOn: v1 }), {
+        instanceOf: UncoordinatedWriteError,
+      });
+      t.is(await read(cap), 'theirs');
+    },
+  );
+
+  serial(
+    'an update based on a version while no server answers: NotEnoughServers, not a collision',
+    async (t) => {
+      const { client, faults } = await newClient();
+      const { cap, version: v1 } = await client.create(text('before the outage'));
+      // A client cut off from the grid sees no version at all: that is not another writer.
+      for (const s of faults.clients) s.set({ kind: 'down' });
+      const err = await t.throwsAsync(client.update(cap, text('during'), { basedOn: v1 }));
+      t.true(err instanceof NotEnoughServersError, `${err?.name}: ${err?.message}`);
+      faults.clearAll();
+      t.is(await read(cap), 'before the outage');
+      // Once the grid is back, the same change based on the same version goes through.
+      const r = await client.update(cap, text('after the outage'), { basedOn: v1 });
+      t.true(r.seqnum > v1.seqnum);
+      t.is(await read(cap), 'after the outage');
     },
   );
 }

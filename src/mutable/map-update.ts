@@ -88,7 +88,7 @@ export async function updateServermap(
   const done = (): boolean => {
     const best = map.bestRecoverable();
     if (!best && map.records.length > 0) return false; // shares seen, none recoverable yet
-    if (map.newerUnrecoverableSeen()) return false;
+    if (map.undecided()) return false;
     if (options.minimumSeqnum !== undefined && (best?.seqnum ?? 0) < options.minimumSeqnum) {
       return false;
     }

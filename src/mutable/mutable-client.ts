@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aesCtr } from '../crypto/aes.js';
 import { generateRsaKeyPair, keyPairFromPrivateKey, type RsaKeyPair } from '../crypto/rsa.js';
-import { generateEd25519KeyPair } from '../crypto/ed25519.js';
+import { ed25519KeyPairFromSeed, generateEd25519KeyPair } from '../crypto/ed25519.js';
 import { toBase32 } from '../encoding/base32.js';
 import { equalBytes, toHex } from '../encoding/bytes.js';
 import {
@@ -55,7 +55,6 @@ import {
   baseCandidates,
   fullyPlaced,
   orderCandidates,
-  safelyPlaced,
   type Candidate,
   type OwnVersion,
 } from './recovery.js';
@@ -213,7 +212,7 @@ export class MutableClient {
   /**
    * Per storage index (hex), the versions update() built and sent whose publish failed or
    * is under way — a timed-out attempt can still land later — each with the key of the
-   * version it was based on ('' for none). Cleared by the next successful update.
+   * version it was based on ('' for none). A successful update leaves only itself.
    */
   private readonly attempts = new Map<string, Map<string, string>>();
 
@@ -251,23 +250,57 @@ export class MutableClient {
 
   // ---- create ----
 
+  /**
+   * The write cap of a new Ed25519 file or directory, made here without the grid: nothing
+   * exists until createAs() publishes its first version. (The mount answers mkdir with it
+   * and creates the folder in the background.)
+   */
+  newEd25519Cap(options: { directory?: boolean } = {}): string {
+    const { seed } = generateEd25519KeyPair();
+    return formatCap(writeCapFromSeed(seed, { directory: options.directory ?? false }));
+  }
+
+  /**
+   * Publishes the first version (seqnum 1) of a file whose Ed25519 write cap newEd25519Cap
+   * made. Fails like a colliding write if that file exists already.
+   */
+  async createAs(
+    capText: string,
+    plaintext: Uint8Array,
+    options: Omit<CreateOptions, 'format' | 'directory'> = {},
+  ): Promise<CreateResult> {
+    const cap = parseCap(capText);
+    if (cap.kind !== 'ssk-write' || cap.format !== 'ed25519' || !cap.seed) {
+      throw new TypeError('createAs() takes the write cap of an Ed25519 file or directory');
+    }
+    const seed = cap.seed;
+    return this.createWith(plaintext, options, () => [ed25519KeyPairFromSeed(seed), cap]);
+  }
+
   async create(plaintext: Uint8Array, options: CreateOptions = {}): Promise<CreateResult> {
+    const directory = options.directory ?? false;
+    return this.createWith(plaintext, options, async () => {
+      if ((options.format ?? this.format) === 'ed25519') {
+        // The write cap is the signing key: no key pool, no encrypted key in the shares.
+        const pair = generateEd25519KeyPair();
+        return [pair, writeCapFromSeed(pair.seed, { directory })];
+      }
+      const pair = await (this.options.keys?.take() ?? generateRsaKeyPair());
+      return [pair, writeCapFromKeyPair(pair, { directory })];
+    });
+  }
+
+  private async createWith(
+    plaintext: Uint8Array,
+    options: Pick<CreateOptions, 'k' | 'N'>,
+    keyed: () => [SigningKeys, MutableWriteCap] | Promise<[SigningKeys, MutableWriteCap]>,
+  ): Promise<CreateResult> {
     const k = options.k ?? this.k;
     const N = options.N ?? this.N;
     checkEncodingParameters(k, N);
     checkFileSize(plaintext.length);
     return this.measure(async () => {
-      const directory = options.directory ?? false;
-      let keys: SigningKeys;
-      let cap: MutableWriteCap;
-      if ((options.format ?? this.format) === 'ed25519') {
-        // The write cap is the signing key: no key pool, no encrypted key in the shares.
-        const pair = generateEd25519KeyPair();
-        [keys, cap] = [pair, writeCapFromSeed(pair.seed, { directory })];
-      } else {
-        const pair = await (this.options.keys?.take() ?? generateRsaKeyPair());
-        [keys, cap] = [pair, writeCapFromKeyPair(pair, { directory })];
-      }
+      const [keys, cap] = await keyed();
       const ctx = this.context(cap);
       const result = await publishVersion({
         ctx,
@@ -442,7 +475,7 @@ export class MutableClient {
       });
       const warm = await this.warmPublish(ctx, plaintext, base, await attempts());
       if (warm && 'result' in warm) {
-        await this.forgetAttempts(si);
+        await this.settleAttempts(si, versionOf(warm.result), base);
         return { seqnum: warm.result.version.seqnum, version: versionOf(warm.result) };
       }
       // Some of our shares may be on the grid now: from here on, a collision is recovered.
@@ -457,6 +490,14 @@ export class MutableClient {
         // Newest is one of our own earlier attempts at this change (it timed out, then
         // landed): what we are replacing is still the version we started from.
         const ours = best !== undefined && mine.ours.has(versionKeyOf(best));
+        // No version recoverable because servers failed (a client cut off from the grid):
+        // that is an outage, not another writer — the caller keeps its change and retries.
+        if (options.basedOn && !best && !own && map.hasFailures()) {
+          throw new NotEnoughServersError(
+            `cannot update ${ctx.siText}: no version of it could be read from the servers that answered (${map.describeVersions()}); nothing was changed`,
+            map.outcomes(),
+          );
+        }
         if (options.basedOn && (!best || !(sameVersion(best, options.basedOn) || ours))) {
           collision = new UncoordinatedWriteError(
             ctx.siText,
@@ -476,7 +517,7 @@ export class MutableClient {
               ...params,
               ...mine,
             });
-            await this.forgetAttempts(si);
+            await this.settleAttempts(si, versionOf(result), base);
             return { seqnum: result.version.seqnum, version: versionOf(result) };
           } catch (err) {
             if (!(err instanceof UncoordinatedWriteError)) throw err;
@@ -573,16 +614,19 @@ export class MutableClient {
           nextBase = base.seqnum;
           checkFileSize(next.length);
           const summary = base.candidate?.summary;
+          // Unchanged (our change is in already, e.g. in our own attempt that collided on
+          // one server): return only if that version holds every share number — happiness
+          // alone would leave the colliding server on an older version for good.
           if (
             equalBytes(next, base.plaintext) &&
             summary &&
-            safelyPlaced(map, summary, this.required(summary.N))
+            fullyPlaced(map, summary, this.required(summary.N))
           ) {
             const { plaintext, seqnum, version, fromCache } = base;
             return { plaintext, seqnum, version, fromCache, attempts: attempt };
           }
-          // Unchanged but not safely placed (a collision left several versions): publish
-          // it anyway so that the grid converges.
+          // Unchanged but not fully placed (a collision left several versions, or cut a
+          // publish short): publish it anyway so that the grid converges.
           params = base.candidate ?? params;
           const result = await this.publishOver(ctx, map, signingKeys, next, params);
           return {
@@ -1176,11 +1220,24 @@ export class MutableClient {
     return mine;
   }
 
-  /** After a successful update: its attempts are superseded. */
-  private async forgetAttempts(si: Uint8Array): Promise<void> {
-    const had = this.attempts.get(toHex(si));
-    this.attempts.delete(toHex(si));
-    if (had === undefined || had.size > 0) await this.cache?.forgetOwnAttempts(si);
+  /**
+   * After a successful update: earlier attempts are superseded, but the version published
+   * stays known as ours, based on `base`. A caller that never learned of the success — a
+   * mount killed after the publish, before its journal recorded the new base — updates
+   * again from `base`; finding this version on the grid is then no collision with itself.
+   */
+  private async settleAttempts(
+    si: Uint8Array,
+    published: VersionId,
+    base: VersionId | undefined,
+  ): Promise<void> {
+    const mine = new Map([[versionKeyOf(published), base ? versionKeyOf(base) : '']]);
+    const key = toHex(si);
+    if (!this.attempts.has(key) && this.attempts.size >= MAX_ATTEMPT_FILES) {
+      this.attempts.delete(this.attempts.keys().next().value!);
+    }
+    this.attempts.set(key, mine);
+    await this.cache?.putOwnAttempts(si, [...mine]);
   }
 
   /**

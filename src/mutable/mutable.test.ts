@@ -379,3 +379,23 @@ for (const format of FORMATS) {
     },
   );
 }
+
+test.serial(
+  'newEd25519Cap makes a cap without the grid; createAs publishes it later (once)',
+  async (t) => {
+    const { client } = await newClientOf({ format: 'ed25519' });
+    const cap = client.newEd25519Cap({ directory: true });
+    t.regex(cap, /^URI:DIR2-ED25519:/);
+    const reader = (await newClientOf({ format: 'ed25519' })).client;
+    await t.throwsAsync(reader.retrieve(cap), { instanceOf: UnrecoverableFileError });
+    const created = await client.createAs(cap, new Uint8Array(0));
+    t.is(created.cap, cap);
+    t.is(created.seqnum, 1);
+    t.is((await reader.retrieve(cap)).plaintext.length, 0);
+    await t.throwsAsync(client.createAs(cap, new Uint8Array([1])));
+    t.is((await reader.retrieve(cap)).plaintext.length, 0);
+    await t.throwsAsync(client.createAs('URI:LIT:aaaa', new Uint8Array(0)), {
+      instanceOf: TypeError,
+    });
+  },
+);

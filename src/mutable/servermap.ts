@@ -153,11 +153,18 @@ export class Servermap {
     return max;
   }
 
-  /** True when a version newer than the best recoverable one was seen but cannot be read yet. */
-  newerUnrecoverableSeen(): boolean {
+  /**
+   * True when the answers so far cannot tell which version is current: one newer than the
+   * best recoverable one was seen but cannot be read yet, or another one with the same
+   * seqnum. A tie arises when a publish that failed (its writes queued at stalled servers,
+   * run after they resumed) and the next publish, which never saw it, took one seqnum:
+   * the first few servers asked may hold the failed one. Only more answers tell them apart
+   * — the one on more servers wins (`versions()`).
+   */
+  undecided(): boolean {
     const versions = this.versions();
     const best = versions.find((v) => v.recoverable);
-    return versions.some((v) => !v.recoverable && (!best || v.seqnum > best.seqnum));
+    return versions.some((v) => v !== best && (best ? v.seqnum >= best.seqnum : !v.recoverable));
   }
 
   /** One line per server for error messages. */

@@ -21,7 +21,16 @@ export class TestGrid {
     readonly servers: TestServer[],
   ) {}
 
-  static async start(count: number, args: string[] = []): Promise<TestGrid> {
+  /**
+   * `lowPorts`: listen on ports below the kernel's ephemeral range (picked at random), so a
+   * killed server's port cannot be taken by some client's outgoing connection before
+   * restart() needs it again (the soak restarts servers while clients are busy).
+   */
+  static async start(
+    count: number,
+    args: string[] = [],
+    options: { lowPorts?: boolean } = {},
+  ): Promise<TestGrid> {
     const root = await mkdtemp(join(tmpdir(), 'slotfs-grid-'));
     // A few at a time: starting many Node processes at once on two cores only thrashes.
     const servers = await mapLimited(
@@ -29,7 +38,9 @@ export class TestGrid {
       4,
       async (i) => {
         const dir = join(root, `server-${i}`);
-        const process = await spawnServer(dir, ['--port', '0', ...args], 120_000);
+        const process = options.lowPorts
+          ? await spawnOnLowPort(dir, args)
+          : await spawnServer(dir, ['--port', '0', ...args], 120_000);
         const info = JSON.parse(await readFile(join(dir, 'node.json'), 'utf8')) as {
           nodeId: string;
           permutationSeed: string;
@@ -103,6 +114,18 @@ export class TestGrid {
     for (const i of this.paused) this.resume(i);
     await Promise.all(this.servers.map((s) => s.process.kill()));
     await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** A server on a random free port in 20000–32767 (below Linux's default ephemeral range). */
+async function spawnOnLowPort(dir: string, args: string[]): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    try {
+      return await spawnServer(dir, ['--port', String(port), ...args], 120_000);
+    } catch (err) {
+      if (attempt >= 10 || !/EADDRINUSE/.test(String(err))) throw err;
+    }
   }
 }
 
