@@ -1,8 +1,9 @@
 // `npm run bench -- fs [--quick] [--systems=slotfs-ed25519,slotfs-tahoe,sshfs] [--files=N]
-// [--cpu-prof=DIR]`: the same workloads, run by ordinary programs, on a slotfs mount (both
+// [--only=tar,stat,read,cold,clone,big,rm] [--cpu-prof=DIR]`: the same workloads, run by ordinary programs, on a slotfs mount (both
 // formats, a local grid of 10 servers, default settings) and on sshfs to 127.0.0.1 on this
 // machine. Prints files/s (or MB/s) per system and slotfs-ed25519 / sshfs (higher is
-// better for slotfs). --cpu-prof writes CPU profiles of the mounts and servers to DIR.
+// better for slotfs). --only runs some of the workloads (tar x is always run when a later
+// one needs its files). --cpu-prof writes CPU profiles of the mounts and servers to DIR.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -111,12 +112,16 @@ async function timedOrNaN(
   return performance.now() - started;
 }
 
+const WORKLOADS = ['tar', 'stat', 'read', 'cold', 'clone', 'big', 'rm'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
 async function runWorkloads(
   target: Target,
   system: System,
   input: Inputs,
   results: Results,
   log: (line: string) => void,
+  only: ReadonlySet<Workload>,
 ): Promise<void> {
   const timed = (script: string, cwd: string) => timedOrNaN(script, cwd, log);
   const put = (name: string, m: Measure) => {
@@ -131,7 +136,7 @@ async function runWorkloads(
   await sh(`mkdir -p ${tree}`);
   const n = input.files;
 
-  if (target.keysDir) {
+  if (target.keysDir && only.has('tar')) {
     // RSA files: a burst of key-pool-size new files with the pool full (kept in the
     // client directory, filled in idle time), then at once another with it empty.
     const keysDir = target.keysDir;
@@ -158,50 +163,65 @@ async function runWorkloads(
   }
 
   const tarMs = await timed(`tar xf ${input.tarball}`, tree);
-  put('tar x', { unit: 'files/s', count: n, ms: tarMs });
   const fsyncMs = await timed(`node ${input.fsyncAll} ${input.names}`, tree);
-  put('tar x, durable', { unit: 'files/s', count: n, ms: tarMs + fsyncMs });
+  if (only.has('tar')) {
+    put('tar x', { unit: 'files/s', count: n, ms: tarMs });
+    put('tar x, durable', { unit: 'files/s', count: n, ms: tarMs + fsyncMs });
+  }
 
-  put('stat', {
-    unit: 'files/s',
-    count: n,
-    ms: await timed(`xargs -a ${input.names} stat -c %s > /dev/null`, tree),
-  });
+  if (only.has('stat'))
+    put('stat', {
+      unit: 'files/s',
+      count: n,
+      ms: await timed(`xargs -a ${input.names} stat -c %s > /dev/null`, tree),
+    });
   const catAll = `xargs -a ${input.names} cat > /dev/null`;
-  put('read warm (2 passes)', {
-    unit: 'files/s',
-    count: 2 * n,
-    ms: await timed(`${catAll} && ${catAll}`, tree),
-  });
-  await target.remount();
-  put('read cold (after remount)', { unit: 'files/s', count: n, ms: await timed(catAll, tree) });
+  if (only.has('read'))
+    put('read warm (2 passes)', {
+      unit: 'files/s',
+      count: 2 * n,
+      ms: await timed(`${catAll} && ${catAll}`, tree),
+    });
+  if (only.has('cold')) {
+    await target.remount();
+    put('read cold (after remount)', { unit: 'files/s', count: n, ms: await timed(catAll, tree) });
+  }
 
-  const cloneMs = await timed(`git clone -q file://${input.repo} clone`, work);
-  put('git clone', { unit: 'files/s', count: input.repoFiles, ms: cloneMs });
-  put('git status', {
-    unit: 'files/s',
-    count: input.repoFiles,
-    ms: await timed('git status --porcelain > /dev/null', join(work, 'clone')),
-  });
+  if (only.has('clone')) {
+    const cloneMs = await timed(`git clone -q file://${input.repo} clone`, work);
+    put('git clone', { unit: 'files/s', count: input.repoFiles, ms: cloneMs });
+    put('git status', {
+      unit: 'files/s',
+      count: input.repoFiles,
+      ms: await timed('git status --porcelain > /dev/null', join(work, 'clone')),
+    });
+  }
 
   const mb = input.bigBytes / (1 << 20);
-  put(`write ${mb} MiB + fsync`, {
-    unit: 'MB/s',
-    count: mb,
-    ms: await timed(
-      `cp ${input.big} big.bin && node -e "const f=require('fs');const d=f.openSync('big.bin','r');f.fsyncSync(d);f.closeSync(d)"`,
-      work,
-    ),
-  });
-  put(`read ${mb} MiB`, {
-    unit: 'MB/s',
-    count: mb,
-    ms: await timed('cat big.bin > /dev/null', work),
-  });
+  if (only.has('big'))
+    put(`write ${mb} MiB + fsync`, {
+      unit: 'MB/s',
+      count: mb,
+      ms: await timed(
+        `cp ${input.big} big.bin && node -e "const f=require('fs');const d=f.openSync('big.bin','r');f.fsyncSync(d);f.closeSync(d)"`,
+        work,
+      ),
+    });
+  if (only.has('big'))
+    put(`read ${mb} MiB`, {
+      unit: 'MB/s',
+      count: mb,
+      ms: await timed('cat big.bin > /dev/null', work),
+    });
 
+  if (!only.has('rm')) return;
   put('rm -r', {
     unit: 'files/s',
-    count: n + input.repoFiles + 1 + (target.keysDir ? 2 * KEY_POOL : 0),
+    count:
+      n +
+      (only.has('clone') ? input.repoFiles : 0) +
+      (only.has('big') ? 1 : 0) +
+      (target.keysDir && only.has('tar') ? 2 * KEY_POOL : 0),
     ms: await timed(`rm -rf ${work}`, target.mnt),
   });
 }
@@ -212,6 +232,13 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
   const files = Number(arg('files') ?? (quick ? 100 : 1000));
   const profileDir = arg('cpu-prof') && resolve(arg('cpu-prof')!);
   const wanted = (arg('systems')?.split(',') ?? [...SYSTEMS]) as System[];
+  const only = new Set((arg('only')?.split(',') ?? [...WORKLOADS]) as Workload[]);
+  const unknown = [...only].filter((w) => !WORKLOADS.includes(w));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only: unknown workload ${unknown.join(', ')} (known: ${WORKLOADS.join(', ')})`,
+    );
+  }
   const notes: string[] = [];
   const missing = wanted.includes('sshfs') ? await sshfsMissing() : undefined;
   if (missing) notes.push(`sshfs not compared: ${missing}`);
@@ -244,7 +271,7 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
         });
       }
       try {
-        await runWorkloads(target, system, input, results, log);
+        await runWorkloads(target, system, input, results, log, only);
       } finally {
         await target.stop();
       }

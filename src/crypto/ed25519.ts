@@ -41,18 +41,28 @@ function requireSize(what: string, bytes: Uint8Array, size: number): void {
 
 // Importing a PKCS#8 key costs ~0.3 ms, more than signing: the key objects of the last few
 // hundred seeds used in this process are kept, with their public keys (a mount signs the
-// same files again and again, and parses the same caps).
+// same files again and again). Public keys alone are kept for many more seeds: parsing a
+// write cap derives one, and listing a folder of thousands of files parses every cap.
 interface KeyEntry {
   privateKey: KeyObject;
   publicKey: Uint8Array;
 }
 const keyObjects = new Map<string, KeyEntry>();
 const KEY_CACHE = 512;
+const publicKeys = new Map<string, Uint8Array>();
+const PUBLIC_KEY_CACHE = 65_536;
 
 function remember(id: string, entry: KeyEntry): KeyEntry {
   if (keyObjects.size >= KEY_CACHE) keyObjects.delete(keyObjects.keys().next().value!);
   keyObjects.set(id, entry);
+  rememberPublicKey(id, entry.publicKey);
   return entry;
+}
+
+function rememberPublicKey(id: string, publicKey: Uint8Array): void {
+  if (publicKeys.has(id)) return;
+  if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.delete(publicKeys.keys().next().value!);
+  publicKeys.set(id, publicKey);
 }
 
 function entryOf(seed: Uint8Array): KeyEntry {
@@ -71,7 +81,9 @@ function entryOf(seed: Uint8Array): KeyEntry {
 
 /** The public key (verification key) of a 32-byte seed. */
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
-  return entryOf(seed).publicKey.slice();
+  requireSize('seed', seed, ED25519_SEED_SIZE);
+  const known = publicKeys.get(Buffer.from(seed).toString('base64'));
+  return (known ?? entryOf(seed).publicKey).slice();
 }
 
 /** The key pair of a seed. */

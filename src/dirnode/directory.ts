@@ -15,15 +15,10 @@ import {
   type MutableWriteCap,
 } from '../caps/index.js';
 import { toHex } from '../encoding/bytes.js';
-import type { FileFormat, MutableClient, VersionId } from '../mutable/mutable-client.js';
+import type { FileFormat, MutableClient } from '../mutable/mutable-client.js';
 import { DirectoryError, DirnodeFormatError, type DirNameProblem } from './errors.js';
-import {
-  packChildren,
-  unpackChildren,
-  unpackChildrenReadOnly,
-  type DirChild,
-  type NameForm,
-} from './format.js';
+import { ChildTable } from './child-table.js';
+import { unpackChildrenReadOnly, type DirChild, type NameForm } from './format.js';
 import {
   isPlainObject,
   serializeMetadata,
@@ -114,7 +109,9 @@ export class DirectoryClient {
    */
   readonly stats = { updates: 0, operations: 0, retries: 0 };
   private readonly queues = new Map<string, DirQueue>();
-  private readonly listings = new Map<string, { version: string; children: DirChild[] }>();
+  /** Per directory and access (read or write): the last table seen and its packed bytes. */
+  private readonly tables = new Map<string, KnownTable>();
+  private tableBytes = 0;
 
   constructor(
     readonly client: MutableClient,
@@ -150,8 +147,7 @@ export class DirectoryClient {
     }
     const cap = requireReadCap(parsed);
     const got = await this.client.retrieve(dirCap);
-    const writer = cap.kind === 'ssk-write';
-    const children = this.unpackCached(cap, got.plaintext, got.version, writer);
+    const children = this.tableOf(cap, got.plaintext).children();
     return new Map(children.map((c) => [c.name, entryOf(c)]));
   }
 
@@ -190,7 +186,7 @@ export class DirectoryClient {
               key,
             );
           }
-          table.set(key, {
+          table.set({
             name: key,
             ...caps,
             metadata: updateMetadata(old?.metadata, supplied, now),
@@ -254,7 +250,7 @@ export class DirectoryClient {
             );
           }
           table.delete(source);
-          table.set(target, {
+          table.set({
             name: target,
             rwCap: child.rwCap,
             roCap: child.roCap,
@@ -294,7 +290,7 @@ export class DirectoryClient {
           if (onlyIf && 'size' in onlyIf && old.metadata.size !== onlyIf.size) return false;
           const merged: JsonObject = { ...old.metadata, ...changes };
           for (const k of removals) delete merged[k];
-          table.set(key, { ...old, metadata: updateMetadata(old.metadata, merged, now) });
+          table.set({ ...old, metadata: updateMetadata(old.metadata, merged, now) });
           return true;
         },
       };
@@ -387,15 +383,14 @@ export class DirectoryClient {
   /** One modify() applying every operation of the batch, in order, to the fresh table. */
   private async publish(q: DirQueue, batch: Batch): Promise<void> {
     const outcomes = new Map<Operation, { ok: boolean; value: unknown }>();
+    let result: { plaintext: Uint8Array } | undefined;
+    let last: KnownTable | undefined;
     try {
       let applications = 0;
-      await this.client.modify(q.capText, (old) => {
+      result = await this.client.modify(q.capText, (old) => {
         applications++;
-        const table = new Map(
-          unpackChildren(q.cap.writekey, old, { names: this.names }).map(
-            (c): [string, DirChild] => [c.name, c],
-          ),
-        );
+        // Only the entries the operations touch are packed again (ChildTable).
+        const table = this.tableOf(q.cap, old).clone();
         const now = Date.now() / 1000;
         for (const op of batch.ops) {
           // An operation validates before it changes the table, so one that fails leaves it
@@ -407,7 +402,9 @@ export class DirectoryClient {
             outcomes.set(op, { ok: false, value: error });
           }
         }
-        return packChildren(q.cap.writekey, table.values(), { names: this.names });
+        const packed = table.pack();
+        last = { packed, table };
+        return packed;
       });
       this.stats.updates++;
       this.stats.operations += batch.ops.length;
@@ -417,6 +414,8 @@ export class DirectoryClient {
       batch.done.reject(error);
       return;
     }
+    // What was published is what the next change and the next listing start from.
+    if (last && result.plaintext === last.packed) this.keepTable(tableKey(q.cap), last);
     for (const op of batch.ops) {
       const outcome = outcomes.get(op)!;
       if (outcome.ok) op.resolve(outcome.value);
@@ -425,35 +424,62 @@ export class DirectoryClient {
     batch.done.resolve();
   }
 
-  /** Unpacking decrypts every write cap; keep the last result per directory and version. */
-  private unpackCached(
-    cap: MutableWriteCap | MutableReadCap,
-    plaintext: Uint8Array,
-    version: VersionId,
-    writer: boolean,
-  ): DirChild[] {
-    const key = `${toHex(cap.storageIndex)}:${writer ? 'w' : 'r'}`;
-    const id = `${version.seqnum}:${toHex(version.rootHash)}`;
-    const hit = this.listings.get(key);
-    if (hit && hit.version === id) return hit.children;
-    const children =
-      cap.kind === 'ssk-write'
-        ? unpackChildren(cap.writekey, plaintext, { names: this.names })
-        : unpackChildrenReadOnly(plaintext, { names: this.names });
-    this.listings.delete(key);
-    this.listings.set(key, { version: id, children });
-    if (this.listings.size > LISTING_CACHE_SIZE) {
-      this.listings.delete(this.listings.keys().next().value!);
+  /**
+   * The table of a directory's plaintext: the one kept when the bytes are those last seen,
+   * else unpacked, reusing every entry the last one had byte for byte (no decryption).
+   */
+  private tableOf(cap: MutableWriteCap | MutableReadCap, plaintext: Uint8Array): ChildTable {
+    const key = tableKey(cap);
+    const known = this.tables.get(key);
+    if (
+      known &&
+      known.packed.length === plaintext.length &&
+      Buffer.compare(known.packed, plaintext) === 0
+    ) {
+      this.tables.delete(key); // most recently used last
+      this.tables.set(key, known);
+      return known.table;
     }
-    return children;
+    const writeKey = cap.kind === 'ssk-write' ? cap.writekey : undefined;
+    const table = ChildTable.unpack(writeKey, plaintext, { names: this.names }, known?.table);
+    this.keepTable(key, { packed: plaintext, table });
+    return table;
+  }
+
+  private keepTable(key: string, known: KnownTable): void {
+    const old = this.tables.get(key);
+    if (old) this.tableBytes -= old.packed.length;
+    this.tables.delete(key);
+    this.tables.set(key, known);
+    this.tableBytes += known.packed.length;
+    // Forget the least recently used beyond the count and the byte budget (the entries
+    // kept in a table take about as much again as its packed bytes).
+    while (
+      this.tables.size > 1 &&
+      (this.tables.size > TABLE_CACHE_SIZE || this.tableBytes > TABLE_CACHE_BYTES)
+    ) {
+      const [oldest, value] = this.tables.entries().next().value!;
+      this.tables.delete(oldest);
+      this.tableBytes -= value.packed.length;
+    }
   }
 }
 
-const LISTING_CACHE_SIZE = 256;
+interface KnownTable {
+  packed: Uint8Array;
+  table: ChildTable;
+}
+
+function tableKey(cap: MutableWriteCap | MutableReadCap): string {
+  return `${toHex(cap.storageIndex)}:${cap.kind === 'ssk-write' ? 'w' : 'r'}`;
+}
+
+const TABLE_CACHE_SIZE = 256;
+const TABLE_CACHE_BYTES = 64 << 20;
 const MAX_NAME_BYTES = 255;
 const LONE_SURROGATE = /\p{Cs}/u;
 
-type Table = Map<string, DirChild>;
+type Table = ChildTable;
 
 interface OperationBody<R> {
   /**

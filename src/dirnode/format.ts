@@ -92,12 +92,91 @@ function normalizeName(name: unknown, child: number, form: NameForm): string {
   return form === 'nfc' ? name.normalize('NFC') : name;
 }
 
-function duplicate(name: string, child: number): DirnodeFormatError {
+export function duplicateNameError(name: string, child: number): DirnodeFormatError {
   return new DirnodeFormatError(
     'ERR_DIRNODE_DUPLICATE_NAME',
     `child ${child}: the name ${JSON.stringify(name)} occurs twice (names are compared after NFC normalisation, unless kept exact)`,
     child,
   );
+}
+
+/** One child packed: its (normalised) name, the name's UTF-8 bytes, and its entry netstring. */
+export interface PackedEntry {
+  name: string;
+  nameBytes: Uint8Array;
+  entry: Uint8Array;
+  /** The child exactly as unpacking `entry` gives it back (caps and metadata normalised). */
+  child: DirChild;
+}
+
+/**
+ * Packs one child into its entry (netstring of name, ro cap, encrypted write cap,
+ * metadata JSON), checking it; `index` only names the child in errors.
+ */
+export function packEntry(
+  writeKey: Uint8Array,
+  child: DirChild,
+  index: number,
+  form: NameForm = 'nfc',
+): PackedEntry {
+  const name = normalizeName(child.name, index, form);
+  const rwCap = child.rwCap ?? '';
+  if (rwCap.startsWith(ALLEGED_READONLY) || rwCap.startsWith(ALLEGED_IMMUTABLE)) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_CAP',
+      `child ${JSON.stringify(name)}: its write cap carries the prefix ${JSON.stringify(rwCap.split('.')[0] + '.')}, which says it must not be a write cap`,
+      index,
+    );
+  }
+  if (typeof child.roCap !== 'string') {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_CAP',
+      `child ${JSON.stringify(name)}: roCap must be a string ('' for none)`,
+      index,
+    );
+  }
+  // The read-only context implies `ro.`; `imm.` is kept in a mutable directory (§8.1).
+  const roCap = child.roCap.startsWith(ALLEGED_READONLY)
+    ? child.roCap.slice(ALLEGED_READONLY.length)
+    : child.roCap;
+  if (!isPlainObject(child.metadata)) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_METADATA',
+      `child ${JSON.stringify(name)}: metadata must be a plain JSON object`,
+      index,
+    );
+  }
+  let metadata: string;
+  try {
+    metadata = serializeMetadata(child.metadata);
+  } catch (error) {
+    if (error instanceof DirnodeFormatError) {
+      throw new DirnodeFormatError(
+        error.code,
+        `child ${JSON.stringify(name)}: ${error.message}`,
+        index,
+      );
+    }
+    throw error;
+  }
+  const nameBytes = utf8(name);
+  const entry = netstring(
+    concatBytes(
+      netstring(nameBytes),
+      netstring(utf8(roCap)),
+      netstring(encryptRwCap(writeKey, utf8(rwCap))),
+      netstring(utf8(metadata)),
+    ),
+  );
+  // What unpack() makes of these bytes, so a kept entry and its child always agree.
+  const unpacked: DirChild = {
+    name,
+    roCap: stripTrailingSpaces(roCap),
+    metadata: JSON.parse(metadata) as JsonObject,
+  };
+  const rw = stripTrailingSpaces(rwCap);
+  if (rw) unpacked.rwCap = rw;
+  return { name, nameBytes, entry, child: unpacked };
 }
 
 /**
@@ -111,68 +190,23 @@ export function packChildren(
   options: NameOptions = {},
 ): Uint8Array {
   checkWriteKey(writeKey);
-  const entries: Array<{ name: Uint8Array; entry: Uint8Array }> = [];
+  const entries: PackedEntry[] = [];
   const seen = new Set<string>();
   let index = 0;
   for (const child of children) {
-    const name = normalizeName(child.name, index, options.names ?? 'nfc');
-    if (seen.has(name)) throw duplicate(name, index);
-    seen.add(name);
-    const rwCap = child.rwCap ?? '';
-    if (rwCap.startsWith(ALLEGED_READONLY) || rwCap.startsWith(ALLEGED_IMMUTABLE)) {
-      throw new DirnodeFormatError(
-        'ERR_DIRNODE_CAP',
-        `child ${JSON.stringify(name)}: its write cap carries the prefix ${JSON.stringify(rwCap.split('.')[0] + '.')}, which says it must not be a write cap`,
-        index,
-      );
-    }
-    if (typeof child.roCap !== 'string') {
-      throw new DirnodeFormatError(
-        'ERR_DIRNODE_CAP',
-        `child ${JSON.stringify(name)}: roCap must be a string ('' for none)`,
-        index,
-      );
-    }
-    // The read-only context implies `ro.`; `imm.` is kept in a mutable directory (§8.1).
-    const roCap = child.roCap.startsWith(ALLEGED_READONLY)
-      ? child.roCap.slice(ALLEGED_READONLY.length)
-      : child.roCap;
-    if (!isPlainObject(child.metadata)) {
-      throw new DirnodeFormatError(
-        'ERR_DIRNODE_METADATA',
-        `child ${JSON.stringify(name)}: metadata must be a plain JSON object`,
-        index,
-      );
-    }
-    let metadata: string;
-    try {
-      metadata = serializeMetadata(child.metadata);
-    } catch (error) {
-      if (error instanceof DirnodeFormatError) {
-        throw new DirnodeFormatError(
-          error.code,
-          `child ${JSON.stringify(name)}: ${error.message}`,
-          index,
-        );
-      }
-      throw error;
-    }
-    const nameBytes = utf8(name);
-    entries.push({
-      name: nameBytes,
-      entry: netstring(
-        concatBytes(
-          netstring(nameBytes),
-          netstring(utf8(roCap)),
-          netstring(encryptRwCap(writeKey, utf8(rwCap))),
-          netstring(utf8(metadata)),
-        ),
-      ),
-    });
+    const packed = packEntry(writeKey, child, index, options.names ?? 'nfc');
+    if (seen.has(packed.name)) throw duplicateNameError(packed.name, index);
+    seen.add(packed.name);
+    entries.push(packed);
     index++;
   }
+  return joinEntries(entries);
+}
+
+/** The packed table: entries sorted by name in code-point order, concatenated. */
+export function joinEntries(entries: PackedEntry[]): Uint8Array {
   // Code-point order = UTF-8 byte order (JavaScript's UTF-16 sort would misplace astral names).
-  entries.sort((a, b) => compareBytes(a.name, b.name));
+  entries.sort((a, b) => compareBytes(a.nameBytes, b.nameBytes));
   return concatBytes(...entries.map((e) => e.entry));
 }
 
@@ -223,50 +257,80 @@ const stripTrailingSpaces = (s: string) => s.replace(/ +$/, '');
 function unpack(packed: Uint8Array, writeKey: Uint8Array | undefined, form: NameForm): DirChild[] {
   const children: DirChild[] = [];
   const seen = new Set<string>();
-  split(packed, 'directory contents').forEach((entry, i) => {
-    const fields = split(entry, `entry ${i}`, i);
-    if (fields.length !== 4) {
-      throw new DirnodeFormatError(
-        'ERR_DIRNODE_ENTRY_FIELDS',
-        `entry ${i} has ${fields.length} fields; expected 4 (name, ro cap, rwcapdata, metadata)`,
-        i,
-      );
-    }
-    const [nameBytes, roBytes, rwcapdata, metadataBytes] = fields;
-    const raw = text(nameBytes, 'name', i);
-    const name = form === 'nfc' ? raw.normalize('NFC') : raw;
-    if (seen.has(name)) throw duplicate(name, i);
-    seen.add(name);
-    let metadata: unknown;
-    try {
-      metadata = JSON.parse(text(metadataBytes, 'metadata', i));
-    } catch (cause) {
-      if (cause instanceof DirnodeFormatError) throw cause;
-      throw new DirnodeFormatError(
-        'ERR_DIRNODE_METADATA',
-        `entry ${i} (${JSON.stringify(name)}): the metadata is not valid JSON`,
-        i,
-        { cause },
-      );
-    }
-    if (!isPlainObject(metadata)) {
-      throw new DirnodeFormatError(
-        'ERR_DIRNODE_METADATA',
-        `entry ${i} (${JSON.stringify(name)}): the metadata is JSON but not an object`,
-        i,
-      );
-    }
-    // Trailing spaces may pad caps (Tahoe ≥ 1.6 strips them); empty means absent.
-    const child: DirChild = {
-      name,
-      roCap: stripTrailingSpaces(text(roBytes, 'ro cap', i)),
-      metadata: metadata as JsonObject,
-    };
-    if (writeKey) {
-      const rwCap = stripTrailingSpaces(text(decryptRwCap(writeKey, rwcapdata, i), 'write cap', i));
-      if (rwCap) child.rwCap = rwCap;
-    }
+  splitEntries(packed).forEach((entry, i) => {
+    const child = unpackEntry(entry, i, writeKey, form);
+    if (seen.has(child.name)) throw duplicateNameError(child.name, i);
+    seen.add(child.name);
     children.push(child);
   });
   return children;
+}
+
+/** The entries of a packed table, each still packed (a typed error if the framing is bad). */
+export function splitEntries(packed: Uint8Array): Uint8Array[] {
+  return split(packed, 'directory contents');
+}
+
+/** The four fields of entry `i`: name, ro cap, rwcapdata, metadata. */
+function entryFields(entry: Uint8Array, i: number): Uint8Array[] {
+  const fields = split(entry, `entry ${i}`, i);
+  if (fields.length !== 4) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_ENTRY_FIELDS',
+      `entry ${i} has ${fields.length} fields; expected 4 (name, ro cap, rwcapdata, metadata)`,
+      i,
+    );
+  }
+  return fields;
+}
+
+/** The name of packed entry `i`, as unpackEntry() would give it. */
+export function entryName(entry: Uint8Array, i: number, form: NameForm = 'nfc'): string {
+  const raw = text(entryFields(entry, i)[0], 'name', i);
+  return form === 'nfc' ? raw.normalize('NFC') : raw;
+}
+
+/**
+ * Unpacks entry `i` of a table: with the writekey its write cap is decrypted and its MAC
+ * checked; without, only the read-only cap is exposed.
+ */
+export function unpackEntry(
+  entry: Uint8Array,
+  i: number,
+  writeKey: Uint8Array | undefined,
+  form: NameForm = 'nfc',
+): DirChild {
+  const [nameBytes, roBytes, rwcapdata, metadataBytes] = entryFields(entry, i);
+  const raw = text(nameBytes, 'name', i);
+  const name = form === 'nfc' ? raw.normalize('NFC') : raw;
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(text(metadataBytes, 'metadata', i));
+  } catch (cause) {
+    if (cause instanceof DirnodeFormatError) throw cause;
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_METADATA',
+      `entry ${i} (${JSON.stringify(name)}): the metadata is not valid JSON`,
+      i,
+      { cause },
+    );
+  }
+  if (!isPlainObject(metadata)) {
+    throw new DirnodeFormatError(
+      'ERR_DIRNODE_METADATA',
+      `entry ${i} (${JSON.stringify(name)}): the metadata is JSON but not an object`,
+      i,
+    );
+  }
+  // Trailing spaces may pad caps (Tahoe ≥ 1.6 strips them); empty means absent.
+  const child: DirChild = {
+    name,
+    roCap: stripTrailingSpaces(text(roBytes, 'ro cap', i)),
+    metadata: metadata as JsonObject,
+  };
+  if (writeKey) {
+    const rwCap = stripTrailingSpaces(text(decryptRwCap(writeKey, rwcapdata, i), 'write cap', i));
+    if (rwCap) child.rwCap = rwCap;
+  }
+  return child;
 }

@@ -30,6 +30,8 @@ export interface MountStatus {
   /** Write-backs published since the mount started, and per second recently (10 s). */
   published: number;
   publishRate: number;
+  /** Close-to-open checks made for a folder's files at once (read-many). */
+  openChecks?: { checks: number; files: number; confirmed: number; requests: number };
   conflicts: ConflictRecord[];
   errors: Array<{ at: number; message: string }>;
 }

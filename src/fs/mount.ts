@@ -309,6 +309,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       pending: fs.pending(),
       published: rate.total,
       publishRate: rate.perSecond(),
+      openChecks: fs.openChecks(),
       conflicts: [...monitor.conflicts],
       errors: [...monitor.errors],
     });

@@ -10,6 +10,7 @@ import { FsError } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
 import type { FileJournal } from './file-journal.js';
 import type { Namespace } from './namespace.js';
+import { SiblingCheck } from './sibling-check.js';
 import {
   FileState,
   pathIn,
@@ -33,6 +34,8 @@ export class OpenFiles {
   readonly unlinked = new Set<FileState>();
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
+  /** Close-to-open checks of a folder's cached files in one request per server. */
+  readonly checks: SiblingCheck;
   hooks: OpenFilesHooks = { changed: () => undefined, loaded: () => undefined };
 
   constructor(
@@ -40,7 +43,9 @@ export class OpenFiles {
     private readonly fj: FileJournal,
     private readonly mutable: MutableClient,
     private readonly o: Settings,
-  ) {}
+  ) {
+    this.checks = new SiblingCheck(mutable, o.attrCacheMs);
+  }
 
   /** Every file state: new ones first, then linked ones. */
   all(): FileState[] {
@@ -101,6 +106,17 @@ export class OpenFiles {
     }
     st.loading ??= (async () => {
       try {
+        // Checked with its folder (or just now, with another file of it): no request.
+        const folder = st.detached ? undefined : this.ns.views.get(st.parent);
+        const checked =
+          this.checks.take(st.cap!) ?? (folder && (await this.checks.check(folder, st.cap!)));
+        if (checked && !st.dirty) {
+          st.buffer = new FileBuffer(checked.file.plaintext);
+          st.basedOn = checked.file.version;
+          st.loadedAt = checked.at;
+          this.hooks.loaded(st);
+          return;
+        }
         const got = await this.mutable.retrieve(st.cap!);
         if (st.dirty) return; // a write got in first (cannot happen without a buffer)
         st.buffer = new FileBuffer(got.plaintext);
@@ -157,6 +173,7 @@ export class OpenFiles {
 
   /** After a write or truncate: dirty, new mtime, write-back timer restarted. */
   touch(st: FileState): void {
+    if (st.cap) this.checks.drop(st.cap);
     if (!st.dirty) st.dirtySince = Date.now();
     st.dirty = true;
     st.gen++;

@@ -805,6 +805,11 @@ export class SlotFs {
     return [...this.writeBack.pending(), ...changes];
   }
 
+  /** Counts of the close-to-open checks made for many files at once. */
+  openChecks(): { checks: number; files: number; confirmed: number; requests: number } {
+    return { ...this.files.checks.stats };
+  }
+
   /** Publishes every dirty file and directory change; the failures, by path. */
   async flushAll(): Promise<Array<{ path: string; error: string }>> {
     const failures = await this.writeBack.flushAll(async () => {

@@ -32,8 +32,13 @@ import {
   SECRET_KINDS,
   secretHeaderValue,
   storageIndexToString,
+  decodeReadManyResponse,
+  encodeReadManyRequest,
+  MAX_READ_MANY_COUNT,
+  MAX_READ_MANY_LENGTH,
   type Nurl,
   type ReadTestWriteResponse,
+  type ShareRef,
 } from '../storage/protocol.js';
 import {
   RequestAbortedError,
@@ -98,6 +103,7 @@ class PinMismatch extends Error {
 
 type Endpoint =
   | 'version'
+  | 'read-many'
   | 'read-test-write'
   | 'read-share'
   | 'list-shares'
@@ -263,6 +269,45 @@ export class HttpStorageClient implements StorageClient {
     options: RequestOptions = {},
   ): Promise<Uint8Array | null> {
     return this.readRange(PATHS.readShare, storageIndex, shareNumber, offset, length, options);
+  }
+
+  /** Set when the server answered read-many with 404 (an older slotfs server). */
+  private readManyMissing = false;
+
+  async readMany(
+    reads: readonly ShareRef[],
+    length: number,
+    options: RequestOptions = {},
+  ): Promise<Array<Uint8Array | null>> {
+    if (!Number.isInteger(length) || length < 1 || length > MAX_READ_MANY_LENGTH) {
+      throw new RangeError(`read-many length must be 1…${MAX_READ_MANY_LENGTH}, got ${length}`);
+    }
+    if (reads.length > MAX_READ_MANY_COUNT) {
+      throw new RangeError(`at most ${MAX_READ_MANY_COUNT} reads at once, got ${reads.length}`);
+    }
+    for (const r of reads) {
+      this.check.storageIndex(r.storageIndex);
+      this.check.shareNumber(r.shareNumber);
+    }
+    // Only slotfs servers (they advertise the extensions) know the endpoint.
+    const version = await this.getVersion({ signal: options.signal });
+    if (!version.readFromEnd || this.readManyMissing) {
+      throw new ServerUnsupportedError(this.ref, 'read-many (slotfs extension)');
+    }
+    if (reads.length === 0) return [];
+    const request = {
+      body: encodeReadManyRequest(length, reads),
+      headers: { 'content-type': CBOR_MIME_TYPE },
+      signal: options.signal,
+    };
+    return this.call('read-many', 'POST', PATHS.readMany, request, (res) => {
+      if (res.status === 404) {
+        this.readManyMissing = true;
+        throw new ServerUnsupportedError(this.ref, 'read-many (slotfs extension)');
+      }
+      this.expectStatus('read-many', res, [200]);
+      return this.decode('read-many', res, (b) => decodeReadManyResponse(b, reads.length, length));
+    });
   }
 
   /** A ranged read of one share (mutable or immutable: `path` names which). */

@@ -116,6 +116,18 @@ export interface StorageClient {
     options?: RequestOptions,
   ): Promise<Uint8Array | null>;
 
+  /**
+   * (slotfs servers only; optional) The first `length` bytes (1…1024) of each of many
+   * mutable shares in one request, null for a share not held. A server without it
+   * (Tahoe, or slotfs without extensions) fails with ServerUnsupportedError
+   * (ERR_SERVER_UNSUPPORTED); callers then read share by share.
+   */
+  readMany?(
+    reads: ReadonlyArray<{ storageIndex: Uint8Array; shareNumber: number }>,
+    length: number,
+    options?: RequestOptions,
+  ): Promise<Array<Uint8Array | null>>;
+
   /** Share numbers the server holds for the slot, ascending (empty if none). */
   listShares(storageIndex: Uint8Array, options?: RequestOptions): Promise<number[]>;
 

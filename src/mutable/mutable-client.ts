@@ -134,6 +134,12 @@ export interface RetrieveResult extends OperationResult {
   /** True when the plaintext came from the cache after the servers confirmed the version. */
   fromCache: boolean;
 }
+/** A file whose cached contents the servers confirmed (confirmMany). */
+export interface ConfirmedFile {
+  plaintext: Uint8Array;
+  seqnum: number;
+  version: VersionId;
+}
 export interface ModifyResult extends RetrieveResult {
   attempts: number;
 }
@@ -188,6 +194,9 @@ interface OwnAttempts {
 
 /** Storage indexes whose failed attempts are remembered (the oldest are forgotten). */
 const MAX_ATTEMPT_FILES = 10_000;
+
+/** Reads per read-many request (the protocol allows 4,096). */
+const READ_MANY_BATCH = 2048;
 
 /** Back-off delays double up to this (randomised ×0.5…1.5). */
 const MAX_BACKOFF_MS = 2000;
@@ -360,6 +369,95 @@ export class MutableClient {
         version: state.version,
         fromCache: state.fromCache,
       };
+    });
+  }
+
+  // ---- close-to-open checks of many files ----
+
+  /**
+   * The cached-retrieve test for many files at once: for each cap whose contents this
+   * client has cached, the checkstring of one share on each of k+ε servers that held that
+   * version must still be the cached one — as retrieve() asks, but with one read-many
+   * request per server for all the files instead of k+ε requests per file. Returns the
+   * contents of the files the servers confirmed; the others (not cached, changed, or on
+   * servers without read-many) are left to retrieve().
+   */
+  async confirmMany(
+    capTexts: readonly string[],
+  ): Promise<{ confirmed: Map<string, ConfirmedFile>; cost: OperationCostReport }> {
+    return this.measure(async () => {
+      const confirmed = new Map<string, ConfirmedFile>();
+      if (!this.cache) return { confirmed };
+      // Per file: its cached state and the servers to ask; per server: what to read there.
+      const files: Array<{ cap: string; state: ReadState; checkstring: Uint8Array; asks: number }> =
+        [];
+      const perServer = new Map<
+        StorageClient,
+        Array<{ file: number; ref: { storageIndex: Uint8Array; shareNumber: number } }>
+      >();
+      // The cached states, read from LevelDB all at once.
+      const looked = await Promise.all(
+        capTexts.map(async (capText) => {
+          let cap;
+          try {
+            cap = parseCap(capText);
+          } catch {
+            return undefined;
+          }
+          if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') return undefined;
+          if (cap.format === 'mdmf') return undefined;
+          const ctx = this.context(cap);
+          const state = await this.cachedState(ctx);
+          if (!state) return undefined;
+          const hint = (await this.cache!.servermapHint(ctx.keys.storageIndex))!;
+          return { capText, ctx, state, hint };
+        }),
+      );
+      for (const found of looked) {
+        if (!found) continue;
+        const { capText, ctx, state, hint } = found;
+        const targets = [...this.hinted(ctx, hint)];
+        const want = Math.min(hint.k + this.epsilon, targets.length);
+        if (want < Math.min(hint.k + this.epsilon, this.servers.length)) continue;
+        const file = files.length;
+        files.push({ cap: capText, state, checkstring: hint.checkstring, asks: want });
+        for (const [server, numbers] of targets.slice(0, want)) {
+          const list = perServer.get(server) ?? [];
+          list.push({
+            file,
+            ref: { storageIndex: ctx.keys.storageIndex, shareNumber: numbers[0] },
+          });
+          perServer.set(server, list);
+        }
+      }
+      const agreed = new Array<number>(files.length).fill(0);
+      await Promise.all(
+        [...perServer].map(async ([server, list]) => {
+          if (!server.readMany) return;
+          for (let at = 0; at < list.length; at += READ_MANY_BATCH) {
+            const part = list.slice(at, at + READ_MANY_BATCH);
+            let answers: Array<Uint8Array | null>;
+            try {
+              answers = await server.readMany!(
+                part.map((p) => p.ref),
+                CHECKSTRING_SIZE,
+              );
+            } catch {
+              return; // unsupported or failing: those files are checked one by one
+            }
+            part.forEach((p, i) => {
+              const got = answers[i];
+              if (got && equalBytes(got, files[p.file].checkstring)) agreed[p.file]++;
+            });
+          }
+        }),
+      );
+      files.forEach((f, i) => {
+        if (agreed[i] !== f.asks) return;
+        const { plaintext, seqnum, version } = f.state;
+        confirmed.set(f.cap, { plaintext, seqnum, version });
+      });
+      return { confirmed };
     });
   }
 

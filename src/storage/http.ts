@@ -25,6 +25,9 @@ import {
   parseContentRange,
   decodeReadTestWriteRequest,
   encodeReadTestWriteResponse,
+  decodeReadManyRequest,
+  encodeReadManyResponse,
+  storageIndexToString,
   encodeShareSet,
   encodeVersion,
   ERROR_CODE_HEADER,
@@ -392,6 +395,33 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
         await sendCbor(reply, 200, encodeReadTestWriteResponse(outcome));
       },
     },
+    ...(opts.extensions
+      ? [
+          {
+            pattern: /^\/slotfs\/v1\/mutable\/read-many$/,
+            method: 'POST',
+            secrets: [],
+            cbor: true,
+            async handler({ req, reply }: RequestContext) {
+              const body = await readBody(req.raw, opts.maxBodySize);
+              const { length, reads } = decodeReadManyRequest(body);
+              const results: Array<Uint8Array | null> = new Array(reads.length).fill(null);
+              // A few files open at a time, not thousands.
+              let next = 0;
+              const worker = async () => {
+                for (let i = next++; i < reads.length; i = next++) {
+                  const { storageIndex, shareNumber } = reads[i];
+                  const si = storageIndexToString(storageIndex);
+                  const got = await store.readShare(si, shareNumber, 0, length);
+                  results[i] = got ? got.data : null;
+                }
+              };
+              await Promise.all(Array.from({ length: Math.min(16, reads.length) }, worker));
+              await sendCbor(reply, 200, encodeReadManyResponse(results));
+            },
+          } satisfies Route,
+        ]
+      : []),
     {
       pattern: new RegExp(`^/storage/v1/mutable/${SI}/shares$`),
       method: 'GET',

@@ -28,6 +28,8 @@ export const PATHS = {
   immutableAbort: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}/abort`,
   immutableShares: (si: string) => `/storage/v1/immutable/${si}/shares`,
   immutableCorrupt: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}/corrupt`,
+  /** POST (slotfs extension): the start of many mutable shares at once. */
+  readMany: '/slotfs/v1/mutable/read-many',
 } as const;
 
 export const STORAGE_INDEX_LENGTH = 16;
@@ -663,5 +665,73 @@ export function decodeRequiredRanges(bytes: Uint8Array): RequiredRanges {
   return array(m.get('required'), 'required').map((r, i) => {
     const rm = closedMap(r, `required[${i}]`, ['begin', 'end']);
     return { begin: uint(rm.get('begin'), 'begin'), end: uint(rm.get('end'), 'end') };
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Read-many (slotfs extension): the first `length` bytes of many mutable shares in one
+// request — what a mount asks when it checks that the files of a folder it has cached are
+// still the versions it holds (the 57-byte checkstring of one share of each). Request:
+// [length, [[storage index, share number], …]]; answer: one byte string (or null for a
+// share not held) per read, in order. Tahoe servers answer 404 (no such resource).
+
+export const MAX_READ_MANY_COUNT = 4096;
+export const MAX_READ_MANY_LENGTH = 1024;
+
+export interface ShareRef {
+  storageIndex: Uint8Array;
+  shareNumber: number;
+}
+
+export function encodeReadManyRequest(length: number, reads: readonly ShareRef[]): Uint8Array {
+  return encode([length, reads.map((r) => [plain(r.storageIndex), r.shareNumber])]);
+}
+
+export function decodeReadManyRequest(bytes: Uint8Array): { length: number; reads: ShareRef[] } {
+  const raw = decodeCbor(bytes);
+  if (!Array.isArray(raw) || raw.length !== 2)
+    fail('read-many request', 'expected [length, reads]');
+  const length = uint(raw[0], 'read-many length');
+  if (length < 1 || length > MAX_READ_MANY_LENGTH) {
+    fail('read-many length', `must be 1…${MAX_READ_MANY_LENGTH}, got ${length}`);
+  }
+  const list: unknown = raw[1];
+  if (!Array.isArray(list)) fail('read-many reads', `expected an array, got ${describe(list)}`);
+  if (list.length > MAX_READ_MANY_COUNT) {
+    fail('read-many reads', `at most ${MAX_READ_MANY_COUNT} reads, got ${list.length}`);
+  }
+  const reads = list.map((item: unknown, i) => {
+    if (!Array.isArray(item) || item.length !== 2) {
+      fail(`read-many read ${i}`, 'expected [storage index, share number]');
+    }
+    const storageIndex = bstr(item[0], `read-many read ${i} storage index`);
+    if (storageIndex.length !== STORAGE_INDEX_LENGTH) {
+      fail(`read-many read ${i}`, `a storage index is 16 bytes, got ${storageIndex.length}`);
+    }
+    const shareNumber = uint(item[1], `read-many read ${i} share number`);
+    if (shareNumber > 255) fail(`read-many read ${i}`, `share number ${shareNumber} > 255`);
+    return { storageIndex, shareNumber };
+  });
+  return { length, reads };
+}
+
+export function encodeReadManyResponse(results: ReadonlyArray<Uint8Array | null>): Uint8Array {
+  return encode(results.map((r) => (r === null ? null : plain(r))));
+}
+
+export function decodeReadManyResponse(
+  bytes: Uint8Array,
+  count: number,
+  length: number,
+): Array<Uint8Array | null> {
+  const raw = decodeCbor(bytes);
+  if (!Array.isArray(raw) || raw.length !== count) {
+    fail('read-many answer', `expected an array of ${count} results`);
+  }
+  return raw.map((r: unknown, i) => {
+    if (r === null) return null;
+    const data = bstr(r, `read-many result ${i}`);
+    if (data.length > length) fail(`read-many result ${i}`, `${data.length} bytes > ${length}`);
+    return data;
   });
 }

@@ -130,6 +130,12 @@ function printStatus(s: MountStatus): void {
   console.log(
     `\npublish rate: ${(s.publishRate ?? 0).toFixed(1)} files/s (last 10 s); ${s.published ?? 0} published since the mount started`,
   );
+  if (s.openChecks) {
+    const c = s.openChecks;
+    console.log(
+      `open checks: ${c.confirmed} of ${c.files} files confirmed unchanged in ${c.checks} folder checks (${c.requests} requests)`,
+    );
+  }
   console.log(`\npending write-backs: ${s.pending.length}`);
   for (const p of s.pending) {
     console.log(
