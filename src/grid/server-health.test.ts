@@ -4,6 +4,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { FaultyStorageClient, SLOT_OPS } from './faults/index.js';
 import { ServerHealth } from './server-health.js';
+import type { StorageClient } from './storage-client.js';
 import { MemoryStorageClient, MemoryStorageServer } from './test-support/memory-client.js';
 
 function setup() {
@@ -67,4 +68,21 @@ test('a cached version document is not taken for an answer', async (t) => {
   // Answered without asking the server (MemoryStorageClient, like the HTTP client, keeps it).
   await watched.getVersion();
   t.true(health.isAway(watched), 'still away after a getVersion served from the cache');
+});
+
+test('read-many is forwarded when the server client has it, and absent when it has not', async (t) => {
+  const health = new ServerHealth({ initialBackoffMs: 1000, maxBackoffMs: 4000 });
+  const server = new MemoryStorageServer(new Uint8Array(randomBytes(20)));
+  const plain = new MemoryStorageClient(server, { name: 'm1' });
+  t.is(health.watch(plain).readMany, undefined, 'callers fall back to share-by-share reads');
+  const asked: number[] = [];
+  const withMany: StorageClient = Object.assign(Object.create(plain) as StorageClient, {
+    readMany: async (reads: ReadonlyArray<unknown>, length: number) => {
+      asked.push(reads.length, length);
+      return reads.map(() => null);
+    },
+  });
+  const watched = health.watch(withMany);
+  t.deepEqual(await watched.readMany!([{ storageIndex: si, shareNumber: 0 }], 57), [null]);
+  t.deepEqual(asked, [1, 57]);
 });

@@ -168,7 +168,15 @@ class WatchedClient implements StorageClient {
     this.serverId = inner.serverId;
     this.permutationSeed = inner.permutationSeed;
     this.name = inner.name;
+    // Optional: only servers with the slotfs extension answer it, so forward it only if the
+    // inner client has it (callers test for its presence).
+    if (inner.readMany) {
+      const readMany = inner.readMany.bind(inner);
+      this.readMany = (...a) => this.track(readMany(...a));
+    }
   }
+
+  readMany?: StorageClient['readMany'];
 
   private async track<T>(call: Promise<T>): Promise<T> {
     try {
