@@ -8,6 +8,12 @@ export const EXIT_WITH_PARENT = 'SLOTFS_EXIT_WITH_PARENT';
 const POLL_MS = 250;
 /** After SIGTERM to itself (which unmounts or closes cleanly), how long before exit(1). */
 const GRACE_MS = 10_000;
+let gone = false;
+
+/** True once the parent is gone: a mount then unmounts first (nobody waits on its files). */
+export function parentIsGone(): boolean {
+  return gone;
+}
 
 export function exitWithParent(log: (line: string) => void = (l) => console.error(l)): void {
   const value = process.env[EXIT_WITH_PARENT];
@@ -18,6 +24,7 @@ export function exitWithParent(log: (line: string) => void = (l) => console.erro
   const timer = setInterval(() => {
     if (process.ppid === parent) return;
     clearInterval(timer);
+    gone = true;
     log(`slotfs: the process that started this one (pid ${parent}) is gone; stopping`);
     setTimeout(() => process.exit(1), GRACE_MS).unref();
     process.kill(process.pid, 'SIGTERM');

@@ -53,6 +53,14 @@ export interface MountOptions {
   uid?: number;
 }
 
+/** How to unmount: by default publish first; `unmountFirst` when nobody waits any more. */
+export interface UnmountOptions {
+  /** Unmount before publishing (the journal keeps what is not published in time). */
+  unmountFirst?: boolean;
+  /** How long to publish after unmounting (default `op-timeout-ms`). */
+  flushMs?: number;
+}
+
 export interface Mounted {
   mountpoint: string;
   clientDir: string;
@@ -64,7 +72,7 @@ export interface Mounted {
   /** Settles once unmounted (by unmount(), or because the mount went away). */
   closed: Promise<void>;
   /** Publishes dirty files, unmounts, closes everything. Idempotent. */
-  unmount(reason?: string): Promise<void>;
+  unmount(reason?: string, options?: UnmountOptions): Promise<void>;
   status(): Promise<MountStatus>;
 }
 
@@ -314,7 +322,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       errors: [...monitor.errors],
     });
 
-    const unmount = (reason = 'unmount requested'): Promise<void> => {
+    const unmount = (reason = 'unmount requested', how?: UnmountOptions): Promise<void> => {
       closing ??= (async () => {
         clearInterval(watch);
         log(`slotfs: unmounting ${mountpoint} (${reason}); publishing pending writes`);
@@ -327,18 +335,22 @@ export async function mount(options: MountOptions): Promise<Mounted> {
             draw: (text) => process.stderr.write(text),
           },
         );
-        const first = await withTimeout(
-          fs.flushAll(),
-          m['op-timeout-ms'] * 2,
-          () => new Error('timeout'),
-        ).catch(() => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })));
+        const first = how?.unmountFirst
+          ? []
+          : await withTimeout(
+              fs.flushAll(),
+              m['op-timeout-ms'] * 2,
+              () => new Error('timeout'),
+            ).catch(() => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })));
         await new Promise<void>((ok) => fuse.unmount(() => ok()));
         // Anything written between the flush and the unmount.
         const failures = first.length
           ? first
-          : await withTimeout(fs.flushAll(), m['op-timeout-ms'], () => new Error('timeout')).catch(
-              () => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })),
-            );
+          : await withTimeout(
+              fs.flushAll(),
+              how?.flushMs ?? m['op-timeout-ms'],
+              () => new Error('timeout'),
+            ).catch(() => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })));
         progress.stop();
         log(
           `slotfs: ${rate.total} write-backs and ${dirs.stats.updates} folder updates (${dirs.stats.operations} changes) published since the mount started`,

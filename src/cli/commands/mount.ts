@@ -17,6 +17,7 @@ import {
 } from '../../fs/control.js';
 import type { MountStatus } from '../../fs/monitor.js';
 import { reportProgress } from '../../fs/progress.js';
+import { parentIsGone } from '../exit-with-parent.js';
 
 interface MountFlags {
   dir?: string;
@@ -48,7 +49,13 @@ async function mountForeground(mountpoint: string, flags: MountFlags): Promise<v
       log(`slotfs: ${signal} again: exiting now; unpublished writes stay in the journal`);
       process.exit(1);
     }
-    void mounted.unmount(`${signal} received`);
+    // Orphaned (its test or launcher died): unmount at once and publish for a short while
+    // only, so the exit grace is not spent with the mount still in place; the journal keeps
+    // the rest for the next mount.
+    void mounted.unmount(
+      `${signal} received`,
+      parentIsGone() ? { unmountFirst: true, flushMs: 4000 } : undefined,
+    );
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
