@@ -136,14 +136,19 @@ export class ImmutableStore {
     return out;
   }
 
-  private async readHeader(si: string, shnum: number): Promise<Uint8Array | undefined> {
-    let h: fs.FileHandle;
+  /** The share's file opened for reading, or undefined if it (or its bucket) is missing. */
+  private async openShare(si: string, shnum: number): Promise<fs.FileHandle | undefined> {
     try {
-      h = await fs.open(path.join(this.store.bucketDir(si), String(shnum)), 'r');
+      return await fs.open(path.join(this.store.bucketDir(si), String(shnum)), 'r');
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
       throw err;
     }
+  }
+
+  private async readHeader(si: string, shnum: number): Promise<Uint8Array | undefined> {
+    const h = await this.openShare(si, shnum);
+    if (!h) return undefined;
     try {
       const buf = new Uint8Array(IMMUTABLE_HEADER_SIZE);
       const { bytesRead } = await h.read(buf, 0, buf.length, 0);
@@ -352,13 +357,8 @@ export class ImmutableStore {
     end?: number,
   ): Promise<{ data: Uint8Array; dataLength: number } | undefined> {
     return this.store.withSlot(si, async () => {
-      let h: fs.FileHandle;
-      try {
-        h = await fs.open(path.join(this.store.bucketDir(si), String(shnum)), 'r');
-      } catch (err) {
-        if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
-        throw err;
-      }
+      const h = await this.openShare(si, shnum);
+      if (!h) return undefined;
       try {
         const header = new Uint8Array(IMMUTABLE_HEADER_SIZE);
         const { bytesRead } = await h.read(header, 0, header.length, 0);
