@@ -2,7 +2,8 @@
 // fsync behind a long write-back queue, kill -9 between linking a new file and recording
 // it, a publish that timed out and landed later, names that are not NFC or not UTF-8.
 import { existsSync } from 'node:fs';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, open, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { WriteJournal } from '../src/cache/journal.js';
 import { utf8 } from '../src/encoding/bytes.js';
@@ -57,6 +58,46 @@ mtest('fsync after tar x of many files publishes that file first and succeeds', 
   t.is(await run('cat tree/zz-last.txt', other.mountpoint), 'the one that matters\n');
   await other.stop();
 });
+
+// Found by CI (git's index read empty after `git add`, tahoe format): a folder check that
+// ran while a file was dirty confirmed its old version; the file's publish came next, and
+// a reopen within attr-cache-ms took the stale check as its contents.
+mtest(
+  'a reopen after its own publish never shows a version a folder check saw before',
+  async (t) => {
+    const client = join(base, 'c-reopen');
+    // Write-backs wait for fsync; checks are good for 3 s, so the stale one is still "fresh".
+    await writeClientConfig({
+      dir: client,
+      serversFile,
+      mount: { 'write-back-ms': 60_000, 'attr-cache-ms': 3000 },
+    });
+    const m = await MountProcess.start(join(base, 'm-reopen'), client);
+    try {
+      const files = ['a', 'b', 'c', 'd'];
+      await run(
+        `mkdir t; for f in ${files.join(' ')}; do echo "$f v1" > t/$f; ${fsyncCommand('t/$f')}; done`,
+        m.mountpoint,
+      );
+      // a is written and kept open (dirty: a close would publish it); b's reopen checks the
+      // folder, a at v1 with it; then a is published (fsync, v2), closed and read back at once.
+      await sleep(3200);
+      const a = await open(join(m.mountpoint, 't/a'), 'a');
+      try {
+        await a.write('a v2\n');
+        await sleep(3200);
+        await run('cat t/b', m.mountpoint);
+        await a.sync();
+      } finally {
+        await a.close();
+      }
+      const out = await run('cat t/a', m.mountpoint);
+      t.is(out, 'a v1\na v2\n', m.output.slice(-2000));
+    } finally {
+      await m.stop();
+    }
+  },
+);
 
 // The window is between the directory update that links a new file reaching the grid and
 // the journal recording it (kill -9 about 1 s after close). It is reproduced exactly by

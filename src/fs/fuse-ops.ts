@@ -32,8 +32,9 @@ type Reply = 'void' | 'value' | 'count' | 'xattr';
 export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<string, Handler> {
   const { log } = options;
   const raw = options.rawPaths ?? false;
-  // SLOTFS_DEBUG=1 logs every operation and its answer (to trace what a tool does).
-  const debug = !!process.env.SLOTFS_DEBUG;
+  // SLOTFS_DEBUG=1 logs every operation and its answer (to trace what a tool does); any
+  // other value is a pattern: only operations whose description matches it are logged.
+  const debug = debugFilter(process.env.SLOTFS_DEBUG);
 
   const repeats = new RepeatFilter(options.repeatWindowMs);
 
@@ -79,8 +80,8 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
         if (done) return;
         done = true;
         if (debug) {
-          const shown = typeof value === 'number' || typeof value === 'string' ? ` ${value}` : '';
-          log(`slotfs: debug: ${name} ${safe(() => describe(...args))} → ${code}${shown}`);
+          const what = `${name} ${safe(() => describe(...args))}`;
+          if (debug(what)) log(`slotfs: debug: ${what} → ${code}${shownValue(value)}`);
         }
         clearTimeout(timer);
         try {
@@ -156,14 +157,19 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     statfs: op('statfs', 'value', () => fs.statfs()),
     open: op('open', 'value', (path: string, flags: number) => fs.open(path, flags)),
     create: op('create', 'value', (path: string, mode: number) => fs.create(path, mode)),
-    read: op('read', 'count', (_path: string, fd: number, buf: Buffer, len: number, pos: number) =>
-      fs.read(fd, buf, len, pos),
+    read: op(
+      'read',
+      'count',
+      (_path: string, fd: number, buf: Buffer, len: number, pos: number) =>
+        fs.read(fd, buf, len, pos),
+      describeIo,
     ),
     write: op(
       'write',
       'count',
       (_path: string, fd: number, buf: Buffer, len: number, pos: number) =>
         fs.write(fd, buf, len, pos),
+      describeIo,
     ),
     truncate: op('truncate', 'void', (path: string, size: number) => fs.truncate(path, size)),
     ftruncate: op('ftruncate', 'void', (_path: string, fd: number, size: number) =>
@@ -217,10 +223,32 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
   };
 }
 
+/** "path fd=3 4096@0" for a read or a write. */
+function describeIo(path: string, fd: number, _buf: Buffer, len: number, pos: number): string {
+  return `${path} fd=${fd} ${len}@${pos}`;
+}
+
 function safe(fn: () => string): string {
   try {
     return fn();
   } catch {
     return '?';
   }
+}
+
+/** Which operations SLOTFS_DEBUG asks to log: none, all ("1"), or those matching a pattern. */
+function debugFilter(setting: string | undefined): ((what: string) => boolean) | undefined {
+  if (!setting) return undefined;
+  if (setting === '1' || setting === 'true') return () => true;
+  const pattern = new RegExp(setting);
+  return (what) => pattern.test(what);
+}
+
+/** A short form of an answer for the debug log (a stat shows its size). */
+function shownValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'string') return ` ${value}`;
+  if (value && typeof value === 'object' && 'size' in value && 'mode' in value) {
+    return ` size=${String(value.size)} mode=${Number(value.mode).toString(8)}`;
+  }
+  return '';
 }

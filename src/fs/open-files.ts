@@ -4,7 +4,7 @@
 // links) shares its state, keyed by storage index. A new file exists only here (in
 // `unlinked`) until its first publish gives it a cap and links it into its directory.
 import { parseCap } from '../caps/index.js';
-import type { MutableClient } from '../mutable/mutable-client.js';
+import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
 import { FsError } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
@@ -110,7 +110,9 @@ export class OpenFiles {
         const folder = st.detached ? undefined : this.ns.views.get(st.parent);
         const checked =
           this.checks.take(st.cap!) ?? (folder && (await this.checks.check(folder, st.cap!)));
-        if (checked && !st.dirty) {
+        // A check sent before this mount's own latest publish (it ran while the file was
+        // being written, or just before) confirms an older version: not the contents.
+        if (checked && !st.dirty && !olderThan(checked.file.version, st.basedOn)) {
           st.buffer = new FileBuffer(checked.file.plaintext);
           st.basedOn = checked.file.version;
           st.loadedAt = checked.at;
@@ -244,4 +246,11 @@ export class OpenFiles {
       clearTimeout(st.dropTimer);
     }
   }
+}
+
+/** True when `version` is not the one `known` names nor a later one. */
+function olderThan(version: VersionId, known: VersionId | undefined): boolean {
+  if (!known) return false;
+  if (version.seqnum !== known.seqnum) return version.seqnum < known.seqnum;
+  return Buffer.compare(version.rootHash, known.rootHash) !== 0;
 }

@@ -149,6 +149,8 @@ export class WriteBack {
       } else {
         await this.publishContents(st, bytes);
       }
+      // What a check confirmed before this publish is an older version now.
+      this.files.checks.drop(st.cap);
       if (st.link) await this.linkNew(st, bytes.length);
       else await this.entries.push(st, bytes.length);
       if (st.detached) return;
