@@ -1,4 +1,4 @@
-// `npm run bench -- server-commit [--files=N] [--writers=W] [--servers=S]`: how storage
+// `npm run bench -- server-commit [--files=N] [--writers=W] [--servers=S] [--cpu-prof=DIR]`: how storage
 // servers commit a burst of small writes, without a mount in the way. A local grid of S
 // real server processes; W concurrent "publishes", each writing one new ≈3 KiB share of a
 // new slot to every server (as a new file does), then updating it once with a
@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gridDown, gridUp } from '../src/grid/local-grid.js';
 import { parseNurl, PATHS, storageIndexToString } from '../src/storage/protocol.js';
 import { RawClient, tw } from '../src/storage/test-support/raw-client.js';
@@ -50,11 +50,16 @@ export default async function serverCommitBench(args: string[]): Promise<BenchRe
   const files = Number(arg('files') ?? 300);
   const writers = Number(arg('writers') ?? 16);
   const servers = Number(arg('servers') ?? 10);
+  const profileDir = arg('cpu-prof');
   const base = await mkdtemp(join(tmpdir(), 'slotfs-bench-commit-'));
   const rows: Row[] = [];
   const notes: string[] = [];
   try {
-    const grid = await gridUp({ dir: base, servers });
+    const grid = await gridUp({
+      dir: base,
+      servers,
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : [],
+    });
     const pids = await Promise.all(
       grid.servers.map(async (s) =>
         Number(await readFile(join(base, s.name!, 'server.pid'), 'utf8')),
