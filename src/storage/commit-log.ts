@@ -303,6 +303,16 @@ export class CommitLog {
     });
   }
 
+  /** Checkpoints everything logged so far; resolves when those segments are deleted. */
+  checkpointNow(): Promise<void> {
+    return this.checkpoint(this.rotate());
+  }
+
+  /** Keeps every segment for the next start's replay (the files cannot be trusted). */
+  hold() {
+    this.stuck = true;
+  }
+
   /** Finishes pending work and checkpoints, leaving no segment behind. */
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);

@@ -364,9 +364,15 @@ export class ShareStore {
   ) {
     if (this.wedged) throw this.wedged;
     const edits: ShareEdit[] = [];
+    // What puts the files back as they were: old bytes where they differ, or removal.
+    const restore: ShareEdit[] = [];
     for (const [shnum, container] of changes) {
-      if (container === null) edits.push({ shnum, kind: 'delete' });
-      else edits.push(editBetween(shnum, before.get(shnum), container.toBytes()));
+      const old = before.get(shnum);
+      const next = container?.toBytes();
+      edits.push(next ? editBetween(shnum, old, next) : { shnum, kind: 'delete' });
+      if (!old) restore.push({ shnum, kind: 'delete' });
+      else
+        restore.push(next ? editBetween(shnum, next, old) : { shnum, kind: 'whole', bytes: old });
     }
     let madeDirs: string[] = [];
     try {
@@ -376,10 +382,18 @@ export class ShareStore {
       throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
     }
     let logged = false;
+    let applyError: unknown;
     try {
       await this.log.commit({ si, edits }, async () => {
         logged = true;
-        const touched = await this.apply({ si, edits }, false);
+        let touched: Touched;
+        try {
+          touched = await this.apply({ si, edits }, false);
+        } catch (err) {
+          // (A full disk, say.) Undo: old sizes and bytes need no new space.
+          applyError = err;
+          touched = await this.apply({ si, edits: restore }, false);
+        }
         touched.dirs.push(...madeDirs);
         return { touched, result: undefined };
       });
@@ -387,15 +401,31 @@ export class ShareStore {
       if (!logged) {
         throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
       }
-      // The change is durable in the log but not in the files: serving more writes could
-      // build on files that a restart's replay would then change under them.
-      this.wedged = new StoreIoError(
-        `applying a logged change to the shares of ${si}`,
-        err as NodeJS.ErrnoException,
-        'the change is kept in the commit log and applied when the server restarts; this server takes no more writes until it is restarted',
-      );
-      throw this.wedged;
+      throw this.wedge(si, err);
     }
+    if (applyError === undefined) return;
+    try {
+      // The log still holds the change the files no longer do: checkpoint it away (fsyncs
+      // and an unlink, no new space) before anything else touches this slot.
+      await this.log.checkpointNow();
+    } catch (err) {
+      this.log.hold();
+      throw this.wedge(si, err);
+    }
+    throw new StoreIoError(`writing shares of ${si}`, applyError as NodeJS.ErrnoException);
+  }
+
+  /**
+   * The change is durable in the log but the files hold part of it: serving more writes
+   * could build on files that a restart's replay would then change under them.
+   */
+  private wedge(si: string, err: unknown): StoreIoError {
+    this.wedged = new StoreIoError(
+      `applying a logged change to the shares of ${si}`,
+      err as NodeJS.ErrnoException,
+      'the change is kept in the commit log and applied when the server restarts; this server takes no more writes until it is restarted',
+    );
+    return this.wedged;
   }
 
   /**
