@@ -8,9 +8,8 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:chi
 export interface OwnedSpawnOptions extends SpawnOptions {
   /**
    * The child serves a FUSE mount here: after killing it, detach the mount. libfuse's
-   * auto_unmount watcher leaves it in place now and then (it finds the mount point still
-   * answering from the kernel's cache right after the kill), and a dead mount would
-   * outlive the test.
+   * auto_unmount watcher leaves it in place now and then (seen under load), and a dead
+   * mount would outlive the test.
    */
   unmountOnExit?: string;
 }
