@@ -168,7 +168,7 @@ export class CommitLog {
     const bytes = encodeRecord(record);
     const segment = await new Promise<Segment>((done, failed) => {
       this.pending.push({ bytes, done, failed });
-      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+      this.flushing ??= this.flush();
     });
     try {
       const { touched, result } = await apply();
@@ -203,9 +203,16 @@ export class CommitLog {
     return { seq, file, handle, size: 0, inFlight: 0, files: new Set(), dirs: new Set() };
   }
 
-  /** Writes and fdatasyncs batches until nothing is pending. */
+  /**
+   * Writes and fdatasyncs batches until nothing is pending. It stops being `flushing` in the
+   * same step as it finds nothing pending, so a record pushed just after starts a new flush.
+   */
   private async flush() {
-    while (this.pending.length > 0) {
+    for (;;) {
+      if (this.pending.length === 0) {
+        this.flushing = undefined;
+        return;
+      }
       const batch = this.pending;
       this.pending = [];
       let segment: Segment | undefined;
