@@ -6,8 +6,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toBase32 } from '../../encoding/base32.js';
 import { concatBytes, equalBytes } from '../../encoding/bytes.js';
 import {
-  encodeCorruptionAdvice,
-  encodeReadTestWriteRequest,
   encodeReadTestWriteResponse,
   encodeShareSet,
   type ReadTestWriteResponse,
@@ -17,7 +15,6 @@ import {
   StorageClientClosedError,
   StorageClientError,
   ServerHttpStatusError,
-  StorageClientArgumentError,
   ServerUnsupportedError,
   WriteEnablerError,
   type ServerRef,
@@ -34,7 +31,9 @@ import type {
   StorageClient,
   TestWriteVectors,
 } from '../storage-client.js';
-import { ArgumentChecker } from '../validate.js';
+import { StorageRequests } from '../requests.js';
+
+type ShareKind = 'mutable' | 'immutable';
 
 interface MemoryShare {
   data: Uint8Array;
@@ -76,7 +75,7 @@ export class MemoryStorageClient implements StorageClient {
   readonly permutationSeed: Uint8Array;
   readonly name: string;
   private readonly ref: ServerRef;
-  private readonly check: ArgumentChecker;
+  private readonly requests: StorageRequests;
   private closed = false;
 
   constructor(
@@ -87,7 +86,7 @@ export class MemoryStorageClient implements StorageClient {
     this.permutationSeed = server.nodeId;
     this.name = options.name ?? `memory-${toBase32(server.nodeId).slice(0, 6)}`;
     this.ref = { serverId: this.serverId, name: this.name };
-    this.check = new ArgumentChecker(this.ref);
+    this.requests = new StorageRequests(this.ref);
   }
 
   private version: ServerVersion | undefined;
@@ -120,18 +119,17 @@ export class MemoryStorageClient implements StorageClient {
     readVector: readonly ReadVector[],
     options: RequestOptions = {},
   ): Promise<ReadTestWriteResponse> {
-    this.check.storageIndex(storageIndex);
-    this.check.secrets(secrets);
-    const { readsFromEnd } = this.check.readTestWrite(testWriteVectors, readVector);
+    const { body, readsFromEnd } = this.requests.readTestWrite(
+      storageIndex,
+      secrets,
+      testWriteVectors,
+      readVector,
+    );
     if (readsFromEnd && !(this.server.options.readFromEnd ?? true)) {
       throw new ServerUnsupportedError(this.ref, 'read-from-end (negative read offsets)');
     }
-    const sent = encodeReadTestWriteRequest({
-      testWriteVectors: new Map(testWriteVectors),
-      readVector: [...readVector],
-    }).length;
     const si = toBase32(storageIndex);
-    return this.request('read-test-write', sent, options, () => {
+    return this.request('read-test-write', body.length, options, () => {
       const slot = this.server.slots.get(si) ?? new Map<number, MemoryShare>();
       for (const share of slot.values()) {
         if (!equalBytes(share.writeEnabler, secrets.writeEnabler)) {
@@ -209,24 +207,11 @@ export class MemoryStorageClient implements StorageClient {
     length: number,
     options: RequestOptions = {},
   ): Promise<Uint8Array | null> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.range(offset, length);
-    const si = toBase32(storageIndex);
-    return this.request('read-share', 0, options, () => {
-      const share = this.server.slots.get(si)?.get(shareNumber);
-      const value = share ? share.data.slice(offset, offset + length) : null;
-      return { value, received: value?.length ?? 0 };
-    });
+    return this.readRange('mutable', storageIndex, shareNumber, offset, length, options);
   }
 
   async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
-    this.check.storageIndex(storageIndex);
-    const si = toBase32(storageIndex);
-    return this.request('list-shares', 0, options, () => {
-      const value = [...(this.server.slots.get(si)?.keys() ?? [])].sort((a, b) => a - b);
-      return { value, received: encodeShareSet(value).length };
-    });
+    return this.listSharesIn('mutable', storageIndex, options);
   }
 
   async addLease(
@@ -235,9 +220,7 @@ export class MemoryStorageClient implements StorageClient {
     cancelSecret: Uint8Array,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.leaseSecret(renewSecret, 'lease renew secret');
-    this.check.leaseSecret(cancelSecret, 'lease cancel secret');
+    this.requests.addLease(storageIndex, renewSecret, cancelSecret);
     const si = toBase32(storageIndex);
     return this.request('lease', 0, options, () => {
       const slot = this.server.slots.get(si);
@@ -254,15 +237,7 @@ export class MemoryStorageClient implements StorageClient {
     reason: string,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.reason(reason);
-    const si = toBase32(storageIndex);
-    return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
-      if (!this.server.slots.get(si)?.has(shareNumber)) return { value: false, received: 0 };
-      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
-      return { value: true, received: 0 };
-    });
+    return this.advise('mutable', storageIndex, shareNumber, reason, options);
   }
 
   async allocateBuckets(
@@ -272,14 +247,9 @@ export class MemoryStorageClient implements StorageClient {
     allocatedSize: number,
     options: RequestOptions = {},
   ): Promise<AllocateResult> {
-    this.check.storageIndex(storageIndex);
-    this.check.uploadSecret(secrets.uploadSecret);
-    this.check.leaseSecret(secrets.leaseRenewSecret, 'lease renew secret');
-    this.check.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
-    shareNumbers.forEach((n) => this.check.shareNumber(n));
-    this.check.nonNegative(allocatedSize, 'allocated size');
+    const body = this.requests.allocateBuckets(storageIndex, secrets, shareNumbers, allocatedSize);
     const si = toBase32(storageIndex);
-    return this.request('allocate', 40 + shareNumbers.length, options, () => {
+    return this.request('allocate', body.length, options, () => {
       const held = this.server.immutable.get(si) ?? new Map<number, Uint8Array>();
       const allocated: number[] = [];
       for (const shnum of [...new Set(shareNumbers)].sort((a, b) => a - b)) {
@@ -309,12 +279,7 @@ export class MemoryStorageClient implements StorageClient {
     data: Uint8Array,
     options: RequestOptions = {},
   ): Promise<ImmutableWriteResult> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.uploadSecret(uploadSecret);
-    this.check.nonNegative(offset, 'offset');
-    this.check.bytes(data, 'data');
-    if (data.length === 0) throw new StorageClientArgumentError(this.ref, 'data must not be empty');
+    this.requests.writeImmutableShare(storageIndex, shareNumber, uploadSecret, offset, data);
     const si = toBase32(storageIndex);
     return this.request('upload', data.length, options, () => {
       const key = `${si}/${shareNumber}`;
@@ -354,9 +319,7 @@ export class MemoryStorageClient implements StorageClient {
     uploadSecret: Uint8Array,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.uploadSecret(uploadSecret);
+    this.requests.abortImmutableUpload(storageIndex, shareNumber, uploadSecret);
     const si = toBase32(storageIndex);
     return this.request('abort', 0, options, () => {
       const key = `${si}/${shareNumber}`;
@@ -374,12 +337,7 @@ export class MemoryStorageClient implements StorageClient {
     storageIndex: Uint8Array,
     options: RequestOptions = {},
   ): Promise<number[]> {
-    this.check.storageIndex(storageIndex);
-    const si = toBase32(storageIndex);
-    return this.request('list-shares', 0, options, () => {
-      const value = [...(this.server.immutable.get(si)?.keys() ?? [])].sort((a, b) => a - b);
-      return { value, received: encodeShareSet(value).length };
-    });
+    return this.listSharesIn('immutable', storageIndex, options);
   }
 
   async readImmutableShare(
@@ -389,15 +347,7 @@ export class MemoryStorageClient implements StorageClient {
     length: number,
     options: RequestOptions = {},
   ): Promise<Uint8Array | null> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.range(offset, length);
-    const si = toBase32(storageIndex);
-    return this.request('read-share', 0, options, () => {
-      const share = this.server.immutable.get(si)?.get(shareNumber);
-      const value = share ? share.slice(offset, offset + length) : null;
-      return { value, received: value?.length ?? 0 };
-    });
+    return this.readRange('immutable', storageIndex, shareNumber, offset, length, options);
   }
 
   async adviseCorruptImmutable(
@@ -406,19 +356,66 @@ export class MemoryStorageClient implements StorageClient {
     reason: string,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.reason(reason);
-    const si = toBase32(storageIndex);
-    return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
-      if (!this.server.immutable.get(si)?.has(shareNumber)) return { value: false, received: 0 };
-      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
-      return { value: true, received: 0 };
-    });
+    return this.advise('immutable', storageIndex, shareNumber, reason, options);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  // The calls that mutable and immutable shares share, `kind` naming which store they use.
+
+  /** The data of every share the server holds for `si` of this kind, by share number. */
+  private sharesOf(kind: ShareKind, si: string): Map<number, Uint8Array> {
+    if (kind === 'immutable') return this.server.immutable.get(si) ?? new Map();
+    const slot = this.server.slots.get(si) ?? new Map<number, MemoryShare>();
+    return new Map([...slot].map(([shnum, share]) => [shnum, share.data]));
+  }
+
+  private async readRange(
+    kind: ShareKind,
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    offset: number,
+    length: number,
+    options: RequestOptions,
+  ): Promise<Uint8Array | null> {
+    this.requests.readShare(storageIndex, shareNumber, offset, length);
+    const si = toBase32(storageIndex);
+    return this.request('read-share', 0, options, () => {
+      const share = this.sharesOf(kind, si).get(shareNumber);
+      const value = share ? share.slice(offset, offset + length) : null;
+      return { value, received: value?.length ?? 0 };
+    });
+  }
+
+  private async listSharesIn(
+    kind: ShareKind,
+    storageIndex: Uint8Array,
+    options: RequestOptions,
+  ): Promise<number[]> {
+    this.requests.listShares(storageIndex);
+    const si = toBase32(storageIndex);
+    return this.request('list-shares', 0, options, () => {
+      const value = [...this.sharesOf(kind, si).keys()].sort((a, b) => a - b);
+      return { value, received: encodeShareSet(value).length };
+    });
+  }
+
+  private async advise(
+    kind: ShareKind,
+    storageIndex: Uint8Array,
+    shareNumber: number,
+    reason: string,
+    options: RequestOptions,
+  ): Promise<boolean> {
+    const body = this.requests.adviseCorrupt(storageIndex, shareNumber, reason);
+    const si = toBase32(storageIndex);
+    return this.request('corrupt', body.length, options, () => {
+      if (!this.sharesOf(kind, si).has(shareNumber)) return { value: false, received: 0 };
+      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
+      return { value: true, received: 0 };
+    });
   }
 
   /**
