@@ -6,7 +6,6 @@
 // version; with modify() no change is lost.
 //
 // Randomized runs: SLOTFS_TRIALS per property (default 6) and SLOTFS_SEED to replay.
-import test from 'ava';
 import fc from 'fast-check';
 import { keyPairFromPrivateKey } from '../crypto/rsa.js';
 import { aesCtr } from '../crypto/aes.js';
@@ -25,16 +24,16 @@ import { appendLine } from './test-support/writer-process.js';
 const TRIALS = Number(process.env.SLOTFS_TRIALS ?? 6);
 const SEED = Number(process.env.SLOTFS_SEED ?? Date.now() % 2 ** 31);
 
-const suite = new GridSuite(10);
 let writers: WriterProcess[] = [];
-
-test.before(async () => {
-  suite.onCleanup(() => Promise.allSettled(writers.map((w) => w.stop())));
-  writers = await Promise.all(
-    [0, 1, 2, 3, 4].map((i) =>
-      WriterProcess.start(`w${i}`, suite.grid, { backoffMs: 20, modifyAttempts: 30 }),
-    ),
-  );
+const suite = new GridSuite(10, {
+  onStart: async (grid) => {
+    suite.onCleanup(() => Promise.allSettled(writers.map((w) => w.stop())));
+    writers = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        WriterProcess.start(`w${i}`, grid, { backoffMs: 20, modifyAttempts: 30 }),
+      ),
+    );
+  },
 });
 
 const text = (s: string) => new TextEncoder().encode(s);

@@ -32,12 +32,18 @@ export class GridSuite {
 
   /**
    * Registers the file's before and after hooks: `servers` server processes; RSA keys made
-   * `keyConcurrency` at a time (more is faster, but competes with the servers for the cores).
+   * `keyConcurrency` at a time (more is faster, but competes with the servers for the cores);
+   * `onStart` runs once the grid is up (ava runs a file's before hooks concurrently, so what
+   * needs the grid goes there rather than into another hook).
    */
-  constructor(servers: number, options: { keyConcurrency?: number } = {}) {
+  constructor(
+    servers: number,
+    options: { keyConcurrency?: number; onStart?: (grid: TestGrid) => Promise<void> } = {},
+  ) {
     this.keys = new KeyPool({ size: 4, concurrency: options.keyConcurrency ?? 1 });
     test.before(async () => {
       this.started = await TestGrid.start(servers);
+      await options.onStart?.(this.started);
     });
     test.after.always(async () => {
       for (const c of this.cleanups.reverse()) await c().catch(() => undefined);
