@@ -67,7 +67,7 @@ import {
   type StorageClient,
   type TestWriteVectors,
 } from './storage-client.js';
-import { StorageRequests } from './requests.js';
+import { StorageRequests, type CallArgs } from './requests.js';
 
 export interface HttpClientTimeouts {
   /** TCP connect + TLS handshake. */
@@ -252,14 +252,8 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  async readShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    return this.readRange(PATHS.readShare, storageIndex, shareNumber, offset, length, options);
+  async readShare(...call: CallArgs<'readShare'>): Promise<Uint8Array | null> {
+    return this.readRange(PATHS.readShare, ...call);
   }
 
   /** Set when the server answered read-many with 404 (an older slotfs server). */
@@ -276,7 +270,7 @@ export class HttpStorageClient implements StorageClient {
     if (reads.length > MAX_READ_MANY_COUNT) {
       throw new RangeError(`at most ${MAX_READ_MANY_COUNT} reads at once, got ${reads.length}`);
     }
-    this.requests.readMany(reads);
+    this.requests.readMany(reads, length);
     // Only slotfs servers (they advertise the extensions) know the endpoint.
     const version = await this.getVersion({ signal: options.signal });
     if (!version.readFromEnd || this.readManyMissing) {
@@ -297,11 +291,7 @@ export class HttpStorageClient implements StorageClient {
   /** A ranged read of one share (mutable or immutable: `path` names which). */
   private readRange(
     path: (si: string, shareNumber: number) => string,
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions,
+    ...[storageIndex, shareNumber, offset, length, options = {}]: CallArgs<'readShare'>
   ): Promise<Uint8Array | null> {
     this.requests.readShare(storageIndex, shareNumber, offset, length);
     const si = storageIndexToString(storageIndex);
@@ -335,15 +325,14 @@ export class HttpStorageClient implements StorageClient {
     return res.body;
   }
 
-  async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
-    return this.listSharesAt(PATHS.listShares, storageIndex, options);
+  async listShares(...call: CallArgs<'listShares'>): Promise<number[]> {
+    return this.listSharesAt(PATHS.listShares, ...call);
   }
 
   /** The share numbers a server holds (mutable or immutable: `path` names which). */
   private listSharesAt(
     path: (si: string) => string,
-    storageIndex: Uint8Array,
-    options: RequestOptions,
+    ...[storageIndex, options = {}]: CallArgs<'listShares'>
   ): Promise<number[]> {
     this.requests.listShares(storageIndex);
     const si = storageIndexToString(storageIndex);
@@ -380,22 +369,14 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  async adviseCorrupt(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    return this.advise(PATHS.adviseCorrupt, storageIndex, shareNumber, reason, options);
+  async adviseCorrupt(...call: CallArgs<'adviseCorrupt'>): Promise<boolean> {
+    return this.advise(PATHS.adviseCorrupt, ...call);
   }
 
   /** A corruption advisory for one share (mutable or immutable: `path` names which). */
   private advise(
     path: (si: string, shareNumber: number) => string,
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions,
+    ...[storageIndex, shareNumber, reason, options = {}]: CallArgs<'adviseCorrupt'>
   ): Promise<boolean> {
     const body = this.requests.adviseCorrupt(storageIndex, shareNumber, reason);
     const si = storageIndexToString(storageIndex);
@@ -475,31 +456,16 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  async listImmutableShares(
-    storageIndex: Uint8Array,
-    options: RequestOptions = {},
-  ): Promise<number[]> {
-    return this.listSharesAt(PATHS.immutableShares, storageIndex, options);
+  async listImmutableShares(...call: CallArgs<'listImmutableShares'>): Promise<number[]> {
+    return this.listSharesAt(PATHS.immutableShares, ...call);
   }
 
-  async readImmutableShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    const path = PATHS.immutableShare;
-    return this.readRange(path, storageIndex, shareNumber, offset, length, options);
+  async readImmutableShare(...call: CallArgs<'readImmutableShare'>): Promise<Uint8Array | null> {
+    return this.readRange(PATHS.immutableShare, ...call);
   }
 
-  async adviseCorruptImmutable(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    return this.advise(PATHS.immutableCorrupt, storageIndex, shareNumber, reason, options);
+  async adviseCorruptImmutable(...call: CallArgs<'adviseCorruptImmutable'>): Promise<boolean> {
+    return this.advise(PATHS.immutableCorrupt, ...call);
   }
 
   async close(): Promise<void> {

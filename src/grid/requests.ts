@@ -8,8 +8,16 @@ import {
   encodeReadTestWriteRequest,
 } from '../storage/protocol.js';
 import type { ServerRef } from './errors.js';
-import type { ReadVector, SlotSecrets, TestWriteVectors, UploadSecrets } from './storage-client.js';
+import type { StorageClient } from './storage-client.js';
 import { ArgumentChecker } from './validate.js';
+
+/**
+ * The arguments of a StorageClient method: the checks below take exactly what the call
+ * does, and a client whose mutable and immutable calls share one path passes them on whole.
+ */
+export type CallArgs<M extends keyof StorageClient> = Parameters<
+  Extract<StorageClient[M], (...args: never[]) => unknown>
+>;
 
 export class StorageRequests {
   private readonly check: ArgumentChecker;
@@ -20,10 +28,7 @@ export class StorageRequests {
 
   /** A read-test-write's CBOR body; `readsFromEnd` when it needs that extension. */
   readTestWrite(
-    storageIndex: Uint8Array,
-    secrets: SlotSecrets,
-    testWriteVectors: ReadonlyMap<number, TestWriteVectors>,
-    readVector: readonly ReadVector[],
+    ...[storageIndex, secrets, testWriteVectors, readVector]: CallArgs<'readTestWrite'>
   ): { body: Uint8Array; readsFromEnd: boolean } {
     this.check.storageIndex(storageIndex);
     this.check.secrets(secrets);
@@ -36,27 +41,27 @@ export class StorageRequests {
   }
 
   /** A ranged read of one share, mutable or immutable. */
-  readShare(storageIndex: Uint8Array, shareNumber: number, offset: number, length: number): void {
+  readShare(...[storageIndex, shareNumber, offset, length]: CallArgs<'readShare'>): void {
     this.shareOf(storageIndex, shareNumber);
     this.check.range(offset, length);
   }
 
   /** Each share of a read-many (its length is checked where the extension is known). */
-  readMany(reads: ReadonlyArray<{ storageIndex: Uint8Array; shareNumber: number }>): void {
+  readMany(...[reads]: CallArgs<'readMany'>): void {
     for (const r of reads) this.shareOf(r.storageIndex, r.shareNumber);
   }
 
-  listShares(storageIndex: Uint8Array): void {
+  listShares(...[storageIndex]: CallArgs<'listShares'>): void {
     this.check.storageIndex(storageIndex);
   }
 
-  addLease(storageIndex: Uint8Array, renewSecret: Uint8Array, cancelSecret: Uint8Array): void {
+  addLease(...[storageIndex, renewSecret, cancelSecret]: CallArgs<'addLease'>): void {
     this.check.storageIndex(storageIndex);
     this.check.leaseSecrets(renewSecret, cancelSecret);
   }
 
   /** A corruption advisory's CBOR body, for a mutable or immutable share. */
-  adviseCorrupt(storageIndex: Uint8Array, shareNumber: number, reason: string): Uint8Array {
+  adviseCorrupt(...[storageIndex, shareNumber, reason]: CallArgs<'adviseCorrupt'>): Uint8Array {
     this.shareOf(storageIndex, shareNumber);
     this.check.reason(reason);
     return encodeCorruptionAdvice(reason);
@@ -64,10 +69,7 @@ export class StorageRequests {
 
   /** An allocation's CBOR body. */
   allocateBuckets(
-    storageIndex: Uint8Array,
-    secrets: UploadSecrets,
-    shareNumbers: readonly number[],
-    allocatedSize: number,
+    ...[storageIndex, secrets, shareNumbers, allocatedSize]: CallArgs<'allocateBuckets'>
   ): Uint8Array {
     this.check.storageIndex(storageIndex);
     this.check.uploadSecret(secrets.uploadSecret);
@@ -78,11 +80,7 @@ export class StorageRequests {
   }
 
   writeImmutableShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    uploadSecret: Uint8Array,
-    offset: number,
-    data: Uint8Array,
+    ...[storageIndex, shareNumber, uploadSecret, offset, data]: CallArgs<'writeImmutableShare'>
   ): void {
     this.upload(storageIndex, shareNumber, uploadSecret);
     this.check.nonNegative(offset, 'offset');
@@ -90,9 +88,7 @@ export class StorageRequests {
   }
 
   abortImmutableUpload(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    uploadSecret: Uint8Array,
+    ...[storageIndex, shareNumber, uploadSecret]: CallArgs<'abortImmutableUpload'>
   ): void {
     this.upload(storageIndex, shareNumber, uploadSecret);
   }

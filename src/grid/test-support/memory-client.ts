@@ -31,7 +31,7 @@ import type {
   StorageClient,
   TestWriteVectors,
 } from '../storage-client.js';
-import { StorageRequests } from '../requests.js';
+import { StorageRequests, type CallArgs } from '../requests.js';
 
 type ShareKind = 'mutable' | 'immutable';
 
@@ -200,18 +200,12 @@ export class MemoryStorageClient implements StorageClient {
     });
   }
 
-  async readShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    return this.readRange('mutable', storageIndex, shareNumber, offset, length, options);
+  async readShare(...call: CallArgs<'readShare'>): Promise<Uint8Array | null> {
+    return this.readRange('mutable', ...call);
   }
 
-  async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
-    return this.listSharesIn('mutable', storageIndex, options);
+  async listShares(...call: CallArgs<'listShares'>): Promise<number[]> {
+    return this.listSharesIn('mutable', ...call);
   }
 
   async addLease(
@@ -231,13 +225,8 @@ export class MemoryStorageClient implements StorageClient {
     });
   }
 
-  async adviseCorrupt(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    return this.advise('mutable', storageIndex, shareNumber, reason, options);
+  async adviseCorrupt(...call: CallArgs<'adviseCorrupt'>): Promise<boolean> {
+    return this.advise('mutable', ...call);
   }
 
   async allocateBuckets(
@@ -333,30 +322,16 @@ export class MemoryStorageClient implements StorageClient {
     });
   }
 
-  async listImmutableShares(
-    storageIndex: Uint8Array,
-    options: RequestOptions = {},
-  ): Promise<number[]> {
-    return this.listSharesIn('immutable', storageIndex, options);
+  async listImmutableShares(...call: CallArgs<'listImmutableShares'>): Promise<number[]> {
+    return this.listSharesIn('immutable', ...call);
   }
 
-  async readImmutableShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    return this.readRange('immutable', storageIndex, shareNumber, offset, length, options);
+  async readImmutableShare(...call: CallArgs<'readImmutableShare'>): Promise<Uint8Array | null> {
+    return this.readRange('immutable', ...call);
   }
 
-  async adviseCorruptImmutable(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    return this.advise('immutable', storageIndex, shareNumber, reason, options);
+  async adviseCorruptImmutable(...call: CallArgs<'adviseCorruptImmutable'>): Promise<boolean> {
+    return this.advise('immutable', ...call);
   }
 
   async close(): Promise<void> {
@@ -374,11 +349,7 @@ export class MemoryStorageClient implements StorageClient {
 
   private async readRange(
     kind: ShareKind,
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions,
+    ...[storageIndex, shareNumber, offset, length, options = {}]: CallArgs<'readShare'>
   ): Promise<Uint8Array | null> {
     this.requests.readShare(storageIndex, shareNumber, offset, length);
     const si = toBase32(storageIndex);
@@ -391,8 +362,7 @@ export class MemoryStorageClient implements StorageClient {
 
   private async listSharesIn(
     kind: ShareKind,
-    storageIndex: Uint8Array,
-    options: RequestOptions,
+    ...[storageIndex, options = {}]: CallArgs<'listShares'>
   ): Promise<number[]> {
     this.requests.listShares(storageIndex);
     const si = toBase32(storageIndex);
@@ -404,10 +374,7 @@ export class MemoryStorageClient implements StorageClient {
 
   private async advise(
     kind: ShareKind,
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions,
+    ...[storageIndex, shareNumber, reason, options = {}]: CallArgs<'adviseCorrupt'>
   ): Promise<boolean> {
     const body = this.requests.adviseCorrupt(storageIndex, shareNumber, reason);
     const si = toBase32(storageIndex);
