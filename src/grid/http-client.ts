@@ -53,7 +53,7 @@ import {
   WriteEnablerError,
   type ServerRef,
 } from './errors.js';
-import { newRequestId, publishRequestEvent } from './request-events.js';
+import { startRequest } from './request-events.js';
 import type { ServerEntry } from './servers.js';
 import {
   MAX_SHARE_NUMBER,
@@ -527,17 +527,14 @@ export class HttpStorageClient implements StorageClient {
     interpret: (res: Exchange) => T,
   ): Promise<T> {
     if (this.closed) throw new StorageClientClosedError(this.ref);
-    const base = {
-      id: newRequestId(),
+    const end = startRequest({
       serverId: this.serverId,
       serverName: this.name,
       method,
       endpoint,
       path,
       bytesSent: req.body?.length ?? 0,
-    };
-    publishRequestEvent({ ...base, phase: 'start' });
-    const started = performance.now();
+    });
     const progress = { status: null as number | null, bytesReceived: 0 };
     let errorCode: string | null = null;
     try {
@@ -547,14 +544,7 @@ export class HttpStorageClient implements StorageClient {
       errorCode = mapped.code;
       throw mapped;
     } finally {
-      publishRequestEvent({
-        ...base,
-        phase: 'end',
-        bytesReceived: progress.bytesReceived,
-        status: progress.status,
-        errorCode,
-        durationMs: performance.now() - started,
-      });
+      end({ bytesReceived: progress.bytesReceived, status: progress.status, errorCode });
     }
   }
 

@@ -19,7 +19,7 @@ import {
   WriteEnablerError,
   type ServerRef,
 } from '../errors.js';
-import { newRequestId, publishRequestEvent } from '../request-events.js';
+import { startRequest } from '../request-events.js';
 import type {
   AllocateResult,
   ImmutableWriteResult,
@@ -396,17 +396,14 @@ export class MemoryStorageClient implements StorageClient {
     apply: () => { value: T; received: number },
   ): Promise<T> {
     if (this.closed) throw new StorageClientClosedError(this.ref);
-    const base = {
-      id: newRequestId(),
+    const end = startRequest({
       serverId: this.serverId,
       serverName: this.name,
       method: endpoint === 'version' || endpoint === 'read-share' ? 'GET' : 'POST',
       endpoint,
       path: `memory:${endpoint}`,
       bytesSent,
-    };
-    publishRequestEvent({ ...base, phase: 'start' });
-    const started = performance.now();
+    });
     let received = 0;
     let errorCode: string | null = null;
     try {
@@ -427,14 +424,7 @@ export class MemoryStorageClient implements StorageClient {
       errorCode = err instanceof StorageClientError ? err.code : 'ERR_UNKNOWN';
       throw err;
     } finally {
-      publishRequestEvent({
-        ...base,
-        phase: 'end',
-        bytesReceived: received,
-        status: errorCode ? null : 200,
-        errorCode,
-        durationMs: performance.now() - started,
-      });
+      end({ bytesReceived: received, status: errorCode ? null : 200, errorCode });
     }
   }
 }
