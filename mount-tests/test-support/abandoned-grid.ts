@@ -24,6 +24,7 @@ const { command, args, cwd } = slotfsCommand();
 const mount = spawnOwned(command, [...args, 'mount', mountpoint, '--foreground', '--dir', client], {
   cwd,
   stdio: ['ignore', 'pipe', 'inherit'],
+  unmountOnExit: mountpoint,
 });
 let out = '';
 await new Promise<void>((resolve, reject) => {
