@@ -35,6 +35,6 @@ await new Promise<void>((resolve, reject) => {
   mount.once('exit', () => reject(new Error(`the mount exited: ${out}`)));
 });
 const pids = [...grid.servers.map((s) => s.process.proc.pid), mount.pid];
-process.stdout.write(JSON.stringify({ pids, mountpoint }) + '\n');
+process.stdout.write(JSON.stringify({ pids, mountpoint, gridDir: grid.root }) + '\n');
 if (how === 'exit') process.exit(3);
 setInterval(() => undefined, 60_000);
