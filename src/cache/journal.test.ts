@@ -172,11 +172,11 @@ test('directory changes come back in the order recorded, without the cleared one
   });
 });
 
-test('records of many files asked for in one turn are all written once their promises resolve', async (t) => {
+test('records of many files asked for together are all written once their promises resolve', async (t) => {
   await withJournal(async (j) => {
     const names = Array.from({ length: 50 }, (_, i) => `f${i}`);
     await Promise.all(names.map((id) => j.begin(id, { ...meta, name: id }, bytes(id))));
-    // Asked for in one turn: written as one batch.
+    // Asked for together: the first goes at once, the others as one batch after it.
     await Promise.all(names.map((id) => j.write(id, id.length, bytes('+'))));
     const change = j.recordChange({ op: 'add', name: 'x' });
     await change.recorded;

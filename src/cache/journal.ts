@@ -75,11 +75,12 @@ export class WriteJournal {
   /** Ids cleared: changes still arriving for them are dropped, never resurrected. */
   private readonly cleared = new Set<string>();
   /**
-   * Records asked for in this turn of the event loop, written together as one LevelDB batch
-   * (one hand-off to LevelDB's thread instead of one per record); each caller's promise
-   * resolves once the batch holding its records is written.
+   * Group commit: a record is handed to LevelDB at once when no batch is being written;
+   * otherwise it waits with the others that arrive meanwhile, and they go as one batch (one
+   * hand-off to LevelDB's thread instead of one each) when the current one is written.
    */
-  private group?: { ops: BatchOp[]; written: Promise<void> };
+  private writing = false;
+  private group?: { ops: BatchOp[]; written: Promise<void>; done: (err?: unknown) => void };
 
   private constructor(private readonly db: Level<string, Bytes>) {
     // Sequence numbers only order the operations of one id; starting from the clock keeps
@@ -225,22 +226,36 @@ export class WriteJournal {
     return out;
   }
 
-  /** Writes `ops` with the others asked for in this turn of the event loop. */
+  /** Writes `ops`, with the records asked for while the previous batch is being written. */
   private store(ops: BatchOp[]): Promise<void> {
     if (!this.group) {
-      const group: { ops: BatchOp[]; written: Promise<void> } = {
-        ops: [],
-        written: new Promise<void>((resolve, reject) =>
-          setImmediate(() => {
-            if (this.group === group) this.group = undefined;
-            this.db.batch(group.ops).then(resolve, reject);
-          }),
-        ),
-      };
-      this.group = group;
+      let done!: (err?: unknown) => void;
+      const written = new Promise<void>(
+        (resolve, reject) => (done = (err) => (err === undefined ? resolve() : reject(err))),
+      );
+      this.group = { ops: [], written, done };
     }
+    const { written } = this.group;
     this.group.ops.push(...ops);
-    return this.group.written;
+    if (!this.writing) this.writeGroup();
+    return written;
+  }
+
+  private writeGroup(): void {
+    const group = this.group;
+    if (!group) return;
+    this.group = undefined;
+    this.writing = true;
+    this.db.batch(group.ops).then(
+      () => this.groupWritten(group),
+      (err: unknown) => this.groupWritten(group, err ?? new Error('journal write failed')),
+    );
+  }
+
+  private groupWritten(group: { done: (err?: unknown) => void }, err?: unknown): void {
+    this.writing = false;
+    group.done(err);
+    this.writeGroup();
   }
 
   /** Resolves once every queued operation has finished. */
