@@ -171,3 +171,21 @@ test('directory changes come back in the order recorded, without the cleared one
     await again.close();
   });
 });
+
+test('records of many files asked for together are all written once their promises resolve', async (t) => {
+  await withJournal(async (j) => {
+    const names = Array.from({ length: 50 }, (_, i) => `f${i}`);
+    await Promise.all(names.map((id) => j.begin(id, { ...meta, name: id }, bytes(id))));
+    // Asked for together: the first goes at once, the others as one batch after it.
+    await Promise.all(names.map((id) => j.write(id, id.length, bytes('+'))));
+    const change = j.recordChange({ op: 'add', name: 'x' });
+    await change.recorded;
+    const entries = await j.entries();
+    t.is(entries.length, names.length);
+    for (const e of entries) t.is(text(e.contents), `${e.id}+`);
+    t.deepEqual(
+      (await j.changes()).map((c) => c.id),
+      [change.id],
+    );
+  });
+});

@@ -66,12 +66,21 @@ const OP_TRUNCATE_AT = 0x74; // 't'
 
 const text = new TextEncoder();
 
+type BatchOp = { type: 'put'; key: string; value: Bytes } | { type: 'del'; key: string };
+
 export class WriteJournal {
   private seq: number;
   /** Per id, the last operation queued: operations of one id run in the order called. */
   private readonly chains = new Map<string, Promise<void>>();
   /** Ids cleared: changes still arriving for them are dropped, never resurrected. */
   private readonly cleared = new Set<string>();
+  /**
+   * Group commit: a record is handed to LevelDB at once when no batch is being written;
+   * otherwise it waits with the others that arrive meanwhile, and they go as one batch (one
+   * hand-off to LevelDB's thread instead of one each) when the current one is written.
+   */
+  private writing = false;
+  private group?: { ops: BatchOp[]; written: Promise<void>; done: (err?: unknown) => void };
 
   private constructor(private readonly db: Level<string, Bytes>) {
     // Sequence numbers only order the operations of one id; starting from the clock keeps
@@ -111,7 +120,7 @@ export class WriteJournal {
   begin(id: string, meta: JournalMeta, contents: Bytes): Promise<void> {
     const value = text.encode(JSON.stringify(meta));
     return this.enqueue(id, () =>
-      this.db.batch([
+      this.store([
         { type: 'put', key: `m!${id}`, value },
         { type: 'put', key: `s!${id}`, value: contents },
       ]),
@@ -120,7 +129,7 @@ export class WriteJournal {
 
   setMeta(id: string, meta: JournalMeta): Promise<void> {
     const value = text.encode(JSON.stringify(meta));
-    return this.enqueue(id, () => this.db.put(`m!${id}`, value));
+    return this.enqueue(id, () => this.store([{ type: 'put', key: `m!${id}`, value }]));
   }
 
   /** Records a write; `mtime` (ms), when given, is replayed as the file's modification time. */
@@ -133,7 +142,7 @@ export class WriteJournal {
     if (mtime !== undefined) view.setFloat64(9, mtime);
     value.set(data, head);
     const key = this.opKey(id);
-    return this.enqueue(id, () => this.db.put(key, value));
+    return this.enqueue(id, () => this.store([{ type: 'put', key, value }]));
   }
 
   truncate(id: string, size: number, mtime?: number): Promise<void> {
@@ -143,7 +152,7 @@ export class WriteJournal {
     view.setFloat64(1, size);
     if (mtime !== undefined) view.setFloat64(9, mtime);
     const key = this.opKey(id);
-    return this.enqueue(id, () => this.db.put(key, value));
+    return this.enqueue(id, () => this.store([{ type: 'put', key, value }]));
   }
 
   /** The sequence number of the last operation recorded so far (for compact). */
@@ -160,7 +169,7 @@ export class WriteJournal {
       const ops = (await this.opKeys(id)).filter(
         (key) => Number(key.slice(key.lastIndexOf('!') + 1)) <= upTo,
       );
-      await this.db.batch([
+      await this.store([
         ...ops.map((key) => ({ type: 'del' as const, key })),
         { type: 'put', key: `s!${id}`, value: contents },
         ...(meta
@@ -174,7 +183,7 @@ export class WriteJournal {
   clear(id: string): Promise<void> {
     const done = this.enqueue(id, async () => {
       const ops = await this.opKeys(id);
-      await this.db.batch([
+      await this.store([
         ...ops.map((key) => ({ type: 'del' as const, key })),
         { type: 'del', key: `s!${id}` },
         { type: 'del', key: `m!${id}` },
@@ -192,12 +201,12 @@ export class WriteJournal {
   recordChange(change: unknown): { id: string; recorded: Promise<void> } {
     const id = `d!${String(++this.seq).padStart(20, '0')}`;
     const value = text.encode(JSON.stringify(change));
-    return { id, recorded: this.enqueue(id, () => this.db.put(id, value)) };
+    return { id, recorded: this.enqueue(id, () => this.store([{ type: 'put', key: id, value }])) };
   }
 
   /** Forgets a directory change (published, or nothing left to do). */
   clearChange(id: string): Promise<void> {
-    return this.enqueue(id, () => this.db.del(id));
+    return this.enqueue(id, () => this.store([{ type: 'del', key: id }]));
   }
 
   /** The directory changes recorded and not cleared, oldest first. */
@@ -215,6 +224,38 @@ export class WriteJournal {
       }
     }
     return out;
+  }
+
+  /** Writes `ops`, with the records asked for while the previous batch is being written. */
+  private store(ops: BatchOp[]): Promise<void> {
+    if (!this.group) {
+      let done!: (err?: unknown) => void;
+      const written = new Promise<void>(
+        (resolve, reject) => (done = (err) => (err === undefined ? resolve() : reject(err))),
+      );
+      this.group = { ops: [], written, done };
+    }
+    const { written } = this.group;
+    this.group.ops.push(...ops);
+    if (!this.writing) this.writeGroup();
+    return written;
+  }
+
+  private writeGroup(): void {
+    const group = this.group;
+    if (!group) return;
+    this.group = undefined;
+    this.writing = true;
+    this.db.batch(group.ops).then(
+      () => this.groupWritten(group),
+      (err: unknown) => this.groupWritten(group, err ?? new Error('journal write failed')),
+    );
+  }
+
+  private groupWritten(group: { done: (err?: unknown) => void }, err?: unknown): void {
+    this.writing = false;
+    group.done(err);
+    this.writeGroup();
   }
 
   /** Resolves once every queued operation has finished. */

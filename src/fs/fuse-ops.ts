@@ -2,6 +2,7 @@
 // callback path kills the mount, so errors become errnos here; a grid failure also gets a
 // log line naming its cause; and an operation that waits on the grid longer than
 // `opTimeoutMs` answers EIO (naming the servers it waited for) instead of hanging.
+import { Deadlines } from './deadlines.js';
 import { Errno, describeFailure, errnoOf } from './errno.js';
 import { fromFusePath, toFuseName } from './fuse-path.js';
 import { RepeatFilter, describeObject, summarizeFailure } from './failure-log.js';
@@ -64,6 +65,9 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     }
   }
 
+  // One timer for all calls waiting on the grid (deadlines.ts), not one per call.
+  const deadlines = new Deadlines(options.opTimeoutMs);
+
   /** Wraps `fn` (args without the callback) into a fuse-native handler. */
   function op<A extends unknown[]>(
     name: string,
@@ -71,11 +75,14 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     fn: (...args: A) => unknown,
     describe: (...args: A) => string = (...args) => String(args[0]),
   ): Handler {
+    const twoPaths = TWO_PATHS.has(name);
+    const counted = name !== 'fsync' && name !== 'fsyncdir';
     const handler = (...all: unknown[]) => {
       const cb = all.pop() as Callback;
       const args = all as A;
-      fs.noteCall(name);
+      if (counted) fs.noteCall(name);
       let done = false;
+      let deadline = 0;
       const finish = (code: number, value?: unknown) => {
         if (done) return;
         done = true;
@@ -83,7 +90,7 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
           const what = `${name} ${safe(() => describe(...args))}`;
           if (debug(what)) log(`slotfs: debug: ${what} → ${code}${shownValue(value)}`);
         }
-        clearTimeout(timer);
+        if (deadline) deadlines.settle(deadline);
         try {
           if (code !== 0) cb(code);
           else answer(cb, reply, value);
@@ -91,7 +98,39 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
           log(`slotfs: ${name}: fuse-native rejected the answer: ${describeFailure(err)}`);
         }
       };
-      const timer = setTimeout(() => {
+      const failed = (err: unknown) => {
+        const verdict = errnoOf(err);
+        if (verdict.failure) {
+          const what = named(
+            safe(() => describe(...args)),
+            args[0],
+          );
+          const code = (err as { code?: unknown } | null)?.code;
+          fail(
+            name,
+            what,
+            `${summarizeFailure(err, what)} (answered ${verdict.name})`,
+            typeof code === 'string' ? code : describeFailure(err),
+          );
+        }
+        finish(verdict.errno);
+      };
+      let result: unknown;
+      try {
+        // Decoded first: a name that is not UTF-8 is refused before anything happens.
+        if (typeof args[0] === 'string') args[0] = fromFusePath(args[0], raw);
+        if (twoPaths && typeof args[1] === 'string') args[1] = fromFusePath(args[1], raw);
+        result = fn(...args);
+      } catch (err) {
+        failed(err);
+        return;
+      }
+      // Answered from memory: no deadline, no promise.
+      if (!isPromise(result)) {
+        finish(0, result);
+        return;
+      }
+      deadline = deadlines.add(() => {
         const slow = options.slowServers?.(Math.min(options.opTimeoutMs, 1000)) ?? [];
         const shown =
           slow.slice(0, 3).join(', ') + (slow.length > 3 ? `, +${slow.length - 3}` : '');
@@ -107,39 +146,8 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
           'timeout',
         );
         finish(Errno.EIO);
-      }, options.opTimeoutMs);
-      timer.unref();
-      let result: unknown;
-      try {
-        // Decoded first: a name that is not UTF-8 is refused before anything happens.
-        if (typeof args[0] === 'string') args[0] = fromFusePath(args[0], raw);
-        if (TWO_PATHS.has(name) && typeof args[1] === 'string') {
-          args[1] = fromFusePath(args[1], raw);
-        }
-        result = fn(...args);
-      } catch (err) {
-        result = Promise.reject(err);
-      }
-      Promise.resolve(result).then(
-        (value) => finish(0, value),
-        (err: unknown) => {
-          const verdict = errnoOf(err);
-          if (verdict.failure) {
-            const what = named(
-              safe(() => describe(...args)),
-              args[0],
-            );
-            const code = (err as { code?: unknown } | null)?.code;
-            fail(
-              name,
-              what,
-              `${summarizeFailure(err, what)} (answered ${verdict.name})`,
-              typeof code === 'string' ? code : describeFailure(err),
-            );
-          }
-          finish(verdict.errno);
-        },
-      );
+      });
+      result.then((value) => finish(0, value), failed);
     };
     return handler as Handler;
   }
@@ -226,6 +234,10 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
 /** "path fd=3 4096@0" for a read or a write. */
 function describeIo(path: string, fd: number, _buf: Buffer, len: number, pos: number): string {
   return `${path} fd=${fd} ${len}@${pos}`;
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function safe(fn: () => string): string {

@@ -89,6 +89,37 @@ export class Namespace {
     return { kind: 'child', parent: view, name, child: view.entries.get(name) };
   }
 
+  /**
+   * `target` answered from memory, when every folder on the way is loaded and fresh
+   * (undefined otherwise: then `target` asks the grid). The hot path of stat and lookup:
+   * no promise, no await.
+   */
+  targetNow(path: string): Target | undefined {
+    const parts = this.splitPath(path);
+    if (parts.length === 0) return { kind: 'root' };
+    let view = this.freshView(this.rootCap);
+    let at = '';
+    for (let i = 0; view && i < parts.length - 1; i++) {
+      const child = view.entries.get(parts[i]);
+      at += `/${parts[i]}`;
+      if (!child) throw new FsError('ENOENT', `${at} does not exist`);
+      if (!child.isDirectory) throw new FsError('ENOTDIR', `${at} is not a directory`);
+      view = this.freshView(child.rwCap ?? child.roCap);
+      if (view) view.path = at;
+    }
+    if (!view) return undefined;
+    const name = parts[parts.length - 1];
+    return { kind: 'child', parent: view, name, child: view.entries.get(name) };
+  }
+
+  /** The folder's view if it is loaded and needs no refresh now (see `view`). */
+  private freshView(cap: string): DirView | undefined {
+    const view = this.views.get(cap);
+    if (!view || view.fetchedAt === -Infinity) return undefined;
+    if (view.pending > 0 || Date.now() - view.fetchedAt < this.o.dirCacheMs) return view;
+    return undefined;
+  }
+
   async parentOf(path: string): Promise<{ parent: DirView; name: string }> {
     const t = await this.target(path);
     if (t.kind === 'root') throw new FsError('EEXIST', 'the mount root exists');

@@ -41,6 +41,7 @@ import {
   type Settings,
   type SlotFsOptions,
   type Stat,
+  type Target,
 } from './nodes.js';
 import { OpenFiles } from './open-files.js';
 import { WriteBack } from './write-back.js';
@@ -108,15 +109,33 @@ export class SlotFs {
 
   // ---------------------------------------------------------------- lookups
 
-  async getattr(path: string): Promise<Stat> {
+  /** Answered from memory when the folders on the way are loaded (a Stat, not a promise). */
+  getattr(path: string): Stat | Promise<Stat> {
+    const t = this.ns.targetNow(path);
+    if (t && (t.kind === 'root' || !t.child || !this.sizeUnknown(t.child)))
+      return this.statOf(t, path);
+    return this.getattrFromGrid(path);
+  }
+
+  private async getattrFromGrid(path: string): Promise<Stat> {
     const t = await this.ns.target(path);
+    if (t.kind === 'child' && t.child) await this.learnSize(t.parent, t.child);
+    return this.statOf(t, path);
+  }
+
+  private statOf(t: Target, path: string): Stat {
     if (t.kind === 'root') {
       const time = this.o.rootMtime ?? this.started;
       return this.attrs.dirStat(this.ns.views.get(this.rootCap), time, time, undefined);
     }
     if (!t.child) throw new FsError('ENOENT', `${path} does not exist`);
-    await this.learnSize(t.parent, t.child);
     return this.attrs.childStat(t.child, t.parent.writable);
+  }
+
+  /** A file whose entry states no size (see learnSize). */
+  private sizeUnknown(child: Child): boolean {
+    if (child.isDirectory || child.local || typeof child.metadata.size === 'number') return false;
+    return sizeFromCap(child.roCap) === undefined;
   }
 
   /**
@@ -124,8 +143,7 @@ export class SlotFs {
    * is known before the kernel believes 0 — bounded, then 0 after all. Nothing is written.
    */
   private async learnSize(parent: DirView, child: Child): Promise<void> {
-    if (child.isDirectory || child.local || typeof child.metadata.size === 'number') return;
-    if (sizeFromCap(child.roCap) !== undefined) return;
+    if (!this.sizeUnknown(child)) return;
     const st = this.files.stateOf(parent, child);
     if (st.buffer) return;
     let timer: NodeJS.Timeout | undefined;
