@@ -1,14 +1,14 @@
 // Mount tests drive a real FUSE mount (a `slotfs mount --foreground` child process) with
 // ordinary tools run through bash, against a grid of real server processes.
 import anyTest, { type TestFn } from 'ava';
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { slotfsCommand } from '../src/grid/local-grid.js';
-import { spawnOwned } from '../src/storage/test-support/owned-process.js';
+import { spawnOwned, type OwnedSpawnOptions } from '../src/storage/test-support/owned-process.js';
 import { TestGrid } from '../src/mutable/test-support/test-grid.js';
 
 export { TestGrid };
@@ -175,7 +175,11 @@ export class MountProcess {
     dir: string,
     extraArgs: string[] = [],
     /** How to start the process (default spawnOwned; a hosts grid's run() for its client). */
-    spawner: (command: string, args: string[], options: SpawnOptions) => ChildProcess = spawnOwned,
+    spawner: (
+      command: string,
+      args: string[],
+      options: OwnedSpawnOptions,
+    ) => ChildProcess = spawnOwned,
   ): Promise<MountProcess> {
     await mkdir(mountpoint, { recursive: true });
     const { command, args, cwd } = slotfsCommand();
@@ -185,6 +189,7 @@ export class MountProcess {
       {
         cwd,
         stdio: ['ignore', 'pipe', 'pipe'],
+        unmountOnExit: mountpoint,
       },
     );
     const m = new MountProcess(mountpoint, dir, child);

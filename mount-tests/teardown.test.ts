@@ -45,11 +45,13 @@ for (const how of ['exit', 'hang'] as const) {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise((resolve) => child.on('exit', resolve));
     await eventually(async () => out.includes('\n') || child.exitCode !== null, 100_000, out);
-    const { pids, mountpoint } = JSON.parse(out.split('\n')[0]) as {
+    const { pids, mountpoint, gridDir } = JSON.parse(out.split('\n')[0]) as {
       pids: number[];
       mountpoint: string;
+      gridDir: string;
     };
     leftovers.push(...pids);
+    bases.push(gridDir); // the abandoned grid's folder is ours to remove
     t.is(pids.length, 4);
     if (how === 'hang') child.kill('SIGKILL');
     await exited;

@@ -24,6 +24,7 @@ const { command, args, cwd } = slotfsCommand();
 const mount = spawnOwned(command, [...args, 'mount', mountpoint, '--foreground', '--dir', client], {
   cwd,
   stdio: ['ignore', 'pipe', 'inherit'],
+  unmountOnExit: mountpoint,
 });
 let out = '';
 await new Promise<void>((resolve, reject) => {
@@ -34,6 +35,6 @@ await new Promise<void>((resolve, reject) => {
   mount.once('exit', () => reject(new Error(`the mount exited: ${out}`)));
 });
 const pids = [...grid.servers.map((s) => s.process.proc.pid), mount.pid];
-process.stdout.write(JSON.stringify({ pids, mountpoint }) + '\n');
+process.stdout.write(JSON.stringify({ pids, mountpoint, gridDir: grid.root }) + '\n');
 if (how === 'exit') process.exit(3);
 setInterval(() => undefined, 60_000);

@@ -252,7 +252,8 @@ export const parseWriteCap = (text: string) => requireWriteCap(parseCap(text));
 export const parseReadCap = (text: string) => requireReadCap(parseCap(text));
 export const parseMutableCap = (text: string) => requireMutableCap(parseCap(text));
 
-export interface CapsFromKey {
+/** Every cap of one file or directory, and its signing key (of type K). */
+export interface CapsOfKey<K> {
   writeCap: string;
   readCap: string;
   verifyCap: string;
@@ -262,8 +263,26 @@ export interface CapsFromKey {
   storageIndexBase32: string;
   /** The parsed write cap. */
   cap: MutableWriteCap;
-  /** The key as Tahoe serialises it: PKCS#8 DER private key, SPKI DER public key. */
-  keys: RsaKeyPair;
+  keys: K;
+}
+
+/** What capsFromPrivateKey returns: `keys` as Tahoe serialises them (PKCS#8 and SPKI DER). */
+export type CapsFromKey = CapsOfKey<RsaKeyPair>;
+
+/** What capsFromSeed returns: the caps of an Ed25519 seed. */
+export type CapsFromSeed = CapsOfKey<Ed25519KeyPair>;
+
+/** The one derivation of the cap strings from a write cap, whatever its format. */
+function capsOfKey<K>(cap: MutableWriteCap, keys: K): CapsOfKey<K> {
+  return {
+    writeCap: formatCap(cap),
+    readCap: formatCap(readCapOf(cap)),
+    verifyCap: formatCap(verifyCapOf(cap)),
+    storageIndex: cap.storageIndex,
+    storageIndexBase32: toBase32(cap.storageIndex),
+    cap,
+    keys,
+  };
 }
 
 /**
@@ -276,27 +295,7 @@ export function capsFromPrivateKey(
   options?: MutableCapOptions,
 ): CapsFromKey {
   const keys = keyPairFromPrivateKey(pemOrDer);
-  const cap = writeCapFromKeyPair(keys, options);
-  return {
-    writeCap: formatCap(cap),
-    readCap: formatCap(readCapOf(cap)),
-    verifyCap: formatCap(verifyCapOf(cap)),
-    storageIndex: cap.storageIndex,
-    storageIndexBase32: toBase32(cap.storageIndex),
-    cap,
-    keys,
-  };
-}
-
-/** What capsFromSeed returns: the caps of an Ed25519 seed. */
-export interface CapsFromSeed {
-  writeCap: string;
-  readCap: string;
-  verifyCap: string;
-  storageIndex: Uint8Array;
-  storageIndexBase32: string;
-  cap: MutableWriteCap;
-  keys: Ed25519KeyPair;
+  return capsOfKey(writeCapFromKeyPair(keys, options), keys);
 }
 
 /** The caps of the Ed25519 file (or directory) whose signing-key seed is `seed` (32 bytes). */
@@ -305,15 +304,7 @@ export function capsFromSeed(
   options: { directory?: boolean } = {},
 ): CapsFromSeed {
   const cap = writeCapFromSeed(seed, options);
-  return {
-    writeCap: formatCap(cap),
-    readCap: formatCap(readCapOf(cap)),
-    verifyCap: formatCap(verifyCapOf(cap)),
-    storageIndex: cap.storageIndex,
-    storageIndexBase32: toBase32(cap.storageIndex),
-    cap,
-    keys: ed25519KeysOf(cap),
-  };
+  return capsOfKey(cap, ed25519KeysOf(cap));
 }
 
 /** Tahoe's si_b2a: 26 lowercase base32 characters. */

@@ -29,6 +29,12 @@ function u64(b: Uint8Array, o: number) {
   return hi * 0x100000000 + u32(b, o + 4);
 }
 
+/** The two header versions: v1 has 4-byte fields, v2 8-byte ones; both hold 8 of them. */
+const HEADERS = {
+  1: { size: 0x24, fieldSize: 4, read: u32 },
+  2: { size: 0x44, fieldSize: 8, read: u64 },
+} as const;
+
 /** Parses the offsets at the start of share data (≥ 0x24 bytes for v1, 0x44 for v2). */
 export function parseShareLayout(head: Uint8Array, shareNumber?: number): ShareLayout {
   const bad = (why: string) =>
@@ -39,38 +45,22 @@ export function parseShareLayout(head: Uint8Array, shareNumber?: number): ShareL
     );
   if (head.length < 4) throw bad('too short for a header');
   const version = u32(head, 0);
-  let layout: ShareLayout;
-  if (version === 1) {
-    if (head.length < 0x24) throw bad('too short for a v1 header');
-    const f = (i: number) => u32(head, 4 + 4 * i);
-    layout = {
-      version: 1,
-      blockSize: f(0),
-      data: f(2),
-      crypttextHashTree: f(4),
-      blockHashes: f(5),
-      shareHashes: f(6),
-      uriExtension: f(7),
-      uebLengthSize: 4,
-    };
-    if (layout.data !== 0x24) throw bad(`v1 data offset ${layout.data}, expected 36`);
-  } else if (version === 2) {
-    if (head.length < 0x44) throw bad('too short for a v2 header');
-    const f = (i: number) => u64(head, 4 + 8 * i);
-    layout = {
-      version: 2,
-      blockSize: f(0),
-      data: f(2),
-      crypttextHashTree: f(4),
-      blockHashes: f(5),
-      shareHashes: f(6),
-      uriExtension: f(7),
-      uebLengthSize: 8,
-    };
-    if (layout.data !== 0x44) throw bad(`v2 data offset ${layout.data}, expected 68`);
-  } else {
-    throw bad(`unknown share version ${version}`);
-  }
+  if (version !== 1 && version !== 2) throw bad(`unknown share version ${version}`);
+  const { size, fieldSize, read } = HEADERS[version];
+  if (head.length < size) throw bad(`too short for a v${version} header`);
+  const f = (i: number) => read(head, 4 + fieldSize * i);
+  const layout: ShareLayout = {
+    version,
+    blockSize: f(0),
+    data: f(2),
+    crypttextHashTree: f(4),
+    blockHashes: f(5),
+    shareHashes: f(6),
+    uriExtension: f(7),
+    uebLengthSize: fieldSize,
+  };
+  // The blocks start right after the header.
+  if (layout.data !== size) throw bad(`v${version} data offset ${layout.data}, expected ${size}`);
   const order = [
     layout.data,
     layout.crypttextHashTree,

@@ -14,11 +14,8 @@ import {
   decodeAllocateBucketsResponse,
   decodeReadTestWriteResponse,
   decodeRequiredRanges,
-  encodeAllocateBucketsRequest,
   decodeShareSet,
   decodeVersion,
-  encodeCorruptionAdvice,
-  encodeReadTestWriteRequest,
   ERROR_CODE_HEADER,
   ERROR_CODES,
   EXTENSIONS_REQUEST_HEADER,
@@ -37,6 +34,7 @@ import {
   MAX_READ_MANY_COUNT,
   MAX_READ_MANY_LENGTH,
   type Nurl,
+  type SecretKind,
   type ReadTestWriteResponse,
   type ShareRef,
 } from '../storage/protocol.js';
@@ -55,7 +53,7 @@ import {
   WriteEnablerError,
   type ServerRef,
 } from './errors.js';
-import { newRequestId, publishRequestEvent } from './request-events.js';
+import { startRequest } from './request-events.js';
 import type { ServerEntry } from './servers.js';
 import {
   MAX_SHARE_NUMBER,
@@ -69,7 +67,7 @@ import {
   type StorageClient,
   type TestWriteVectors,
 } from './storage-client.js';
-import { ArgumentChecker } from './validate.js';
+import { StorageRequests, type CallArgs } from './requests.js';
 
 export interface HttpClientTimeouts {
   /** TCP connect + TLS handshake. */
@@ -127,7 +125,7 @@ export class HttpStorageClient implements StorageClient {
   readonly timeouts: HttpClientTimeouts;
   private readonly connections: ConnectionSet;
   private readonly authorization: string;
-  private readonly check: ArgumentChecker;
+  private readonly requests: StorageRequests;
   private readonly ref: ServerRef;
   private readonly maxResponseBytes: number;
   private version: ServerVersion | undefined;
@@ -139,7 +137,7 @@ export class HttpStorageClient implements StorageClient {
     this.permutationSeed = server.permutationSeed;
     this.name = server.name;
     this.ref = { serverId: server.id, name: server.name };
-    this.check = new ArgumentChecker(this.ref);
+    this.requests = new StorageRequests(this.ref);
     try {
       this.nurl = parseNurl(server.nurl);
     } catch (err) {
@@ -212,9 +210,12 @@ export class HttpStorageClient implements StorageClient {
     readVector: readonly ReadVector[],
     options: RequestOptions = {},
   ): Promise<ReadTestWriteResponse> {
-    this.check.storageIndex(storageIndex);
-    this.check.secrets(secrets);
-    const { readsFromEnd } = this.check.readTestWrite(testWriteVectors, readVector);
+    const { body, readsFromEnd } = this.requests.readTestWrite(
+      storageIndex,
+      secrets,
+      testWriteVectors,
+      readVector,
+    );
     if (readsFromEnd) {
       const version = await this.getVersion({ signal: options.signal });
       if (!version.readFromEnd) {
@@ -222,21 +223,11 @@ export class HttpStorageClient implements StorageClient {
       }
     }
     const si = storageIndexToString(storageIndex);
-    const request = {
-      body: encodeReadTestWriteRequest({
-        testWriteVectors: new Map(testWriteVectors),
-        readVector: [...readVector],
-      }),
-      headers: {
-        'content-type': CBOR_MIME_TYPE,
-        [SECRET_HEADER]: [
-          secretHeaderValue(SECRET_KINDS.writeEnabler, secrets.writeEnabler),
-          secretHeaderValue(SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret),
-          secretHeaderValue(SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret),
-        ],
-      },
-      signal: options.signal,
-    };
+    const request = cborRequest(body, options, [
+      [SECRET_KINDS.writeEnabler, secrets.writeEnabler],
+      [SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret],
+      [SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret],
+    ]);
     return this.call('read-test-write', 'POST', PATHS.readTestWrite(si), request, (res) => {
       if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
         // Tahoe answers a wrong write enabler with a bare 401 (§10.5); slotfs adds a code.
@@ -261,14 +252,8 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  async readShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    return this.readRange(PATHS.readShare, storageIndex, shareNumber, offset, length, options);
+  async readShare(...call: CallArgs<'readShare'>): Promise<Uint8Array | null> {
+    return this.readRange(PATHS.readShare, ...call);
   }
 
   /** Set when the server answered read-many with 404 (an older slotfs server). */
@@ -285,21 +270,14 @@ export class HttpStorageClient implements StorageClient {
     if (reads.length > MAX_READ_MANY_COUNT) {
       throw new RangeError(`at most ${MAX_READ_MANY_COUNT} reads at once, got ${reads.length}`);
     }
-    for (const r of reads) {
-      this.check.storageIndex(r.storageIndex);
-      this.check.shareNumber(r.shareNumber);
-    }
+    this.requests.readMany(reads, length);
     // Only slotfs servers (they advertise the extensions) know the endpoint.
     const version = await this.getVersion({ signal: options.signal });
     if (!version.readFromEnd || this.readManyMissing) {
       throw new ServerUnsupportedError(this.ref, 'read-many (slotfs extension)');
     }
     if (reads.length === 0) return [];
-    const request = {
-      body: encodeReadManyRequest(length, reads),
-      headers: { 'content-type': CBOR_MIME_TYPE },
-      signal: options.signal,
-    };
+    const request = cborRequest(encodeReadManyRequest(length, reads), options);
     return this.call('read-many', 'POST', PATHS.readMany, request, (res) => {
       if (res.status === 404) {
         this.readManyMissing = true;
@@ -313,15 +291,9 @@ export class HttpStorageClient implements StorageClient {
   /** A ranged read of one share (mutable or immutable: `path` names which). */
   private readRange(
     path: (si: string, shareNumber: number) => string,
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions,
+    ...[storageIndex, shareNumber, offset, length, options = {}]: CallArgs<'readShare'>
   ): Promise<Uint8Array | null> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.range(offset, length);
+    this.requests.readShare(storageIndex, shareNumber, offset, length);
     const si = storageIndexToString(storageIndex);
     const request = {
       headers: { range: rangeHeaderValue(offset, length) },
@@ -353,17 +325,16 @@ export class HttpStorageClient implements StorageClient {
     return res.body;
   }
 
-  async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
-    return this.listSharesAt(PATHS.listShares, storageIndex, options);
+  async listShares(...call: CallArgs<'listShares'>): Promise<number[]> {
+    return this.listSharesAt(PATHS.listShares, ...call);
   }
 
   /** The share numbers a server holds (mutable or immutable: `path` names which). */
   private listSharesAt(
     path: (si: string) => string,
-    storageIndex: Uint8Array,
-    options: RequestOptions,
+    ...[storageIndex, options = {}]: CallArgs<'listShares'>
   ): Promise<number[]> {
-    this.check.storageIndex(storageIndex);
+    this.requests.listShares(storageIndex);
     const si = storageIndexToString(storageIndex);
     const request = { signal: options.signal };
     return this.call('list-shares', 'GET', path(si), request, (res) => {
@@ -382,17 +353,13 @@ export class HttpStorageClient implements StorageClient {
     cancelSecret: Uint8Array,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.leaseSecret(renewSecret, 'lease renew secret');
-    this.check.leaseSecret(cancelSecret, 'lease cancel secret');
+    this.requests.addLease(storageIndex, renewSecret, cancelSecret);
     const si = storageIndexToString(storageIndex);
     const request = {
-      headers: {
-        [SECRET_HEADER]: [
-          secretHeaderValue(SECRET_KINDS.leaseRenew, renewSecret),
-          secretHeaderValue(SECRET_KINDS.leaseCancel, cancelSecret),
-        ],
-      },
+      headers: secretHeaders([
+        [SECRET_KINDS.leaseRenew, renewSecret],
+        [SECRET_KINDS.leaseCancel, cancelSecret],
+      ]),
       signal: options.signal,
     };
     return this.call('lease', 'PUT', PATHS.lease(si), request, (res) => {
@@ -402,32 +369,18 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  async adviseCorrupt(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    return this.advise(PATHS.adviseCorrupt, storageIndex, shareNumber, reason, options);
+  async adviseCorrupt(...call: CallArgs<'adviseCorrupt'>): Promise<boolean> {
+    return this.advise(PATHS.adviseCorrupt, ...call);
   }
 
   /** A corruption advisory for one share (mutable or immutable: `path` names which). */
   private advise(
     path: (si: string, shareNumber: number) => string,
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions,
+    ...[storageIndex, shareNumber, reason, options = {}]: CallArgs<'adviseCorrupt'>
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.reason(reason);
+    const body = this.requests.adviseCorrupt(storageIndex, shareNumber, reason);
     const si = storageIndexToString(storageIndex);
-    const request = {
-      body: encodeCorruptionAdvice(reason),
-      headers: { 'content-type': CBOR_MIME_TYPE },
-      signal: options.signal,
-    };
+    const request = cborRequest(body, options);
     return this.call('corrupt', 'POST', path(si, shareNumber), request, (res) => {
       if (res.status === 404) return false;
       this.expectStatus('corrupt', res, [200]);
@@ -442,25 +395,13 @@ export class HttpStorageClient implements StorageClient {
     allocatedSize: number,
     options: RequestOptions = {},
   ): Promise<AllocateResult> {
-    this.check.storageIndex(storageIndex);
-    this.check.uploadSecret(secrets.uploadSecret);
-    this.check.leaseSecret(secrets.leaseRenewSecret, 'lease renew secret');
-    this.check.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
-    shareNumbers.forEach((n) => this.check.shareNumber(n));
-    this.check.nonNegative(allocatedSize, 'allocated size');
+    const body = this.requests.allocateBuckets(storageIndex, secrets, shareNumbers, allocatedSize);
     const si = storageIndexToString(storageIndex);
-    const request = {
-      body: encodeAllocateBucketsRequest({ shareNumbers: [...shareNumbers], allocatedSize }),
-      headers: {
-        'content-type': CBOR_MIME_TYPE,
-        [SECRET_HEADER]: [
-          secretHeaderValue(SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret),
-          secretHeaderValue(SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret),
-          secretHeaderValue(SECRET_KINDS.upload, secrets.uploadSecret),
-        ],
-      },
-      signal: options.signal,
-    };
+    const request = cborRequest(body, options, [
+      [SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret],
+      [SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret],
+      [SECRET_KINDS.upload, secrets.uploadSecret],
+    ]);
     return this.call('allocate', 'POST', PATHS.immutableAllocate(si), request, (res) => {
       this.expectStatus('allocate', res, [200]);
       return this.decode('allocate', res, decodeAllocateBucketsResponse);
@@ -475,19 +416,14 @@ export class HttpStorageClient implements StorageClient {
     data: Uint8Array,
     options: RequestOptions = {},
   ): Promise<ImmutableWriteResult> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.uploadSecret(uploadSecret);
-    this.check.nonNegative(offset, 'offset');
-    this.check.bytes(data, 'data');
-    if (data.length === 0) throw new StorageClientArgumentError(this.ref, 'data must not be empty');
+    this.requests.writeImmutableShare(storageIndex, shareNumber, uploadSecret, offset, data);
     const si = storageIndexToString(storageIndex);
     const request = {
       body: data,
       headers: {
         'content-type': OCTET_STREAM,
         'content-range': `bytes ${offset}-${offset + data.length - 1}/*`,
-        [SECRET_HEADER]: secretHeaderValue(SECRET_KINDS.upload, uploadSecret),
+        ...secretHeaders([[SECRET_KINDS.upload, uploadSecret]]),
       },
       signal: options.signal,
     };
@@ -506,12 +442,10 @@ export class HttpStorageClient implements StorageClient {
     uploadSecret: Uint8Array,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.uploadSecret(uploadSecret);
+    this.requests.abortImmutableUpload(storageIndex, shareNumber, uploadSecret);
     const si = storageIndexToString(storageIndex);
     const request = {
-      headers: { [SECRET_HEADER]: secretHeaderValue(SECRET_KINDS.upload, uploadSecret) },
+      headers: secretHeaders([[SECRET_KINDS.upload, uploadSecret]]),
       signal: options.signal,
     };
     return this.call('abort', 'PUT', PATHS.immutableAbort(si, shareNumber), request, (res) => {
@@ -522,31 +456,16 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  async listImmutableShares(
-    storageIndex: Uint8Array,
-    options: RequestOptions = {},
-  ): Promise<number[]> {
-    return this.listSharesAt(PATHS.immutableShares, storageIndex, options);
+  async listImmutableShares(...call: CallArgs<'listImmutableShares'>): Promise<number[]> {
+    return this.listSharesAt(PATHS.immutableShares, ...call);
   }
 
-  async readImmutableShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    const path = PATHS.immutableShare;
-    return this.readRange(path, storageIndex, shareNumber, offset, length, options);
+  async readImmutableShare(...call: CallArgs<'readImmutableShare'>): Promise<Uint8Array | null> {
+    return this.readRange(PATHS.immutableShare, ...call);
   }
 
-  async adviseCorruptImmutable(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    return this.advise(PATHS.immutableCorrupt, storageIndex, shareNumber, reason, options);
+  async adviseCorruptImmutable(...call: CallArgs<'adviseCorruptImmutable'>): Promise<boolean> {
+    return this.advise(PATHS.immutableCorrupt, ...call);
   }
 
   async close(): Promise<void> {
@@ -608,17 +527,14 @@ export class HttpStorageClient implements StorageClient {
     interpret: (res: Exchange) => T,
   ): Promise<T> {
     if (this.closed) throw new StorageClientClosedError(this.ref);
-    const base = {
-      id: newRequestId(),
+    const end = startRequest({
       serverId: this.serverId,
       serverName: this.name,
       method,
       endpoint,
       path,
       bytesSent: req.body?.length ?? 0,
-    };
-    publishRequestEvent({ ...base, phase: 'start' });
-    const started = performance.now();
+    });
     const progress = { status: null as number | null, bytesReceived: 0 };
     let errorCode: string | null = null;
     try {
@@ -628,14 +544,7 @@ export class HttpStorageClient implements StorageClient {
       errorCode = mapped.code;
       throw mapped;
     } finally {
-      publishRequestEvent({
-        ...base,
-        phase: 'end',
-        bytesReceived: progress.bytesReceived,
-        status: progress.status,
-        errorCode,
-        durationMs: performance.now() - started,
-      });
+      end({ bytesReceived: progress.bytesReceived, status: progress.status, errorCode });
     }
   }
 
@@ -785,6 +694,26 @@ function peerSpkiHash(socket: TLSSocket): string | null {
   if (!cert) return null;
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(spki).digest('base64url');
+}
+
+type Secrets = ReadonlyArray<readonly [SecretKind, Uint8Array]>;
+
+/** The secrets of a request, in one X-Tahoe-Authorization header per secret (§10.3). */
+function secretHeaders(secrets: Secrets): Record<string, string | string[]> {
+  const values = secrets.map(([kind, secret]) => secretHeaderValue(kind, secret));
+  return { [SECRET_HEADER]: values.length === 1 ? values[0] : values };
+}
+
+/** A request with a CBOR body (and the secrets it carries, if any). */
+function cborRequest(body: Uint8Array, options: RequestOptions, secrets: Secrets = []) {
+  return {
+    body,
+    headers: {
+      'content-type': CBOR_MIME_TYPE,
+      ...(secrets.length > 0 ? secretHeaders(secrets) : {}),
+    },
+    signal: options.signal,
+  };
 }
 
 /** One client per server of a servers file. */

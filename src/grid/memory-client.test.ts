@@ -4,15 +4,8 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { runStorageClientCompliance } from './test-support/compliance.js';
 import { MemoryStorageClient, MemoryStorageServer } from './test-support/memory-client.js';
-import type {
-  ReadTestWriteResponse,
-  ReadVector,
-  RequestOptions,
-  SlotSecrets,
-  StorageClient,
-  TestWriteVectors,
-  UploadSecrets,
-} from './storage-client.js';
+import type { CallArgs } from './requests.js';
+import type { ReadTestWriteResponse, StorageClient } from './storage-client.js';
 
 const nodeId = () => new Uint8Array(randomBytes(20));
 
@@ -47,60 +40,41 @@ class Delegate implements StorageClient {
   get name() {
     return this.inner.name;
   }
-  getVersion(o?: RequestOptions & { refresh?: boolean }) {
-    return this.inner.getVersion(o);
+  getVersion(...call: CallArgs<'getVersion'>) {
+    return this.inner.getVersion(...call);
   }
-  readTestWrite(
-    si: Uint8Array,
-    s: SlotSecrets,
-    tw: ReadonlyMap<number, TestWriteVectors>,
-    rv: readonly ReadVector[],
-    o?: RequestOptions,
-  ): Promise<ReadTestWriteResponse> {
-    return this.inner.readTestWrite(si, s, tw, rv, o);
+  readTestWrite(...call: CallArgs<'readTestWrite'>) {
+    return this.inner.readTestWrite(...call);
   }
-  readShare(si: Uint8Array, shnum: number, offset: number, length: number, o?: RequestOptions) {
-    return this.inner.readShare(si, shnum, offset, length, o);
+  readShare(...call: CallArgs<'readShare'>) {
+    return this.inner.readShare(...call);
   }
-  listShares(si: Uint8Array, o?: RequestOptions) {
-    return this.inner.listShares(si, o);
+  listShares(...call: CallArgs<'listShares'>) {
+    return this.inner.listShares(...call);
   }
-  addLease(si: Uint8Array, r: Uint8Array, c: Uint8Array, o?: RequestOptions) {
-    return this.inner.addLease(si, r, c, o);
+  addLease(...call: CallArgs<'addLease'>) {
+    return this.inner.addLease(...call);
   }
-  adviseCorrupt(si: Uint8Array, shnum: number, reason: string, o?: RequestOptions) {
-    return this.inner.adviseCorrupt(si, shnum, reason, o);
+  adviseCorrupt(...call: CallArgs<'adviseCorrupt'>) {
+    return this.inner.adviseCorrupt(...call);
   }
-  allocateBuckets(
-    si: Uint8Array,
-    s: UploadSecrets,
-    shnums: readonly number[],
-    size: number,
-    o?: RequestOptions,
-  ) {
-    return this.inner.allocateBuckets(si, s, shnums, size, o);
+  allocateBuckets(...call: CallArgs<'allocateBuckets'>) {
+    return this.inner.allocateBuckets(...call);
   }
-  writeImmutableShare(
-    si: Uint8Array,
-    shnum: number,
-    secret: Uint8Array,
-    offset: number,
-    data: Uint8Array,
-    o?: RequestOptions,
-  ) {
-    return this.inner.writeImmutableShare(si, shnum, secret, offset, data, o);
+  writeImmutableShare(...call: CallArgs<'writeImmutableShare'>) {
+    return this.inner.writeImmutableShare(...call);
   }
-  abortImmutableUpload(si: Uint8Array, shnum: number, secret: Uint8Array, o?: RequestOptions) {
-    return this.inner.abortImmutableUpload(si, shnum, secret, o);
+  abortImmutableUpload(...call: CallArgs<'abortImmutableUpload'>) {
+    return this.inner.abortImmutableUpload(...call);
   }
-  listImmutableShares(si: Uint8Array, o?: RequestOptions) {
-    return this.inner.listImmutableShares(si, o);
+  listImmutableShares(...call: CallArgs<'listImmutableShares'>) {
+    return this.inner.listImmutableShares(...call);
   }
-  readImmutableShare(si: Uint8Array, shnum: number, offset: number, n: number, o?: RequestOptions) {
-    return this.inner.readImmutableShare(si, shnum, offset, n, o);
+  readImmutableShare(...call: CallArgs<'readImmutableShare'>) {
+    return this.inner.readImmutableShare(...call);
   }
-  adviseCorruptImmutable(si: Uint8Array, shnum: number, reason: string, o?: RequestOptions) {
-    return this.inner.adviseCorruptImmutable(si, shnum, reason, o);
+  adviseCorruptImmutable(...call: CallArgs<'adviseCorruptImmutable'>) {
+    return this.inner.adviseCorruptImmutable(...call);
   }
   close() {
     return this.inner.close();
@@ -110,10 +84,7 @@ class Delegate implements StorageClient {
 /** Bug: one request per share, so a later failing test cannot undo earlier writes. */
 class PerShareRequests extends Delegate {
   override async readTestWrite(
-    si: Uint8Array,
-    s: SlotSecrets,
-    tw: ReadonlyMap<number, TestWriteVectors>,
-    rv: readonly ReadVector[],
+    ...[si, s, tw, rv]: CallArgs<'readTestWrite'>
   ): Promise<ReadTestWriteResponse> {
     let success = true;
     const first = await this.inner.readTestWrite(si, s, new Map(), rv);
@@ -127,10 +98,7 @@ class PerShareRequests extends Delegate {
 /** Bug: reads only the shares named in the request. */
 class NamedSharesOnly extends Delegate {
   override async readTestWrite(
-    si: Uint8Array,
-    s: SlotSecrets,
-    tw: ReadonlyMap<number, TestWriteVectors>,
-    rv: readonly ReadVector[],
+    ...[si, s, tw, rv]: CallArgs<'readTestWrite'>
   ): Promise<ReadTestWriteResponse> {
     const res = await this.inner.readTestWrite(si, s, tw, rv);
     return { success: res.success, data: new Map([...res.data].filter(([k]) => tw.has(k))) };

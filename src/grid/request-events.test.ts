@@ -2,34 +2,60 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   measureOperation,
-  newRequestId,
   OperationCost,
-  publishRequestEvent,
   RequestCounter,
+  requestChannel,
+  startRequest,
+  type RequestEndEvent,
+  type RequestEvent,
 } from './request-events.js';
 
 // A stand-in for a storage client: publishes start, waits, publishes end.
 async function fakeRequest(server: string, ms: number, sent = 10, received = 100, fail = false) {
-  const base = {
-    id: newRequestId(),
+  const end = startRequest({
     serverId: new Uint8Array(20),
     serverName: server,
     method: 'POST',
     endpoint: 'read-test-write',
     path: '/x',
     bytesSent: sent,
-  };
-  publishRequestEvent({ ...base, phase: 'start' });
+  });
   await sleep(ms);
-  publishRequestEvent({
-    ...base,
-    phase: 'end',
+  end({
     bytesReceived: fail ? 0 : received,
     status: fail ? null : 200,
     errorCode: fail ? 'ERR_SERVER_TIMEOUT' : null,
-    durationMs: ms,
   });
 }
+
+test('startRequest publishes a start and, when told, an end with the same id', (t) => {
+  const seen: RequestEvent[] = [];
+  const listen = (event: unknown) => seen.push(event as RequestEvent);
+  requestChannel.subscribe(listen);
+  try {
+    const request = {
+      serverId: new Uint8Array(20),
+      serverName: 's',
+      method: 'GET',
+      endpoint: 'version',
+      path: '/v',
+      bytesSent: 0,
+    };
+    const end = startRequest(request);
+    t.deepEqual(seen, [{ ...request, id: seen[0]?.id, phase: 'start' }]);
+    end({ bytesReceived: 7, status: 200, errorCode: null });
+    t.is(seen.length, 2);
+    const last = seen[1] as RequestEndEvent;
+    t.like(last, { ...request, id: seen[0].id, phase: 'end', bytesReceived: 7, status: 200 });
+    t.true(last.durationMs >= 0);
+    t.is(last.errorCode, null);
+    const other = startRequest(request);
+    t.not(seen[2].id, seen[0].id, 'every request has an id of its own');
+    other({ bytesReceived: 0, status: null, errorCode: 'ERR_SERVER_TIMEOUT' });
+  } finally {
+    requestChannel.unsubscribe(listen);
+  }
+});
 
 test('parallel requests are one round trip, sequential ones add up', async (t) => {
   const { cost } = await measureOperation(async () => {

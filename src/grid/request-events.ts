@@ -51,6 +51,28 @@ export function publishRequestEvent(event: RequestEvent): void {
   if (requestChannel.hasSubscribers) requestChannel.publish(event);
 }
 
+/** What a StorageClient says of a request when it starts... */
+export type RequestStart = Omit<RequestEventBase, 'id'>;
+/** ... and when it ends. */
+export type RequestOutcome = Pick<RequestEndEvent, 'bytesReceived' | 'status' | 'errorCode'>;
+
+/**
+ * Publishes the start of one request and returns what publishes its end (call it once,
+ * also when the request failed): both events get one id, and the end its duration.
+ */
+export function startRequest(request: RequestStart): (outcome: RequestOutcome) => void {
+  const base = { id: newRequestId(), ...request };
+  publishRequestEvent({ ...base, phase: 'start' });
+  const started = performance.now();
+  return (outcome) =>
+    publishRequestEvent({
+      ...base,
+      phase: 'end',
+      ...outcome,
+      durationMs: performance.now() - started,
+    });
+}
+
 /** Totals over a set of requests. */
 export interface RequestTotals {
   requests: number;

@@ -50,11 +50,21 @@ export class ArgumentChecker {
     }
   }
 
+  leaseSecrets(renew: unknown, cancel: unknown): void {
+    this.leaseSecret(renew, 'lease renew secret');
+    this.leaseSecret(cancel, 'lease cancel secret');
+  }
+
   secrets(secrets: SlotSecrets): void {
     this.bytes(secrets?.writeEnabler, 'write enabler');
     if (secrets.writeEnabler.length === 0) this.fail('the write enabler must not be empty');
-    this.leaseSecret(secrets.leaseRenewSecret, 'lease renew secret');
-    this.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
+    this.leaseSecrets(secrets.leaseRenewSecret, secrets.leaseCancelSecret);
+  }
+
+  /** The bytes of one immutable write: some, never none. */
+  chunk(data: unknown): asserts data is Uint8Array {
+    this.bytes(data, 'data');
+    if (data.length === 0) this.fail('data must not be empty');
   }
 
   uploadSecret(secret: unknown): void {

@@ -6,81 +6,49 @@
 // version; with modify() no change is lost.
 //
 // Randomized runs: SLOTFS_TRIALS per property (default 6) and SLOTFS_SEED to replay.
-import test from 'ava';
 import fc from 'fast-check';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ClientCache } from '../cache/client-cache.js';
-import { KeyPool } from '../crypto/keypool.js';
 import { keyPairFromPrivateKey } from '../crypto/rsa.js';
 import { aesCtr } from '../crypto/aes.js';
 import { toHex } from '../encoding/bytes.js';
 import { FaultGrid } from '../grid/faults/index.js';
-import type { HttpStorageClient } from '../grid/http-client.js';
 import { buildShares } from '../sdmf/build.js';
 import { resolveCapKeys } from '../sdmf/cap-keys.js';
 import { parseShare } from '../sdmf/layout.js';
 import { fileContext, slotSecrets } from './context.js';
 import { RecoveryFailedError, UncoordinatedWriteError } from './errors.js';
-import { MutableClient, newLeaseSecret, type MutableClientOptions } from './mutable-client.js';
-import { TestGrid } from './test-support/test-grid.js';
+import type { MutableClient } from './mutable-client.js';
 import { WriterProcess } from './test-support/writer-pool.js';
-import { FORMATS, serialFor } from './test-support/formats.js';
+import { eachFormat, GridSuite, type SuiteClientOptions } from './test-support/grid-suite.js';
 import { appendLine } from './test-support/writer-process.js';
 
 const TRIALS = Number(process.env.SLOTFS_TRIALS ?? 6);
 const SEED = Number(process.env.SLOTFS_SEED ?? Date.now() % 2 ** 31);
 
-let grid: TestGrid;
-let direct: HttpStorageClient[];
 let writers: WriterProcess[] = [];
-const keys = new KeyPool({ size: 4, concurrency: 1 });
-const cleanups: Array<() => Promise<void>> = [];
-
-test.before(async () => {
-  grid = await TestGrid.start(10);
-  direct = grid.clients();
-  writers = await Promise.all(
-    [0, 1, 2, 3, 4].map((i) =>
-      WriterProcess.start(`w${i}`, grid, { backoffMs: 20, modifyAttempts: 30 }),
-    ),
-  );
-});
-test.after.always(async () => {
-  await Promise.allSettled(writers.map((w) => w.stop()));
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await keys.close();
-  await Promise.allSettled(direct?.map((c) => c.close()) ?? []);
-  await grid?.stop();
+const suite = new GridSuite(10, {
+  onStart: async (grid) => {
+    suite.onCleanup(() => Promise.allSettled(writers.map((w) => w.stop())));
+    writers = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        WriterProcess.start(`w${i}`, grid, { backoffMs: 20, modifyAttempts: 30 }),
+      ),
+    );
+  },
 });
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
+/** A client behind fault wrappers of its own, quick to retry a collision. */
 async function newClientOf(
-  options: Partial<MutableClientOptions> & { noCache?: boolean } = {},
+  options: SuiteClientOptions = {},
 ): Promise<{ client: MutableClient; faults: FaultGrid }> {
-  const http = grid.clients();
-  const faults = new FaultGrid(http);
-  const dir = await mkdtemp(join(tmpdir(), 'slotfs-collide-'));
-  const cache = options.noCache
-    ? undefined
-    : await ClientCache.open(join(dir, 'cache'), { warn: () => undefined });
-  const client = new MutableClient({
-    servers: faults.clients,
-    leaseSecret: newLeaseSecret(),
-    cache,
-    keys,
+  const faults = new FaultGrid(suite.grid.clients());
+  suite.onCleanup(() => faults.close());
+  const { client } = await suite.client(faults.clients, {
     backoffMs: 20,
     modifyAttempts: 30,
     ...options,
-  });
-  await client.connect();
-  cleanups.push(async () => {
-    await faults.close();
-    await cache?.close();
-    await rm(dir, { recursive: true, force: true });
   });
   return { client, faults };
 }
@@ -89,7 +57,7 @@ async function newClientOf(
 async function census(cap: string) {
   const si = resolveCapKeys(cap).storageIndex;
   const versions = new Map<string, { seqnum: number; servers: Set<string>; shares: Set<number> }>();
-  for (const s of direct) {
+  for (const s of suite.direct) {
     for (const n of await s.listShares(si)) {
       const share = parseShare((await s.readShare(si, n, 0, 1 << 20))!);
       const key = `${share.seqnum}:${toHex(share.rootHash)}`;
@@ -132,7 +100,7 @@ async function layout(
   versions: Array<{ plaintext: string; seqnum: number; at: Array<[number, number[]]> }>,
 ) {
   const keysOfCap = resolveCapKeys(cap);
-  const ctx = fileContext(keysOfCap, direct, new Uint8Array(32));
+  const ctx = fileContext(keysOfCap, suite.direct, new Uint8Array(32));
   const some = (await Promise.all(ctx.permuted.map((s) => s.listShares(keysOfCap.storageIndex))))
     .map((numbers, i) => ({ numbers, server: ctx.permuted[i] }))
     .find((x) => x.numbers.length > 0)!;
@@ -175,11 +143,12 @@ async function layout(
 }
 
 const two = (p: number, n: number): [number, number[]] => [p, [n]];
+/** Share numbers from … from+count−1, each on the server at the same permuted position. */
+const at = (from: number, count: number) =>
+  Array.from({ length: count }, (_, i) => two(from + i, from + i));
 
-for (const format of FORMATS) {
-  const serial = serialFor(format);
-  const newClient = (options: Partial<MutableClientOptions> & { noCache?: boolean } = {}) =>
-    newClientOf({ format, ...options });
+eachFormat((format, serial) => {
+  const newClient = (options: SuiteClientOptions = {}) => newClientOf({ format, ...options });
 
   serial(
     'recovery: several versions on fewer than k servers and one on k — the recoverable one is pushed to N shares with a new seqnum',
@@ -215,8 +184,6 @@ for (const format of FORMATS) {
     async (t) => {
       const { client } = await newClient();
       const { cap } = await client.create(text('start'));
-      const at = (from: number, count: number) =>
-        Array.from({ length: count }, (_, i) => two(from + i, from + i));
       await layout(cap, [
         { plaintext: 'seq 5, six shares', seqnum: 5, at: at(0, 6) },
         { plaintext: 'seq 6, three shares', seqnum: 6, at: at(6, 3) },
@@ -297,17 +264,29 @@ for (const format of FORMATS) {
     });
   }
 
+  /** A new file holding `base`, and `count` cold writers split over its servers by `owner`. */
+  async function splitWriters(
+    base: Uint8Array,
+    count: number,
+    owner: (position: number) => number,
+  ) {
+    const { client } = await newClient();
+    const { cap } = await client.create(base);
+    const harnesses = await Promise.all(
+      Array.from({ length: count }, () => newClient({ noCache: true })),
+    );
+    forceSplit(
+      cap,
+      harnesses.map((h) => h.faults),
+      owner,
+    );
+    return { cap, harnesses };
+  }
+
   serial(
     '5 writers each win two servers: no new version is recoverable and the old one is gone — modify() still loses nothing',
     async (t) => {
-      const { client } = await newClient();
-      const { cap } = await client.create(text('base\n'));
-      const harnesses = await Promise.all([0, 1, 2, 3, 4].map(() => newClient({ noCache: true })));
-      forceSplit(
-        cap,
-        harnesses.map((h) => h.faults),
-        (p) => Math.floor(p / 2),
-      );
+      const { cap, harnesses } = await splitWriters(text('base\n'), 5, (p) => Math.floor(p / 2));
       const results = await Promise.all(
         harnesses.map((h, i) => h.client.modify(cap, (old) => appendLine(old, `line ${i}`))),
       );
@@ -325,14 +304,7 @@ for (const format of FORMATS) {
   serial(
     '5 writers each win two servers with update(): one version wins, the others are told, the file is never lost',
     async (t) => {
-      const { client } = await newClient();
-      const { cap } = await client.create(text('base'));
-      const harnesses = await Promise.all([0, 1, 2, 3, 4].map(() => newClient({ noCache: true })));
-      forceSplit(
-        cap,
-        harnesses.map((h) => h.faults),
-        (p) => Math.floor(p / 2),
-      );
+      const { cap, harnesses } = await splitWriters(text('base'), 5, (p) => Math.floor(p / 2));
       const outcomes = await Promise.allSettled(
         harnesses.map((h, i) => h.client.update(cap, text(`overwrite ${i}`))),
       );
@@ -357,8 +329,6 @@ for (const format of FORMATS) {
       // change is already in must not return before the tenth share number is placed.
       const { client } = await newClient();
       const { cap } = await client.create(text('start'));
-      const at = (from: number, count: number) =>
-        Array.from({ length: count }, (_, i) => two(from + i, from + i));
       await layout(cap, [
         { plaintext: 'base\n', seqnum: 4, at: [two(9, 9)] },
         { plaintext: 'base\nmine\n', seqnum: 5, at: at(0, 9) },
@@ -384,7 +354,7 @@ for (const format of FORMATS) {
       const { client } = await newClient();
       const { cap } = await client.create(text('base\n'));
       const [a, b] = await Promise.all([0, 1].map(() => newClient({ noCache: true })));
-      const permuted = fileContext(resolveCapKeys(cap), direct, new Uint8Array(32)).permuted;
+      const permuted = fileContext(resolveCapKeys(cap), suite.direct, new Uint8Array(32)).permuted;
       const slow = permuted[permuted.length - 1].name;
       const signal = () => {
         let resolve!: () => void;
@@ -442,8 +412,6 @@ for (const format of FORMATS) {
       // successful one on the other seven.
       const { client } = await newClient();
       const { cap } = await client.create(text('start'));
-      const at = (from: number, count: number) =>
-        Array.from({ length: count }, (_, i) => two(from + i, from + i));
       await layout(cap, [
         { plaintext: 'abandoned', seqnum: 6, at: at(0, 3) },
         { plaintext: 'acknowledged', seqnum: 6, at: at(3, 7) },
@@ -456,14 +424,7 @@ for (const format of FORMATS) {
   );
 
   serial('2 writers split the servers 5/5: both modify() calls land', async (t) => {
-    const { client } = await newClient();
-    const { cap } = await client.create(text(''));
-    const harnesses = await Promise.all([0, 1].map(() => newClient({ noCache: true })));
-    forceSplit(
-      cap,
-      harnesses.map((h) => h.faults),
-      (p) => p % 2,
-    );
+    const { cap, harnesses } = await splitWriters(text(''), 2, (p) => p % 2);
     await Promise.all(harnesses.map((h, i) => h.client.modify(cap, (o) => appendLine(o, `w${i}`))));
     const final = await readFresh(cap);
     t.deepEqual(final.text.split('\n').filter(Boolean).sort(), ['w0', 'w1']);
@@ -624,4 +585,4 @@ for (const format of FORMATS) {
       t.is(trials, TRIALS);
     },
   );
-}
+});

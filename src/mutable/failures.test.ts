@@ -4,13 +4,9 @@
 // interrupted at every point, the private key, and rebalancing after the grid grew.
 // (Colliding writers: collisions.test.ts.)
 import test, { type ExecutionContext } from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ClientCache } from '../cache/client-cache.js';
 import { parseCap, requireWriteCap } from '../caps/index.js';
-import { KeyPool } from '../crypto/keypool.js';
 import { toBase32 } from '../encoding/base32.js';
 import {
   FaultGrid,
@@ -18,9 +14,8 @@ import {
   type Fault,
   type FaultyStorageClient,
 } from '../grid/faults/index.js';
-import type { HttpStorageClient } from '../grid/http-client.js';
 import { resolveCapKeys } from '../sdmf/cap-keys.js';
-import { FORMATS, serialFor } from './test-support/formats.js';
+import { eachFormat, GridSuite, type SuiteClientOptions } from './test-support/grid-suite.js';
 import { fileContext, slotSecrets } from './context.js';
 import {
   NotEnoughServersError,
@@ -29,24 +24,9 @@ import {
   UncoordinatedWriteError,
   UnrecoverableFileError,
 } from './errors.js';
-import { MutableClient, newLeaseSecret, type MutableClientOptions } from './mutable-client.js';
-import { TestGrid } from './test-support/test-grid.js';
+import { MutableClient, newLeaseSecret } from './mutable-client.js';
 
-let grid: TestGrid;
-const keys = new KeyPool({ size: 4, concurrency: 1 });
-const cleanups: Array<() => Promise<void>> = [];
-/** The storage clients of the test itself (inspecting and damaging servers directly). */
-let direct: HttpStorageClient[];
-
-test.before(async () => {
-  grid = await TestGrid.start(10);
-  direct = grid.clients();
-});
-test.after.always(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await keys.close();
-  await grid?.stop();
-});
+const suite = new GridSuite(10);
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -56,51 +36,29 @@ interface Harness {
   faults: FaultGrid;
   cache?: ClientCache;
   /** Another MutableClient over the same fault wrappers (options may differ). */
-  make(options?: Partial<MutableClientOptions> & { noCache?: boolean }): Promise<MutableClient>;
+  make(options?: SuiteClientOptions): Promise<MutableClient>;
 }
 
-interface HarnessOptions extends Partial<MutableClientOptions> {
+interface HarnessOptions extends SuiteClientOptions {
   /** Grid servers (indexes) this client knows; default all. */
   only?: number[];
-  noCache?: boolean;
   timeoutMs?: number;
   record?: boolean;
 }
 
 async function newClientOf(options: HarnessOptions = {}): Promise<Harness> {
   const { only, noCache, timeoutMs, record, ...rest } = options;
-  const all = grid.clients(timeoutMs ?? 5000);
+  const all = suite.grid.clients(timeoutMs ?? 5000);
   const http = only ? only.map((i) => all[i]) : all;
   const faults = new FaultGrid(http, { timeoutMs: 300, record });
-  const dirs: string[] = [];
-  const caches: ClientCache[] = [];
-  const make = async (o: Partial<MutableClientOptions> & { noCache?: boolean } = {}) => {
-    let cache: ClientCache | undefined;
-    if (!o.noCache) {
-      const dir = await mkdtemp(join(tmpdir(), 'slotfs-failures-'));
-      dirs.push(dir);
-      cache = await ClientCache.open(join(dir, 'cache'), { warn: () => undefined });
-      caches.push(cache);
-    }
-    const client = new MutableClient({
-      servers: faults.clients,
-      leaseSecret: newLeaseSecret(),
-      cache,
-      keys,
-      ...rest,
-      ...o,
-    });
-    await client.connect();
-    return client;
-  };
-  const client = await make({ noCache });
-  cleanups.push(async () => {
+  suite.onCleanup(async () => {
     await faults.close();
     await Promise.allSettled(all.map((c) => c.close()));
-    for (const c of caches) await c.close().catch(() => undefined);
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
   });
-  return { client, faults, cache: caches[0], make };
+  const make = async (o: SuiteClientOptions = {}) =>
+    (await suite.client(faults.clients, { ...rest, ...o })).client;
+  const { client, cache } = await suite.client(faults.clients, { ...rest, noCache });
+  return { client, faults, cache, make };
 }
 
 /** The wrappers of `faults` in the permuted order of the file's storage index. */
@@ -114,14 +72,14 @@ const storageIndex = (cap: string) => requireWriteCap(parseCap(cap)).storageInde
 /** Share numbers each grid server holds for the file, by server name. */
 async function sharesOn(cap: string): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();
-  for (const s of direct) out.set(s.name, await s.listShares(storageIndex(cap)));
+  for (const s of suite.direct) out.set(s.name, await s.listShares(storageIndex(cap)));
   return out;
 }
 
 /** Deletes every share of the file on the named servers (new length 0, write enabler). */
 async function deleteShares(cap: string, names: string[]): Promise<void> {
-  const ctx = fileContext(resolveCapKeys(cap), direct, new Uint8Array(32));
-  for (const server of direct.filter((s) => names.includes(s.name))) {
+  const ctx = fileContext(resolveCapKeys(cap), suite.direct, new Uint8Array(32));
+  for (const server of suite.direct.filter((s) => names.includes(s.name))) {
     const numbers = await server.listShares(ctx.keys.storageIndex);
     if (numbers.length === 0) continue;
     const vectors = new Map(numbers.map((n) => [n, { test: [], write: [], newLength: 0 }]));
@@ -143,20 +101,23 @@ async function read(cap: string): Promise<string> {
 test('a home server the client does not know is refused at once', async (t) => {
   const error = t.throws(
     () =>
-      new MutableClient({ servers: direct, leaseSecret: newLeaseSecret(), homeServer: 'nowhere' }),
+      new MutableClient({
+        servers: suite.direct,
+        leaseSecret: newLeaseSecret(),
+        homeServer: 'nowhere',
+      }),
     { instanceOf: RangeError },
   );
   t.regex(error?.message ?? '', /home server nowhere is not among the 10 configured servers/);
   const byId = new MutableClient({
-    servers: direct,
+    servers: suite.direct,
     leaseSecret: newLeaseSecret(),
-    homeServer: toBase32(direct[3].serverId),
+    homeServer: toBase32(suite.direct[3].serverId),
   });
-  t.is(byId.home, direct[3]);
+  t.is(byId.home, suite.direct[3]);
 });
 
-for (const format of FORMATS) {
-  const serial = serialFor(format);
+eachFormat((format, serial) => {
   const newClient = (options: HarnessOptions = {}) => newClientOf({ format, ...options });
 
   // --- stale servers and the rollback guarantee -------------------------------------------
@@ -289,11 +250,11 @@ for (const format of FORMATS) {
       const writer = await newClient({ timeoutMs: 2000 });
       const { cap } = await writer.client.create(text('through real trouble'));
       const order = permuted(cap, writer.faults).map((s) =>
-        grid.servers.findIndex((g) => g.entry.name === s.name),
+        suite.grid.servers.findIndex((g) => g.entry.name === s.name),
       );
-      grid.pause(order[0]);
-      grid.pause(order[1]);
-      await grid.kill(order[2]);
+      suite.grid.pause(order[0]);
+      suite.grid.pause(order[1]);
+      await suite.grid.kill(order[2]);
       try {
         const reader = await newClient({ noCache: true, timeoutMs: 2000 });
         t.is(str((await reader.client.retrieve(cap)).plaintext), 'through real trouble');
@@ -302,9 +263,9 @@ for (const format of FORMATS) {
         const updated = await cold.client.update(cap, text('written past them'));
         t.is(updated.seqnum, 2);
       } finally {
-        grid.resume(order[0]);
-        grid.resume(order[1]);
-        await grid.restart(order[2]);
+        suite.grid.resume(order[0]);
+        suite.grid.resume(order[1]);
+        await suite.grid.restart(order[2]);
       }
       t.is(await read(cap), 'written past them');
     },
@@ -397,14 +358,14 @@ for (const format of FORMATS) {
     const { cap } = await w.client.create(text('before the crash'));
     const order = permuted(cap, w.faults);
     const victims = [order[1], order[4]].map((s) =>
-      grid.servers.findIndex((g) => g.entry.name === s.name),
+      suite.grid.servers.findIndex((g) => g.entry.name === s.name),
     );
     let killed: Promise<unknown>[] = [];
     for (const v of victims) {
-      w.faults.server(grid.servers[v].entry.name).gate = (call) => {
+      w.faults.server(suite.grid.servers[v].entry.name).gate = (call) => {
         if (call.writes.length === 0) return;
         // The request leaves while the process dies: it may or may not be written.
-        killed.push(grid.kill(v));
+        killed.push(suite.grid.kill(v));
       };
     }
     try {
@@ -415,7 +376,7 @@ for (const format of FORMATS) {
       for (const c of w.faults.clients) c.gate = undefined;
       await Promise.all(killed);
       killed = [];
-      for (const v of victims) await grid.restart(v);
+      for (const v of victims) await suite.grid.restart(v);
     }
     t.is(await read(cap), 'after the crash');
   });
@@ -450,7 +411,7 @@ for (const format of FORMATS) {
       t.is(updated.cost.roundTrips, 2, 'one wave, then the extra copy it found');
       const home = permuted(cap, r.faults)[0].name;
       const si = storageIndex(cap);
-      const server = direct.find((s) => s.name === home)!;
+      const server = suite.direct.find((s) => s.name === home)!;
       const numbers = await server.listShares(si);
       t.deepEqual(numbers, [0, 1]);
       for (const n of numbers) {
@@ -480,7 +441,7 @@ for (const format of FORMATS) {
       // Every other share gone: a client without a cached key still updates the file.
       await deleteShares(
         cap,
-        direct.map((s) => s.name).filter((n) => n !== last),
+        suite.direct.map((s) => s.name).filter((n) => n !== last),
       );
       const fresh = await newClient({ N: 5, k: 2, homeServer: last, noCache: true });
       await t.throwsAsync(fresh.client.retrieve(cap), { instanceOf: UnrecoverableFileError });
@@ -583,7 +544,7 @@ for (const format of FORMATS) {
   serial(
     'an update whose attempt timed out but landed: the next update based on the same version (also by a new process) is not a collision',
     async (t) => {
-      const { client, faults, cache } = await newClient();
+      const { client, faults, cache, make } = await newClient();
       const { cap, version: v1 } = await client.create(text('one'));
       // 8 of 10 servers do the write, then never answer: the attempt fails (too few
       // answers) although its shares are on the grid.
@@ -595,13 +556,7 @@ for (const format of FORMATS) {
       faults.clearAll();
       // The caller still holds v1 as its base and has written more meanwhile; it is another
       // process by now (a remount replaying its journal): the attempts are in the cache.
-      const restarted = new MutableClient({
-        servers: faults.clients,
-        leaseSecret: newLeaseSecret(),
-        cache,
-        keys,
-        format,
-      });
+      const restarted = await make({ cache });
       const r = await restarted.update(cap, text('one two three'), { basedOn: v1 });
       t.true(r.seqnum > v1.seqnum);
       t.is(await read(cap), 'one two three');
@@ -614,17 +569,11 @@ for (const format of FORMATS) {
       // A mount publishes a file, then its directory entry; kill -9 in between leaves the
       // journal saying the file is based on v1 although v2, published by this very client,
       // is on the grid. The replay updates from v1 again.
-      const { client, faults, cache } = await newClient();
+      const { client, cache, make } = await newClient();
       const { cap, version: v1 } = await client.create(text('one'));
       const v2 = await client.update(cap, text(''), { basedOn: v1 });
       t.true(v2.seqnum > v1.seqnum);
-      const restarted = new MutableClient({
-        servers: faults.clients,
-        leaseSecret: newLeaseSecret(),
-        cache,
-        keys,
-        format,
-      });
+      const restarted = await make({ cache });
       const r = await restarted.update(cap, text('one two'), { basedOn: v1 });
       t.true(r.seqnum > v2.seqnum);
       t.is(await read(cap), 'one two');
@@ -655,4 +604,4 @@ for (const format of FORMATS) {
       t.is(await read(cap), 'after the outage');
     },
   );
-}
+});

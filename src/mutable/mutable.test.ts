@@ -1,10 +1,6 @@
 // The mutable-file client against a grid of real server processes.
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ClientCache } from '../cache/client-cache.js';
 import {
   parseCap,
   readCapOf,
@@ -12,12 +8,12 @@ import {
   formatCap,
   writeCapFromSeed,
 } from '../caps/index.js';
-import { KeyPool } from '../crypto/keypool.js';
 import type { HttpStorageClient } from '../grid/http-client.js';
 import { verifyShare } from '../sdmf/verify.js';
 import { readkeyFromWritekey, storageIndexFromReadkey } from '../crypto/derive.js';
 import { MutableClient, newLeaseSecret, type FileFormat } from './mutable-client.js';
-import { FORMATS, serialFor, WRITE_CAP } from './test-support/formats.js';
+import { WRITE_CAP } from './test-support/formats.js';
+import { eachFormat, GridSuite } from './test-support/grid-suite.js';
 import {
   NotEnoughServersError,
   ReadOnlyCapError,
@@ -26,56 +22,26 @@ import {
   UncoordinatedWriteError,
   UnrecoverableFileError,
 } from './errors.js';
-import { TestGrid } from './test-support/test-grid.js';
 
-let grid: TestGrid;
-const keys = new KeyPool({ size: 4, concurrency: 2 });
-const cleanups: Array<() => Promise<void>> = [];
+const suite = new GridSuite(10, { keyConcurrency: 2 });
 
-test.before(async () => {
-  grid = await TestGrid.start(10);
-});
-test.after.always(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await keys.close();
-  await grid?.stop();
-});
-
-interface Harness {
-  client: MutableClient;
-  servers: HttpStorageClient[];
-  cache: ClientCache;
-  cacheDir: string;
-}
-
+/** A client straight on the servers (no fault wrappers), which it also returns. */
 async function newClientOf(options: {
-  cacheDir?: string;
   noCache?: boolean;
   timeoutMs?: number;
   format: FileFormat;
-}): Promise<Harness> {
-  const cacheDir = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'slotfs-client-')));
-  const cache = await ClientCache.open(join(cacheDir, 'cache'), { warn: () => undefined });
-  const servers = grid.clients(options.timeoutMs);
-  const client = new MutableClient({
-    servers,
-    leaseSecret: newLeaseSecret(),
-    cache: options.noCache ? undefined : cache,
-    keys,
+}): Promise<{ client: MutableClient; servers: HttpStorageClient[] }> {
+  const servers = suite.grid.clients(options.timeoutMs);
+  suite.onCleanup(() => Promise.allSettled(servers.map((s) => s.close())));
+  const { client } = await suite.client(servers, {
+    noCache: options.noCache,
     format: options.format,
   });
-  await client.connect();
-  cleanups.push(async () => {
-    await Promise.allSettled(servers.map((s) => s.close()));
-    await cache.close().catch(() => undefined);
-    if (!options.cacheDir) await rm(cacheDir, { recursive: true, force: true });
-  });
-  return { client, servers, cache, cacheDir };
+  return { client, servers };
 }
 
-for (const format of FORMATS) {
-  const serial = serialFor(format);
-  const newClient = (options: { cacheDir?: string; noCache?: boolean; timeoutMs?: number } = {}) =>
+eachFormat((format, serial) => {
+  const newClient = (options: { noCache?: boolean; timeoutMs?: number } = {}) =>
     newClientOf({ ...options, format });
 
   const sizes = [0, 1, 1024, 1024 * 1024];
@@ -350,14 +316,12 @@ for (const format of FORMATS) {
     'modify gives up with TooManyCollisionsError when another writer always wins',
     async (t) => {
       const other = await newClient();
-      const servers = grid.clients();
-      cleanups.push(async () => {
-        await Promise.allSettled(servers.map((s) => s.close()));
-      });
+      const servers = suite.grid.clients();
+      suite.onCleanup(() => Promise.allSettled(servers.map((s) => s.close())));
       const stubborn = new MutableClient({
         servers,
         leaseSecret: newLeaseSecret(),
-        keys,
+        keys: suite.keys,
         format,
         modifyAttempts: 2,
         backoffMs: 1,
@@ -378,7 +342,7 @@ for (const format of FORMATS) {
       t.is(new TextDecoder().decode(final.plaintext), 'other 1');
     },
   );
-}
+});
 
 test.serial(
   'newEd25519Cap makes a cap without the grid; createAs publishes it later (once)',

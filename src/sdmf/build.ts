@@ -32,6 +32,7 @@ import {
   CHECKSTRING_SIZE,
   ED25519_VERSION,
   SDMF_VERSION,
+  type PrefixFields,
 } from './layout.js';
 
 /** A file's signing key: RSA (SDMF shares) or Ed25519 (Ed25519 shares). */
@@ -41,16 +42,7 @@ export type SigningKeys = RsaKeyPair | Ed25519KeyPair;
 export const isEd25519Keys = (keys: SigningKeys): keys is Ed25519KeyPair => 'seed' in keys;
 
 /** Identity and parameters of one published version. */
-export interface VersionInfo {
-  /** The share version byte: SDMF_VERSION (0) or ED25519_VERSION (0xED). */
-  version?: number;
-  seqnum: number;
-  rootHash: Uint8Array;
-  salt: Uint8Array;
-  k: number;
-  N: number;
-  segsize: number;
-  datalen: number;
+export interface VersionInfo extends PrefixFields {
   /** bytes [0, 57) of every share: publish's test-and-set specimen. */
   checkstring: Uint8Array;
   /** bytes [0, 75) of every share: what `signature` signs. */

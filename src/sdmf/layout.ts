@@ -48,15 +48,7 @@ export interface ShareOffsets {
 }
 
 /** The fixed 107-byte header, decoded. */
-export interface ShareHeader {
-  version: number;
-  seqnum: number;
-  rootHash: Uint8Array;
-  salt: Uint8Array;
-  k: number;
-  N: number;
-  segsize: number;
-  datalen: number;
+export interface ShareHeader extends Required<PrefixFields> {
   offsets: ShareOffsets;
   /** bytes [0, 57): version ‖ seqnum ‖ root hash ‖ salt. */
   checkstring: Uint8Array;
@@ -69,25 +61,23 @@ export interface ChainEntry {
   hash: Uint8Array;
 }
 
-/** Whatever a prefix of a share reveals: the header always, each body field once complete. */
-export interface SharePrefix extends ShareHeader {
-  verificationKey?: Uint8Array;
-  signature?: Uint8Array;
-  shareHashChain?: ChainEntry[];
-  blockHashTree?: Uint8Array[];
-  shareData?: Uint8Array;
-  encryptedPrivateKey?: Uint8Array;
-  /** True when the bytes reach the EOF offset, i.e. every field is present. */
-  complete: boolean;
-}
-
-export interface ParsedShare extends ShareHeader {
+/** The fields after the header, in their order in the share (§5.4). */
+export interface ShareBody {
   verificationKey: Uint8Array;
   signature: Uint8Array;
   shareHashChain: ChainEntry[];
   blockHashTree: Uint8Array[];
   shareData: Uint8Array;
   encryptedPrivateKey: Uint8Array;
+}
+
+/** Whatever a prefix of a share reveals: the header always, each body field once complete. */
+export interface SharePrefix extends ShareHeader, Partial<ShareBody> {
+  /** True when the bytes reach the EOF offset, i.e. every field is present. */
+  complete: boolean;
+}
+
+export interface ParsedShare extends ShareHeader, ShareBody {
   /** Bytes past the EOF offset (left behind by an older, longer version); ignored. */
   trailingBytes: number;
 }
@@ -301,14 +291,8 @@ export function packSignedPrefix(f: PrefixFields): Uint8Array {
   return out;
 }
 
-export interface ShareFields extends PrefixFields {
-  verificationKey: Uint8Array;
-  signature: Uint8Array;
-  shareHashChain: ChainEntry[];
-  blockHashTree: Uint8Array[];
-  shareData: Uint8Array;
-  encryptedPrivateKey: Uint8Array;
-}
+/** What packShare lays out: the header values a writer chooses and the body. */
+export interface ShareFields extends PrefixFields, ShareBody {}
 
 /** Lays out one share: header, offsets, then the body fields in §5.4 order, no gaps. */
 export function packShare(f: ShareFields): Uint8Array {

@@ -55,7 +55,9 @@ test('full disk: writes get 507 and change nothing; shares stay readable, also a
     await fill(path.join(mountpoint, 'filler'));
     t.true((await client.version()).availableSpace < before);
 
-    const update = await client.rtwRaw(si, tw([[0, { write: [[0, enc('new data!')]] }]]), S);
+    // (An update that needs no new space may succeed: the commit log and the share file
+    // already have their blocks. One that grows the share needs more.)
+    const update = await client.rtwRaw(si, tw([[0, { write: [[0, randomBytes(20_000)]] }]]), S);
     t.is(update.status, 507);
     t.is(update.headers['x-slotfs-error-code'], 'ERR_STORAGE_NO_SPACE');
     t.regex(update.text, /disk is full.*nothing was changed/);
@@ -78,7 +80,9 @@ test('full disk: writes get 507 and change nothing; shares stay readable, also a
     server = await spawnServer(dir);
     client = new RawClient(server.parsed);
     t.is(Buffer.from((await client.share(si, 0))!).toString(), 'kept safe');
-    t.is((await client.rtwRaw(si, tw([[0, { write: [[0, enc('again')]] }]]), S)).status, 507);
+    const grow = tw([[0, { write: [[0, randomBytes(20_000)]] }]]);
+    t.is((await client.rtwRaw(si, grow, S)).status, 507);
+    t.is(Buffer.from((await client.share(si, 0))!).toString(), 'kept safe');
 
     // Space back: writes work again.
     await fs.rm(path.join(mountpoint, 'filler'));

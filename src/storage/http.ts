@@ -420,6 +420,19 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
               await sendCbor(reply, 200, encodeReadManyResponse(results));
             },
           } satisfies Route,
+          {
+            // Counters of how this server commits (tests and benchmarks read them).
+            pattern: /^\/slotfs\/v1\/metrics$/,
+            method: 'GET',
+            secrets: [],
+            cbor: false,
+            async handler({ reply }: RequestContext) {
+              await reply
+                .code(200)
+                .header('content-type', 'application/json')
+                .send(JSON.stringify({ commit: store.commitCounters }));
+            },
+          } satisfies Route,
         ]
       : []),
     {

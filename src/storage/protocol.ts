@@ -30,6 +30,8 @@ export const PATHS = {
   immutableCorrupt: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}/corrupt`,
   /** POST (slotfs extension): the start of many mutable shares at once. */
   readMany: '/slotfs/v1/mutable/read-many',
+  /** GET (slotfs extension): the server's commit counters, JSON. */
+  metrics: '/slotfs/v1/metrics',
 } as const;
 
 export const STORAGE_INDEX_LENGTH = 16;

@@ -160,6 +160,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       closing ??= (async () => {
         await app.close();
         await immutable.close();
+        await store.close();
         await fs.rm(path.join(dir, FILES.pid), { force: true });
       })();
       return closing;

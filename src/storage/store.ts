@@ -1,11 +1,12 @@
 // Share containers on disk: `<dir>/shares/<si[:2]>/<si>/<shnum>`, one file per share.
-// Every change is crash-safe: the new container goes to a temporary file in the same
-// directory, is fsynced, renamed over the old one, and the directory is fsynced — so after
-// any crash a share is either its old or its new version, never torn. A request that
-// touches several shares first writes (and fsyncs) all temporary files; only when all
-// succeeded are they renamed, so a disk error changes nothing. Concurrent commits into one
-// directory share its fsync (dir-sync.ts): one per burst, never one that began too early.
-import { randomBytes } from 'node:crypto';
+// Every change goes through the commit log (commit-log.ts) first: a request's changes are
+// one record, records arriving together share one write and one fdatasync of the log, and
+// only then are the share files changed and the request answered. So an acknowledged
+// change is durable (the log), the share files are brought up to date by a replay after
+// a crash, and a change that never reached the log was never applied. The files are
+// fsynced later, in the background, by the log's checkpoints. Bucket directories are
+// made before the log record is written, so a full disk refuses a new bucket while
+// nothing has changed yet.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
@@ -20,6 +21,13 @@ import { addOrRenewImmutableLease, isImmutableContainer } from './immutable-cont
 import type { ReadTestWriteRequest } from './protocol.js';
 import { readTestWrite, type SlotOutcome, type SlotSecrets } from './slot.js';
 import { DirSync } from './dir-sync.js';
+import {
+  CommitLog,
+  type CommitCounters,
+  type CommitLogOptions,
+  type Touched,
+} from './commit-log.js';
+import { editBetween, type CommitRecord, type ShareEdit } from './commit-record.js';
 
 const SHARE_FILE = /^\d+$/;
 
@@ -36,12 +44,14 @@ export class StoreIoError extends Error {
   constructor(
     readonly operation: string,
     cause: NodeJS.ErrnoException,
+    /** What became of the change, for the message. */
+    outcome = 'nothing was changed',
   ) {
     const noSpace = cause.code === 'ENOSPC' || cause.code === 'EDQUOT';
     super(
       noSpace
-        ? `the server's disk is full (${cause.code} while ${operation}); nothing was changed — free space or use another server`
-        : `disk error while ${operation}: ${cause.message}; nothing was changed`,
+        ? `the server's disk is full (${cause.code} while ${operation}); ${outcome} — free space or use another server`
+        : `disk error while ${operation}: ${cause.message}; ${outcome}`,
       { cause },
     );
     this.errno = cause.code;
@@ -55,6 +65,8 @@ export interface StoreOptions {
   maxShareSize: number;
   /** Clock in unix seconds (tests may fix it). */
   now?: () => number;
+  /** Checkpoint settings of the commit log. */
+  commitLog?: CommitLogOptions;
 }
 
 /** Runs tasks for one key strictly one after another. */
@@ -94,6 +106,9 @@ export class ShareStore {
   /** Concurrent commits into one directory share its fsync (group commit). */
   private readonly dirSync = new DirSync(fsyncDir);
   private readonly now: () => number;
+  private readonly log: CommitLog;
+  /** Set when share files could not be brought up to date with a logged change. */
+  private wedged?: StoreIoError;
 
   constructor(
     readonly dir: string,
@@ -101,11 +116,31 @@ export class ShareStore {
   ) {
     this.sharesDir = path.join(dir, 'shares');
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.log = new CommitLog(path.join(dir, 'commit-log'), options.commitLog);
   }
 
-  /** Creates the shares folder and removes temporary files a crash left behind. */
-  async init(): Promise<{ removedTempFiles: number }> {
+  /** Commit counters (records, log batches and fsyncs, checkpoint fsyncs). */
+  get commitCounters(): Readonly<CommitCounters> {
+    return this.log.counters;
+  }
+
+  /**
+   * Creates the shares folder, applies what a crash left in the commit log, and removes
+   * temporary files of earlier versions.
+   */
+  async init(): Promise<{ removedTempFiles: number; replayedRecords: number; tornBytes: number }> {
     await fs.mkdir(this.sharesDir, { recursive: true });
+    const replayed = await this.log.replay((record) => this.apply(record, true));
+    const removedTempFiles = await this.removeTempFiles();
+    return { removedTempFiles, replayedRecords: replayed.records, tornBytes: replayed.tornBytes };
+  }
+
+  /** Finishes logged work and checkpoints it (a clean stop leaves no log to replay). */
+  close(): Promise<void> {
+    return this.log.close();
+  }
+
+  private async removeTempFiles(): Promise<number> {
     let removed = 0;
     for (const prefix of await fs.readdir(this.sharesDir)) {
       const prefixDir = path.join(this.sharesDir, prefix);
@@ -134,7 +169,7 @@ export class ShareStore {
         }
       }
     }
-    return { removedTempFiles: removed };
+    return removed;
   }
 
   bucketDir(si: string): string {
@@ -284,7 +319,10 @@ export class ShareStore {
         now: this.now(),
         maxShareSize: this.options.maxShareSize,
       });
-      if (outcome.changes.size > 0) await this.persist(si, outcome.changes);
+      if (outcome.changes.size > 0) {
+        const before = new Map([...shares].map(([n, c]) => [n, c.toBytes()]));
+        await this.persist(si, before, outcome.changes);
+      }
       return outcome;
     });
   }
@@ -310,49 +348,159 @@ export class ShareStore {
         next.addOrRenewLease(renewSecret, cancelSecret, expiry, this.options.nodeId);
         changes.set(shnum, next);
       }
-      if (changes.size > 0) await this.persist(si, changes);
+      if (changes.size > 0) await this.persist(si, files, changes);
       return true;
     });
   }
 
-  private async persist(si: string, changes: Map<number, Persistable | null>) {
-    const dir = this.bucketDir(si);
-    const writes = [...changes].filter(([, c]) => c !== null) as [number, Persistable][];
-    const deletes = [...changes].filter(([, c]) => c === null).map(([n]) => n);
-    const temps: [string, string][] = [];
+  /**
+   * Commits `changes` (share number → new container, or null to delete) to the share files
+   * of `si`, whose current bytes are `before`: through the log, durable before it returns.
+   */
+  private async persist(
+    si: string,
+    before: Map<number, Uint8Array>,
+    changes: Map<number, Persistable | null>,
+  ) {
+    if (this.wedged) throw this.wedged;
+    const edits: ShareEdit[] = [];
+    // What puts the files back as they were: old bytes where they differ, or removal.
+    const restore: ShareEdit[] = [];
+    for (const [shnum, container] of changes) {
+      const old = before.get(shnum);
+      const next = container?.toBytes();
+      edits.push(next ? editBetween(shnum, old, next) : { shnum, kind: 'delete' });
+      if (!old) restore.push({ shnum, kind: 'delete' });
+      else
+        restore.push(next ? editBetween(shnum, next, old) : { shnum, kind: 'whole', bytes: old });
+    }
+    let madeDirs: string[] = [];
     try {
-      // A new bucket's own entry is made durable while the shares are written.
-      const bucketDurable = writes.length > 0 ? await this.makeBucketDir(dir) : undefined;
-      // Phase 1: every new container durably in a temporary file (all at once).
-      const written = writes.map(async ([shnum, container]) => {
-        const temp = path.join(dir, `${TEMP_PREFIX}${shnum}-${randomBytes(6).toString('hex')}`);
-        temps.push([temp, path.join(dir, String(shnum))]);
-        const h = await fs.open(temp, 'wx', 0o644);
-        try {
-          await h.writeFile(container.toBytes());
-          await h.sync();
-        } finally {
-          await h.close();
-        }
-      });
-      const results = await Promise.allSettled([...written, bucketDurable]);
-      const failed = results.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      // The bucket first: on a full disk this is what fails, before anything is logged.
+      if (edits.some((e) => e.kind === 'whole')) madeDirs = await this.makeDirs(si);
     } catch (err) {
-      await Promise.all(temps.map(([t]) => fs.rm(t, { force: true }).catch(() => undefined)));
       throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
     }
-    // Phase 2: commit (renames and unlinks need no space), then make it durable.
+    let logged = false;
+    let applyError: unknown;
     try {
-      for (const [temp, final] of temps) await fs.rename(temp, final);
-      for (const shnum of deletes) await fs.rm(path.join(dir, String(shnum)), { force: true });
-      await this.dirSync.sync(dir).catch((err) => {
-        if (!isErrno(err, 'ENOENT')) throw err;
+      await this.log.commit({ si, edits }, async () => {
+        logged = true;
+        let touched: Touched;
+        try {
+          touched = await this.apply({ si, edits }, false);
+        } catch (err) {
+          // (A full disk, say.) Undo: old sizes and bytes need no new space.
+          applyError = err;
+          touched = await this.apply({ si, edits: restore }, false);
+        }
+        touched.dirs.push(...madeDirs);
+        return { touched, result: undefined };
       });
-      if (deletes.length > 0) await this.removeBucketIfEmpty(dir);
     } catch (err) {
-      throw new StoreIoError(`committing shares of ${si}`, err as NodeJS.ErrnoException);
+      if (!logged) {
+        throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
+      }
+      throw this.wedge(si, err);
     }
+    if (applyError === undefined) return;
+    try {
+      // The log still holds the change the files no longer do: checkpoint it away (fsyncs
+      // and an unlink, no new space) before anything else touches this slot.
+      await this.log.checkpointNow();
+    } catch (err) {
+      this.log.hold();
+      throw this.wedge(si, err);
+    }
+    throw new StoreIoError(`writing shares of ${si}`, applyError as NodeJS.ErrnoException);
+  }
+
+  /**
+   * The change is durable in the log but the files hold part of it: serving more writes
+   * could build on files that a restart's replay would then change under them.
+   */
+  private wedge(si: string, err: unknown): StoreIoError {
+    this.wedged = new StoreIoError(
+      `applying a logged change to the shares of ${si}`,
+      err as NodeJS.ErrnoException,
+      'the change is kept in the commit log and applied when the server restarts; this server takes no more writes until it is restarted',
+    );
+    return this.wedged;
+  }
+
+  /**
+   * Makes `si`'s bucket directory (and its prefix directory) if they are missing; returns
+   * the directories that gained an entry.
+   */
+  private async makeDirs(si: string): Promise<string[]> {
+    const dir = this.bucketDir(si);
+    const prefix = path.dirname(dir);
+    try {
+      await fs.mkdir(dir);
+      return [prefix];
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) {
+        if ((await fs.stat(dir)).isDirectory()) return [];
+        throw Object.assign(new Error(`ENOTDIR: not a directory, ${dir}`), { code: 'ENOTDIR' });
+      }
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    await fs.mkdir(prefix).catch((e: unknown) => {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    });
+    await fs.mkdir(dir).catch((e: unknown) => {
+      if (!isErrno(e, 'EEXIST')) throw e;
+    });
+    return [prefix, this.sharesDir];
+  }
+
+  /**
+   * Changes the share files as `record` says. In a replay (`replaying`) the files may hold
+   * any mix of this and later records, so nothing is assumed about them, and a delete
+   * leaves alone an immutable share that took the number later.
+   */
+  private async apply(record: CommitRecord, replaying: boolean): Promise<Touched> {
+    const bucket = this.bucketDir(record.si);
+    const prefix = path.dirname(bucket);
+    const touched: Touched = { files: [], dirs: [] };
+    // A replay may find the directories gone (never made durable before the crash).
+    if (replaying && record.edits.some((e) => e.kind !== 'delete')) {
+      touched.dirs.push(...(await this.makeDirs(record.si)));
+    }
+    let deleted = false;
+    for (const edit of record.edits) {
+      const file = path.join(bucket, String(edit.shnum));
+      if (edit.kind === 'delete') {
+        if (replaying && (await this.holdsImmutable(record.si, edit.shnum))) continue;
+        await fs.rm(file, { force: true });
+        deleted = true;
+        continue;
+      }
+      touched.files.push(file);
+      if (edit.kind === 'whole') {
+        await fs.writeFile(file, edit.bytes, { mode: 0o644 });
+        touched.dirs.push(bucket); // the file may be new
+        continue;
+      }
+      let h: fs.FileHandle;
+      try {
+        h = await fs.open(file, 'r+');
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        h = await fs.open(file, 'w', 0o644);
+      }
+      try {
+        for (const r of edit.ranges) await h.write(r.bytes, 0, r.bytes.length, r.offset);
+        if ((await h.stat()).size !== edit.size) await h.truncate(edit.size);
+      } finally {
+        await h.close();
+      }
+    }
+    if (deleted) {
+      touched.dirs.push(bucket, prefix); // the prefix loses the bucket if it is now empty
+      await this.removeBucketIfEmpty(bucket);
+    }
+    return touched;
   }
 
   /** Creates a bucket directory so that its entry survives a crash. */
@@ -382,7 +530,6 @@ export class ShareStore {
     try {
       if ((await fs.readdir(dir)).length > 0) return;
       await fs.rmdir(dir);
-      await this.dirSync.sync(path.dirname(dir));
     } catch (err) {
       if (!isErrno(err, 'ENOENT', 'ENOTEMPTY')) throw err;
     }

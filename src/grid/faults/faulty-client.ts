@@ -19,7 +19,7 @@ import {
   type ServerRef,
   type StorageClientError,
 } from '../errors.js';
-import { newRequestId, publishRequestEvent } from '../request-events.js';
+import { startRequest } from '../request-events.js';
 import type {
   AllocateResult,
   ImmutableWriteResult,
@@ -552,17 +552,14 @@ export class FaultyStorageClient implements StorageClient {
 
   /** A failure before the server saw anything, with request events like a real one. */
   private async failBefore(call: CallInfo, fault: Fault, options?: RequestOptions): Promise<never> {
-    const base = {
-      id: newRequestId(),
+    const end = startRequest({
       serverId: this.serverId,
       serverName: this.name,
       method: call.op === 'readTestWrite' ? 'POST' : 'GET',
       endpoint: ENDPOINT[call.op],
       path: `fault:${ENDPOINT[call.op]}`,
       bytesSent: 0,
-    };
-    publishRequestEvent({ ...base, phase: 'start' });
-    const started = performance.now();
+    });
     let code: string | null = 'ERR_UNKNOWN';
     try {
       if (fault.kind === 'stall') await this.stall(call, fault, options);
@@ -571,14 +568,7 @@ export class FaultyStorageClient implements StorageClient {
       code = (err as Partial<StorageClientError>).code ?? 'ERR_UNKNOWN';
       throw err;
     } finally {
-      publishRequestEvent({
-        ...base,
-        phase: 'end',
-        bytesReceived: 0,
-        status: null,
-        errorCode: code,
-        durationMs: performance.now() - started,
-      });
+      end({ bytesReceived: 0, status: null, errorCode: code });
     }
   }
 

@@ -20,6 +20,7 @@ import { stringify as stringifyToml } from 'smol-toml';
 import { fromBase32 } from '../../encoding/base32.js';
 import { formatNurl, parseNurl } from '../../storage/protocol.js';
 import { slotfsCommand } from '../local-grid.js';
+import { mapLimited } from '../map-limited.js';
 import { formatServersYaml, type ServerEntry } from '../servers.js';
 import { validateLinkSettings, type LinkSettings } from './link-settings.js';
 import { NAME_PREFIX, addressPlan, freeNetwork, ownerPid, runPrefix } from './names.js';
@@ -247,19 +248,6 @@ class ProxyControl {
     this.chain = next.catch(() => undefined);
     return next;
   }
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>) {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 class Server implements HostServer {

@@ -86,6 +86,17 @@ async function rejectsWith(
   return err;
 }
 
+/** As rejectsWith, for an HTTP status error with this status. */
+async function rejectsWithStatus(
+  t: Ctx,
+  promise: Promise<unknown>,
+  status: number,
+  client: StorageClient,
+): Promise<void> {
+  const err = await rejectsWith(t, promise, 'ERR_SERVER_HTTP_STATUS', client);
+  t.is((err as ServerHttpStatusError | undefined)?.status, status);
+}
+
 /** Current data of every share of a slot, via readShare (independent of read vectors). */
 async function snapshot(client: StorageClient, si: Uint8Array): Promise<Record<number, string>> {
   const out: Record<number, string> = {};
@@ -628,20 +639,13 @@ export function runStorageClientCompliance(
     t.deepEqual((await c.allocateBuckets(si, up, [3], 10)).allocated, [3]);
     const other = newUpload();
     t.deepEqual((await p.allocateBuckets(si, other, [3], 10)).allocated, []);
-    const err = await rejectsWith(
+    await rejectsWithStatus(
       t,
       p.writeImmutableShare(si, 3, other.uploadSecret, 0, rand(10)),
-      'ERR_SERVER_HTTP_STATUS',
+      401,
       p,
     );
-    t.is((err as ServerHttpStatusError | undefined)?.status, 401);
-    const wrongShare = await rejectsWith(
-      t,
-      c.writeImmutableShare(si, 4, up.uploadSecret, 0, rand(10)),
-      'ERR_SERVER_HTTP_STATUS',
-      c,
-    );
-    t.is((wrongShare as ServerHttpStatusError | undefined)?.status, 404);
+    await rejectsWithStatus(t, c.writeImmutableShare(si, 4, up.uploadSecret, 0, rand(10)), 404, c);
   });
 
   define(
@@ -656,20 +660,18 @@ export function runStorageClientCompliance(
       await c.writeImmutableShare(si, 0, up.uploadSecret, 0, data.subarray(0, 50));
       const changed = data.slice(40, 60);
       changed[0] ^= 1;
-      const conflict = await rejectsWith(
+      await rejectsWithStatus(
         t,
         c.writeImmutableShare(si, 0, up.uploadSecret, 40, changed),
-        'ERR_SERVER_HTTP_STATUS',
+        409,
         c,
       );
-      t.is((conflict as ServerHttpStatusError | undefined)?.status, 409);
-      const tooFar = await rejectsWith(
+      await rejectsWithStatus(
         t,
         c.writeImmutableShare(si, 0, up.uploadSecret, 90, rand(20)),
-        'ERR_SERVER_HTTP_STATUS',
+        413,
         c,
       );
-      t.is((tooFar as ServerHttpStatusError | undefined)?.status, 413);
       t.true((await c.writeImmutableShare(si, 0, up.uploadSecret, 50, data.subarray(50))).complete);
       t.deepEqual(await c.readImmutableShare(si, 0, 0, 100), data);
     },

@@ -6,8 +6,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { toBase32 } from '../../encoding/base32.js';
 import { concatBytes, equalBytes } from '../../encoding/bytes.js';
 import {
-  encodeCorruptionAdvice,
-  encodeReadTestWriteRequest,
   encodeReadTestWriteResponse,
   encodeShareSet,
   type ReadTestWriteResponse,
@@ -17,12 +15,11 @@ import {
   StorageClientClosedError,
   StorageClientError,
   ServerHttpStatusError,
-  StorageClientArgumentError,
   ServerUnsupportedError,
   WriteEnablerError,
   type ServerRef,
 } from '../errors.js';
-import { newRequestId, publishRequestEvent } from '../request-events.js';
+import { startRequest } from '../request-events.js';
 import type {
   AllocateResult,
   ImmutableWriteResult,
@@ -34,7 +31,9 @@ import type {
   StorageClient,
   TestWriteVectors,
 } from '../storage-client.js';
-import { ArgumentChecker } from '../validate.js';
+import { StorageRequests, type CallArgs } from '../requests.js';
+
+type ShareKind = 'mutable' | 'immutable';
 
 interface MemoryShare {
   data: Uint8Array;
@@ -76,7 +75,7 @@ export class MemoryStorageClient implements StorageClient {
   readonly permutationSeed: Uint8Array;
   readonly name: string;
   private readonly ref: ServerRef;
-  private readonly check: ArgumentChecker;
+  private readonly requests: StorageRequests;
   private closed = false;
 
   constructor(
@@ -87,7 +86,7 @@ export class MemoryStorageClient implements StorageClient {
     this.permutationSeed = server.nodeId;
     this.name = options.name ?? `memory-${toBase32(server.nodeId).slice(0, 6)}`;
     this.ref = { serverId: this.serverId, name: this.name };
-    this.check = new ArgumentChecker(this.ref);
+    this.requests = new StorageRequests(this.ref);
   }
 
   private version: ServerVersion | undefined;
@@ -120,18 +119,17 @@ export class MemoryStorageClient implements StorageClient {
     readVector: readonly ReadVector[],
     options: RequestOptions = {},
   ): Promise<ReadTestWriteResponse> {
-    this.check.storageIndex(storageIndex);
-    this.check.secrets(secrets);
-    const { readsFromEnd } = this.check.readTestWrite(testWriteVectors, readVector);
+    const { body, readsFromEnd } = this.requests.readTestWrite(
+      storageIndex,
+      secrets,
+      testWriteVectors,
+      readVector,
+    );
     if (readsFromEnd && !(this.server.options.readFromEnd ?? true)) {
       throw new ServerUnsupportedError(this.ref, 'read-from-end (negative read offsets)');
     }
-    const sent = encodeReadTestWriteRequest({
-      testWriteVectors: new Map(testWriteVectors),
-      readVector: [...readVector],
-    }).length;
     const si = toBase32(storageIndex);
-    return this.request('read-test-write', sent, options, () => {
+    return this.request('read-test-write', body.length, options, () => {
       const slot = this.server.slots.get(si) ?? new Map<number, MemoryShare>();
       for (const share of slot.values()) {
         if (!equalBytes(share.writeEnabler, secrets.writeEnabler)) {
@@ -202,31 +200,12 @@ export class MemoryStorageClient implements StorageClient {
     });
   }
 
-  async readShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
-  ): Promise<Uint8Array | null> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.range(offset, length);
-    const si = toBase32(storageIndex);
-    return this.request('read-share', 0, options, () => {
-      const share = this.server.slots.get(si)?.get(shareNumber);
-      const value = share ? share.data.slice(offset, offset + length) : null;
-      return { value, received: value?.length ?? 0 };
-    });
+  async readShare(...call: CallArgs<'readShare'>): Promise<Uint8Array | null> {
+    return this.readRange('mutable', ...call);
   }
 
-  async listShares(storageIndex: Uint8Array, options: RequestOptions = {}): Promise<number[]> {
-    this.check.storageIndex(storageIndex);
-    const si = toBase32(storageIndex);
-    return this.request('list-shares', 0, options, () => {
-      const value = [...(this.server.slots.get(si)?.keys() ?? [])].sort((a, b) => a - b);
-      return { value, received: encodeShareSet(value).length };
-    });
+  async listShares(...call: CallArgs<'listShares'>): Promise<number[]> {
+    return this.listSharesIn('mutable', ...call);
   }
 
   async addLease(
@@ -235,9 +214,7 @@ export class MemoryStorageClient implements StorageClient {
     cancelSecret: Uint8Array,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.leaseSecret(renewSecret, 'lease renew secret');
-    this.check.leaseSecret(cancelSecret, 'lease cancel secret');
+    this.requests.addLease(storageIndex, renewSecret, cancelSecret);
     const si = toBase32(storageIndex);
     return this.request('lease', 0, options, () => {
       const slot = this.server.slots.get(si);
@@ -248,21 +225,8 @@ export class MemoryStorageClient implements StorageClient {
     });
   }
 
-  async adviseCorrupt(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.reason(reason);
-    const si = toBase32(storageIndex);
-    return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
-      if (!this.server.slots.get(si)?.has(shareNumber)) return { value: false, received: 0 };
-      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
-      return { value: true, received: 0 };
-    });
+  async adviseCorrupt(...call: CallArgs<'adviseCorrupt'>): Promise<boolean> {
+    return this.advise('mutable', ...call);
   }
 
   async allocateBuckets(
@@ -272,14 +236,9 @@ export class MemoryStorageClient implements StorageClient {
     allocatedSize: number,
     options: RequestOptions = {},
   ): Promise<AllocateResult> {
-    this.check.storageIndex(storageIndex);
-    this.check.uploadSecret(secrets.uploadSecret);
-    this.check.leaseSecret(secrets.leaseRenewSecret, 'lease renew secret');
-    this.check.leaseSecret(secrets.leaseCancelSecret, 'lease cancel secret');
-    shareNumbers.forEach((n) => this.check.shareNumber(n));
-    this.check.nonNegative(allocatedSize, 'allocated size');
+    const body = this.requests.allocateBuckets(storageIndex, secrets, shareNumbers, allocatedSize);
     const si = toBase32(storageIndex);
-    return this.request('allocate', 40 + shareNumbers.length, options, () => {
+    return this.request('allocate', body.length, options, () => {
       const held = this.server.immutable.get(si) ?? new Map<number, Uint8Array>();
       const allocated: number[] = [];
       for (const shnum of [...new Set(shareNumbers)].sort((a, b) => a - b)) {
@@ -309,12 +268,7 @@ export class MemoryStorageClient implements StorageClient {
     data: Uint8Array,
     options: RequestOptions = {},
   ): Promise<ImmutableWriteResult> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.uploadSecret(uploadSecret);
-    this.check.nonNegative(offset, 'offset');
-    this.check.bytes(data, 'data');
-    if (data.length === 0) throw new StorageClientArgumentError(this.ref, 'data must not be empty');
+    this.requests.writeImmutableShare(storageIndex, shareNumber, uploadSecret, offset, data);
     const si = toBase32(storageIndex);
     return this.request('upload', data.length, options, () => {
       const key = `${si}/${shareNumber}`;
@@ -354,9 +308,7 @@ export class MemoryStorageClient implements StorageClient {
     uploadSecret: Uint8Array,
     options: RequestOptions = {},
   ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.uploadSecret(uploadSecret);
+    this.requests.abortImmutableUpload(storageIndex, shareNumber, uploadSecret);
     const si = toBase32(storageIndex);
     return this.request('abort', 0, options, () => {
       const key = `${si}/${shareNumber}`;
@@ -370,55 +322,67 @@ export class MemoryStorageClient implements StorageClient {
     });
   }
 
-  async listImmutableShares(
-    storageIndex: Uint8Array,
-    options: RequestOptions = {},
-  ): Promise<number[]> {
-    this.check.storageIndex(storageIndex);
-    const si = toBase32(storageIndex);
-    return this.request('list-shares', 0, options, () => {
-      const value = [...(this.server.immutable.get(si)?.keys() ?? [])].sort((a, b) => a - b);
-      return { value, received: encodeShareSet(value).length };
-    });
+  async listImmutableShares(...call: CallArgs<'listImmutableShares'>): Promise<number[]> {
+    return this.listSharesIn('immutable', ...call);
   }
 
-  async readImmutableShare(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    offset: number,
-    length: number,
-    options: RequestOptions = {},
+  async readImmutableShare(...call: CallArgs<'readImmutableShare'>): Promise<Uint8Array | null> {
+    return this.readRange('immutable', ...call);
+  }
+
+  async adviseCorruptImmutable(...call: CallArgs<'adviseCorruptImmutable'>): Promise<boolean> {
+    return this.advise('immutable', ...call);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  // The calls that mutable and immutable shares share, `kind` naming which store they use.
+
+  /** The data of every share the server holds for `si` of this kind, by share number. */
+  private sharesOf(kind: ShareKind, si: string): Map<number, Uint8Array> {
+    if (kind === 'immutable') return this.server.immutable.get(si) ?? new Map();
+    const slot = this.server.slots.get(si) ?? new Map<number, MemoryShare>();
+    return new Map([...slot].map(([shnum, share]) => [shnum, share.data]));
+  }
+
+  private async readRange(
+    kind: ShareKind,
+    ...[storageIndex, shareNumber, offset, length, options = {}]: CallArgs<'readShare'>
   ): Promise<Uint8Array | null> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.range(offset, length);
+    this.requests.readShare(storageIndex, shareNumber, offset, length);
     const si = toBase32(storageIndex);
     return this.request('read-share', 0, options, () => {
-      const share = this.server.immutable.get(si)?.get(shareNumber);
+      const share = this.sharesOf(kind, si).get(shareNumber);
       const value = share ? share.slice(offset, offset + length) : null;
       return { value, received: value?.length ?? 0 };
     });
   }
 
-  async adviseCorruptImmutable(
-    storageIndex: Uint8Array,
-    shareNumber: number,
-    reason: string,
-    options: RequestOptions = {},
-  ): Promise<boolean> {
-    this.check.storageIndex(storageIndex);
-    this.check.shareNumber(shareNumber);
-    this.check.reason(reason);
+  private async listSharesIn(
+    kind: ShareKind,
+    ...[storageIndex, options = {}]: CallArgs<'listShares'>
+  ): Promise<number[]> {
+    this.requests.listShares(storageIndex);
     const si = toBase32(storageIndex);
-    return this.request('corrupt', encodeCorruptionAdvice(reason).length, options, () => {
-      if (!this.server.immutable.get(si)?.has(shareNumber)) return { value: false, received: 0 };
-      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
-      return { value: true, received: 0 };
+    return this.request('list-shares', 0, options, () => {
+      const value = [...this.sharesOf(kind, si).keys()].sort((a, b) => a - b);
+      return { value, received: encodeShareSet(value).length };
     });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
+  private async advise(
+    kind: ShareKind,
+    ...[storageIndex, shareNumber, reason, options = {}]: CallArgs<'adviseCorrupt'>
+  ): Promise<boolean> {
+    const body = this.requests.adviseCorrupt(storageIndex, shareNumber, reason);
+    const si = toBase32(storageIndex);
+    return this.request('corrupt', body.length, options, () => {
+      if (!this.sharesOf(kind, si).has(shareNumber)) return { value: false, received: 0 };
+      this.server.corruptionReports.push({ si, shnum: shareNumber, reason });
+      return { value: true, received: 0 };
+    });
   }
 
   /**
@@ -432,17 +396,14 @@ export class MemoryStorageClient implements StorageClient {
     apply: () => { value: T; received: number },
   ): Promise<T> {
     if (this.closed) throw new StorageClientClosedError(this.ref);
-    const base = {
-      id: newRequestId(),
+    const end = startRequest({
       serverId: this.serverId,
       serverName: this.name,
       method: endpoint === 'version' || endpoint === 'read-share' ? 'GET' : 'POST',
       endpoint,
       path: `memory:${endpoint}`,
       bytesSent,
-    };
-    publishRequestEvent({ ...base, phase: 'start' });
-    const started = performance.now();
+    });
     let received = 0;
     let errorCode: string | null = null;
     try {
@@ -463,14 +424,7 @@ export class MemoryStorageClient implements StorageClient {
       errorCode = err instanceof StorageClientError ? err.code : 'ERR_UNKNOWN';
       throw err;
     } finally {
-      publishRequestEvent({
-        ...base,
-        phase: 'end',
-        bytesReceived: received,
-        status: errorCode ? null : 200,
-        errorCode,
-        durationMs: performance.now() - started,
-      });
+      end({ bytesReceived: received, status: errorCode ? null : 200, errorCode });
     }
   }
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBase32, toBase32 } from '../../encoding/base32.js';
 import { HttpStorageClient } from '../../grid/http-client.js';
+import { mapLimited } from '../../grid/map-limited.js';
 import type { ServerEntry } from '../../grid/servers.js';
 import { spawnServer, type ServerProcess } from '../../storage/test-support/server-process.js';
 
@@ -127,21 +128,4 @@ async function spawnOnLowPort(dir: string, args: string[]): Promise<ServerProces
       if (attempt >= 10 || !/EADDRINUSE/.test(String(err))) throw err;
     }
   }
-}
-
-async function mapLimited<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -3,9 +3,19 @@
 // them), it gets SIGINT/SIGTERM (killed, then the signal goes on), or it is killed with -9
 // — ava's timeout kills the worker — where no hook runs: then the children see their parent
 // gone (SLOTFS_EXIT_WITH_PARENT, src/cli/exit-with-parent.ts) and stop by themselves.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+export interface OwnedSpawnOptions extends SpawnOptions {
+  /**
+   * The child serves a FUSE mount here: after killing it, detach the mount. libfuse's
+   * auto_unmount watcher leaves it in place now and then (seen under load), and a dead
+   * mount would outlive the test.
+   */
+  unmountOnExit?: string;
+}
 
 const owned = new Set<ChildProcess>();
+const mountpoints = new Map<ChildProcess, string>();
 let hooked = false;
 
 function killOwned(): void {
@@ -17,6 +27,10 @@ function killOwned(): void {
     } catch {
       // already gone
     }
+  }
+  // Synchronous: this runs in an 'exit' hook (a test process, never one serving a mount).
+  for (const mountpoint of mountpoints.values()) {
+    spawnSync('fusermount', ['-uz', mountpoint], { stdio: 'ignore', timeout: 5000 });
   }
 }
 
@@ -34,13 +48,22 @@ function hook(): void {
 }
 
 /** spawn() whose child is killed when this process ends, however it ends. */
-export function spawnOwned(command: string, args: string[], options: SpawnOptions): ChildProcess {
+export function spawnOwned(
+  command: string,
+  args: string[],
+  options: OwnedSpawnOptions,
+): ChildProcess {
   hook();
+  const { unmountOnExit, ...spawnOptions } = options;
   const child = spawn(command, args, {
-    ...options,
+    ...spawnOptions,
     env: { ...(options.env ?? process.env), SLOTFS_EXIT_WITH_PARENT: String(process.pid) },
   });
   owned.add(child);
-  child.once('exit', () => owned.delete(child));
+  if (unmountOnExit) mountpoints.set(child, unmountOnExit);
+  child.once('exit', () => {
+    owned.delete(child);
+    mountpoints.delete(child);
+  });
   return child;
 }

@@ -1,0 +1,183 @@
+// One record of the commit log: the changes one request makes to the share files of one
+// storage index, as byte-level edits that can be applied again and again with the same
+// result (so replaying a log over files that already hold some of it is harmless).
+// Pure: bytes in, bytes out.
+//
+// Framing: "SLC1" · u32 payload length · first 8 bytes of SHA-256(payload) · payload.
+// Payload: u8 SI length · SI (ASCII) · u16 edit count · edits, each
+//   u32 share number · u8 kind (0 delete, 1 whole file, 2 ranges) ·
+//   whole: u48 length · bytes | ranges: u48 final size · u32 count · (u48 offset · u32 length · bytes)*
+import { createHash } from 'node:crypto';
+
+const MAGIC = Buffer.from('SLC1');
+const FRAME_HEADER = 4 + 4 + 8;
+
+export type ShareEdit =
+  | { shnum: number; kind: 'delete' }
+  | { shnum: number; kind: 'whole'; bytes: Uint8Array }
+  | {
+      shnum: number;
+      kind: 'ranges';
+      size: number;
+      ranges: Array<{ offset: number; bytes: Uint8Array }>;
+    };
+
+export interface CommitRecord {
+  si: string;
+  edits: ShareEdit[];
+}
+
+const digest8 = (payload: Uint8Array) =>
+  createHash('sha256').update(payload).digest().subarray(0, 8);
+
+/** Sizes of the pieces, so the buffer is allocated once. */
+function payloadSize(record: CommitRecord): number {
+  let n = 1 + record.si.length + 2;
+  for (const e of record.edits) {
+    n += 5;
+    if (e.kind === 'whole') n += 6 + e.bytes.length;
+    else if (e.kind === 'ranges') {
+      n += 6 + 4;
+      for (const r of e.ranges) n += 6 + 4 + r.bytes.length;
+    }
+  }
+  return n;
+}
+
+export function encodeRecord(record: CommitRecord): Buffer {
+  const size = payloadSize(record);
+  const out = Buffer.alloc(FRAME_HEADER + size);
+  let o = FRAME_HEADER;
+  o = out.writeUInt8(record.si.length, o);
+  o += out.write(record.si, o, 'latin1');
+  o = out.writeUInt16BE(record.edits.length, o);
+  for (const e of record.edits) {
+    o = out.writeUInt32BE(e.shnum, o);
+    o = out.writeUInt8(e.kind === 'delete' ? 0 : e.kind === 'whole' ? 1 : 2, o);
+    if (e.kind === 'whole') {
+      o = out.writeUIntBE(e.bytes.length, o, 6);
+      out.set(e.bytes, o);
+      o += e.bytes.length;
+    } else if (e.kind === 'ranges') {
+      o = out.writeUIntBE(e.size, o, 6);
+      o = out.writeUInt32BE(e.ranges.length, o);
+      for (const r of e.ranges) {
+        o = out.writeUIntBE(r.offset, o, 6);
+        o = out.writeUInt32BE(r.bytes.length, o);
+        out.set(r.bytes, o);
+        o += r.bytes.length;
+      }
+    }
+  }
+  MAGIC.copy(out, 0);
+  out.writeUInt32BE(size, 4);
+  digest8(out.subarray(FRAME_HEADER)).copy(out, 8);
+  return out;
+}
+
+/**
+ * The whole records at the start of `log`, in order, and where they end. Decoding stops at
+ * the first frame that is short, has a bad magic or a bad checksum: that is the torn tail
+ * of a batch whose fdatasync never completed, so nothing in it was acknowledged.
+ */
+export function decodeRecords(log: Uint8Array): { records: CommitRecord[]; validBytes: number } {
+  const buf = Buffer.from(log.buffer, log.byteOffset, log.byteLength);
+  const records: CommitRecord[] = [];
+  let at = 0;
+  while (at + FRAME_HEADER <= buf.length) {
+    if (!buf.subarray(at, at + 4).equals(MAGIC)) break;
+    const size = buf.readUInt32BE(at + 4);
+    const end = at + FRAME_HEADER + size;
+    if (end > buf.length) break;
+    const payload = buf.subarray(at + FRAME_HEADER, end);
+    if (!digest8(payload).equals(buf.subarray(at + 8, at + 16))) break;
+    const record = parsePayload(payload);
+    if (!record) break;
+    records.push(record);
+    at = end;
+  }
+  return { records, validBytes: at };
+}
+
+function parsePayload(p: Buffer): CommitRecord | undefined {
+  try {
+    let o = 0;
+    const siLength = p.readUInt8(o++);
+    const si = p.toString('latin1', o, o + siLength);
+    o += siLength;
+    const count = p.readUInt16BE(o);
+    o += 2;
+    const edits: ShareEdit[] = [];
+    for (let i = 0; i < count; i++) {
+      const shnum = p.readUInt32BE(o);
+      const kind = p.readUInt8(o + 4);
+      o += 5;
+      if (kind === 0) edits.push({ shnum, kind: 'delete' });
+      else if (kind === 1) {
+        const length = p.readUIntBE(o, 6);
+        o += 6;
+        edits.push({ shnum, kind: 'whole', bytes: take(p, o, length) });
+        o += length;
+      } else if (kind === 2) {
+        const size = p.readUIntBE(o, 6);
+        const n = p.readUInt32BE(o + 6);
+        o += 10;
+        const ranges: Array<{ offset: number; bytes: Uint8Array }> = [];
+        for (let j = 0; j < n; j++) {
+          const offset = p.readUIntBE(o, 6);
+          const length = p.readUInt32BE(o + 6);
+          o += 10;
+          ranges.push({ offset, bytes: take(p, o, length) });
+          o += length;
+        }
+        edits.push({ shnum, kind: 'ranges', size, ranges });
+      } else return undefined;
+    }
+    return o === p.length ? { si, edits } : undefined;
+  } catch {
+    return undefined; // a length pointing past the end: not a record we wrote
+  }
+}
+
+function take(p: Buffer, start: number, length: number): Uint8Array {
+  if (start + length > p.length) throw new RangeError('past the end');
+  return p.subarray(start, start + length);
+}
+
+/** Changed bytes are found in blocks of this size; nearby changes share one range. */
+const BLOCK = 64;
+
+/**
+ * The edit that turns file bytes `before` into `after`: the changed ranges (in 64-byte
+ * blocks), or the whole file when that is about as small or there was no file.
+ */
+export function editBetween(
+  shnum: number,
+  before: Uint8Array | undefined,
+  after: Uint8Array,
+): ShareEdit {
+  if (!before) return { shnum, kind: 'whole', bytes: after };
+  const a = Buffer.from(before.buffer, before.byteOffset, before.byteLength);
+  const b = Buffer.from(after.buffer, after.byteOffset, after.byteLength);
+  const ranges: Array<{ offset: number; bytes: Uint8Array }> = [];
+  let changed = 0;
+  let start = -1;
+  const common = Math.min(a.length, b.length);
+  for (let o = 0; o < common; o += BLOCK) {
+    const end = Math.min(o + BLOCK, common);
+    const same = a.subarray(o, end).equals(b.subarray(o, end));
+    if (!same && start < 0) start = o;
+    if (same && start >= 0) {
+      ranges.push({ offset: start, bytes: b.subarray(start, o) });
+      changed += o - start;
+      start = -1;
+    }
+  }
+  if (start >= 0 || b.length > a.length) {
+    const from = start >= 0 ? start : common;
+    ranges.push({ offset: from, bytes: b.subarray(from) });
+    changed += b.length - from;
+  }
+  if (changed * 2 >= b.length) return { shnum, kind: 'whole', bytes: after };
+  return { shnum, kind: 'ranges', size: b.length, ranges };
+}
