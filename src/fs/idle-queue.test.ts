@@ -109,3 +109,27 @@ test('while someone waits (hurry), calls do not hold the queue back', async (t) 
   t.deepEqual(h.started, ['a', 'b', 'c'], 'busy again: held');
   h.q.close();
 });
+
+test('start learns whether the item was started while calls kept arriving', async (t) => {
+  const seen: Array<[string, boolean]> = [];
+  let clock = 0;
+  const q = new IdleQueue<string>({
+    concurrency: 4,
+    busyConcurrency: 1,
+    idleMs: 20,
+    holdMs: 0,
+    now: () => clock,
+    start: async (item, busy) => {
+      seen.push([item, busy]);
+    },
+  });
+  q.call();
+  q.add('busy');
+  clock += 30;
+  q.add('idle');
+  t.deepEqual(seen, [
+    ['busy', true],
+    ['idle', false],
+  ]);
+  q.close();
+});

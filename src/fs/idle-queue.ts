@@ -14,8 +14,11 @@ export interface IdleQueueOptions<T> {
   busyConcurrency: number;
   idleMs: number;
   holdMs: number;
-  /** Runs one item; the promise settles when it is done (it should not reject). */
-  start: (item: T) => Promise<void>;
+  /**
+   * Runs one item; the promise settles when its place is free again (it should not
+   * reject). `busy`: started while calls keep arriving.
+   */
+  start: (item: T, busy: boolean) => Promise<void>;
   now?: () => number;
 }
 
@@ -81,7 +84,7 @@ export class IdleQueue<T> {
       }
       this.waiting.delete(item);
       this.running++;
-      void this.o.start(item).finally(() => {
+      void this.o.start(item, busy).finally(() => {
         this.running--;
         this.pump();
       });

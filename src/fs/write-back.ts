@@ -63,8 +63,13 @@ export class WriteBack {
       busyConcurrency: 1,
       idleMs: IDLE_MS,
       holdMs: Math.min(HOLD_MS, o.writeBackMs),
-      // The queue's place is free once the file itself is published (its link may wait).
-      start: (st) => this.run(st).contents,
+      // The queue's place is free once the file itself is published (its link may wait);
+      // while programs keep calling, only once it is linked too, so the background stays
+      // out of their way.
+      start: (st, busy) => {
+        const r = this.run(st);
+        return busy ? r.done.catch(() => undefined) : r.contents;
+      },
     });
   }
 
