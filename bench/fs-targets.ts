@@ -6,6 +6,8 @@ import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { controlRequest } from '../src/fs/control.js';
+import type { MountStatus } from '../src/fs/monitor.js';
 import { slotfsCommand } from '../src/grid/local-grid.js';
 
 export interface Target {
@@ -19,6 +21,16 @@ export interface Target {
   stop(): Promise<void>;
   /** What the mount process printed since it (last) started. */
   output?(): string;
+  /** slotfs: what the mount has sent to the grid since it (last) started. */
+  counts?(): Promise<GridCounts>;
+}
+
+/** Requests to the servers, files published, folder updates and the changes they carried. */
+export interface GridCounts {
+  requests: number;
+  filePublishes: number;
+  folderUpdates: number;
+  folderChanges: number;
 }
 
 /** Runs a shell script; rejects with its output when it fails. */
@@ -42,12 +54,18 @@ function mounted(mnt: string): Promise<boolean> {
   );
 }
 
+/** Whether `child` exits within `ms`; the timer is cancelled either way (else it kept the benchmark from exiting). */
 async function exited(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return true;
-  return Promise.race([
-    new Promise<boolean>((ok) => child.once('exit', () => ok(true))),
-    sleep(ms).then(() => false),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      new Promise<boolean>((ok) => child.once('exit', () => ok(true))),
+      new Promise<boolean>((ok) => (timer = setTimeout(() => ok(false), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface SlotfsTargetOptions {
@@ -112,6 +130,17 @@ export async function slotfsTarget(o: SlotfsTargetOptions): Promise<Target> {
     },
     stop,
     output: () => output,
+    counts: async () => {
+      const answer = await controlRequest(mnt, { op: 'status' });
+      if (!answer.ok) throw new Error(`slotfs status: ${answer.error}`);
+      const s = answer.status as MountStatus;
+      return {
+        requests: s.servers.reduce((sum, x) => sum + x.requests, 0),
+        filePublishes: s.published,
+        folderUpdates: s.folderUpdates?.updates ?? 0,
+        folderChanges: s.folderUpdates?.operations ?? 0,
+      };
+    },
   };
 }
 

@@ -11,7 +11,14 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { gridDown, gridUp } from '../src/grid/local-grid.js';
-import { sh, slotfsTarget, sshfsMissing, sshfsTarget, type Target } from './fs-targets.js';
+import {
+  sh,
+  slotfsTarget,
+  sshfsMissing,
+  sshfsTarget,
+  type GridCounts,
+  type Target,
+} from './fs-targets.js';
 import type { BenchResult, Row } from './table.js';
 
 const SYSTEMS = ['slotfs-ed25519', 'slotfs-tahoe', 'sshfs'] as const;
@@ -24,6 +31,8 @@ interface Measure {
   ms: number;
 }
 type Results = Map<string, Map<System, Measure>>;
+/** Per workload, what slotfs sent to the grid meanwhile (per system). */
+type Counts = Map<string, Map<System, GridCounts>>;
 
 // fsync of every file named in a list, one after another, as a careful program would.
 const FSYNC_ALL = `const f = require('fs');
@@ -122,8 +131,28 @@ async function runWorkloads(
   results: Results,
   log: (line: string) => void,
   only: ReadonlySet<Workload>,
+  counts: Counts,
 ): Promise<void> {
   const timed = (script: string, cwd: string) => timedOrNaN(script, cwd, log);
+  // What the mount sent to the grid since the last mark, logged and kept for the JSON.
+  let before = await target.counts?.();
+  const mark = async (name: string) => {
+    if (!target.counts || !before) return;
+    const now = await target.counts();
+    const servers = 10; // each status asks every server for its version once
+    const d: GridCounts = {
+      requests: now.requests - before.requests - servers,
+      filePublishes: now.filePublishes - before.filePublishes,
+      folderUpdates: now.folderUpdates - before.folderUpdates,
+      folderChanges: now.folderChanges - before.folderChanges,
+    };
+    before = now;
+    if (!counts.has(name)) counts.set(name, new Map());
+    counts.get(name)!.set(system, d);
+    log(
+      `  ${system}: ${name}: ${d.requests} requests, ${d.filePublishes} file publishes, ${d.folderUpdates} folder updates carrying ${d.folderChanges} changes`,
+    );
+  };
   const put = (name: string, m: Measure) => {
     if (!results.has(name)) results.set(name, new Map());
     results.get(name)!.set(system, m);
@@ -162,12 +191,14 @@ async function runWorkloads(
     });
   }
 
+  await mark('before tar');
   const tarMs = await timed(`tar xf ${input.tarball}`, tree);
   const fsyncMs = await timed(`node ${input.fsyncAll} ${input.names}`, tree);
   if (only.has('tar')) {
     put('tar x', { unit: 'files/s', count: n, ms: tarMs });
     put('tar x, durable', { unit: 'files/s', count: n, ms: tarMs + fsyncMs });
   }
+  await mark('tar x, durable');
 
   if (only.has('stat'))
     put('stat', {
@@ -190,6 +221,7 @@ async function runWorkloads(
   if (only.has('clone')) {
     const cloneMs = await timed(`git clone -q file://${input.repo} clone`, work);
     put('git clone', { unit: 'files/s', count: input.repoFiles, ms: cloneMs });
+    await mark('git clone');
     put('git status', {
       unit: 'files/s',
       count: input.repoFiles,
@@ -246,6 +278,7 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
 
   const base = await mkdtemp(join(tmpdir(), 'slotfs-bench-fs-'));
   const results: Results = new Map();
+  const counts: Counts = new Map();
   const log = (line: string) => console.log(line);
   const gridDir = join(base, 'grid');
   let gridStarted = false;
@@ -271,7 +304,7 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
         });
       }
       try {
-        await runWorkloads(target, system, input, results, log, only);
+        await runWorkloads(target, system, input, results, log, only, counts);
       } finally {
         await target.stop();
       }
@@ -299,5 +332,7 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
     `${files} files of 1–8 KiB; ${quick ? 'quick run; ' : ''}slotfs: 10 servers on loopback, k=3 N=10, default mount settings; ratio = slotfs-ed25519 / sshfs (higher is better for slotfs); load average at the end ${load()} (2 cores).`,
   );
   if (profileDir) notes.push(`CPU profiles in ${profileDir}`);
-  return { rows, notes, workloads };
+  const grid: Record<string, Record<string, GridCounts>> = {};
+  for (const [name, bySystem] of counts) grid[name] = Object.fromEntries(bySystem);
+  return { rows, notes, workloads, grid };
 }

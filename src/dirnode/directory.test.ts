@@ -601,3 +601,38 @@ test.serial('directories of either format hold children of either format', async
   t.regex((await other.dirs.list(readCap(edDir))).get('ed.txt')!.roCap, /^URI:ED25519-RO:/);
   t.regex((await other.dirs.list(readCap(tahoeDir))).get('rsa.txt')!.roCap, /^URI:SSK-RO:/);
 });
+
+test('pace: a slow folder collects its next changes until flush() (or the paced window)', async (t) => {
+  const h = await one();
+  // factor × the last update's duration (≥ 1 ms on a real grid) is ≥ 1 s: far longer than
+  // this test waits, so only flush() sends the second batch.
+  const dirs = new DirectoryClient(h.client, {
+    batchWindowMs: 0,
+    pace: { factor: 1000, maxMs: 60_000 },
+  });
+  const dir = await dirs.createDirectory();
+  const file = await newFile(h, 'x');
+  await dirs.add(dir, 'first', file); // sets the pace
+  t.is(dirs.stats.updates, 1);
+  let settled = 0;
+  const adds = ['a', 'b', 'c'].map((name) => dirs.add(dir, name, file).then(() => settled++));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(settled, 0, 'still collecting');
+  t.is(dirs.stats.updates, 1);
+  await dirs.flush(dir);
+  await Promise.all(adds);
+  t.is(dirs.stats.updates, 2, 'the three changes went out in one update');
+  t.is(dirs.stats.operations, 4);
+  t.deepEqual([...(await dirs.list(dir)).keys()].sort(), ['a', 'b', 'c', 'first']);
+});
+
+test('pace must be finite and ≥ 0', (t) => {
+  const h = { client: undefined as unknown as MutableClient };
+  for (const pace of [
+    { factor: -1, maxMs: 10 },
+    { factor: 1, maxMs: Infinity },
+    { factor: NaN, maxMs: 1 },
+  ]) {
+    t.throws(() => new DirectoryClient(h.client, { pace }), { instanceOf: RangeError });
+  }
+});

@@ -69,6 +69,12 @@ export interface DirectoryClientOptions {
   batchWindowMs?: number;
   /** Names NFC-normalised (Tahoe's rule, the default) or kept exactly as given. */
   names?: NameForm;
+  /**
+   * Pacing of a folder whose updates are slow (a large listing goes out whole each time):
+   * its next batch waits `factor` × the duration of its last update, at most `maxMs`
+   * (never less than batchWindowMs), unless flush() asks for it. Default: no pacing.
+   */
+  pace?: { factor: number; maxMs: number };
 }
 
 export interface AddOptions {
@@ -112,6 +118,9 @@ export class DirectoryClient {
   /** Per directory and access (read or write): the last table seen and its packed bytes. */
   private readonly tables = new Map<string, KnownTable>();
   private tableBytes = 0;
+  private readonly pace: { factor: number; maxMs: number };
+  /** Per directory: how long its last update took (ms), for pacing. */
+  private readonly lastUpdateMs = new Map<string, number>();
 
   constructor(
     readonly client: MutableClient,
@@ -123,6 +132,13 @@ export class DirectoryClient {
     }
     this.batchWindowMs = window;
     this.names = options.names ?? 'nfc';
+    const pace = options.pace ?? { factor: 0, maxMs: 0 };
+    if (!(pace.factor >= 0 && pace.maxMs >= 0 && Number.isFinite(pace.factor + pace.maxMs))) {
+      throw new RangeError(
+        `pace needs a factor and maxMs that are finite numbers ≥ 0, got ${JSON.stringify(pace)}`,
+      );
+    }
+    this.pace = pace;
   }
 
   /**
@@ -358,11 +374,20 @@ export class DirectoryClient {
         batch.timer = setTimeout(() => {
           batch.due = true;
           this.pump(queue);
-        }, this.batchWindowMs);
+        }, this.windowFor(key));
         q.pending = batch;
       }
       q.pending.ops.push(op);
     });
+  }
+
+  /**
+   * How long a new batch of directory `key` collects: the window, or longer for a folder
+   * whose updates are slow (their changes arriving meanwhile go out in one update).
+   */
+  private windowFor(key: string): number {
+    const last = this.lastUpdateMs.get(key) ?? 0;
+    return Math.max(this.batchWindowMs, Math.min(this.pace.maxMs, this.pace.factor * last));
   }
 
   /** Starts the pending batch if it is due and no update of that directory is running. */
@@ -385,6 +410,7 @@ export class DirectoryClient {
     const outcomes = new Map<Operation, { ok: boolean; value: unknown }>();
     let result: { plaintext: Uint8Array } | undefined;
     let last: KnownTable | undefined;
+    const started = performance.now();
     try {
       let applications = 0;
       result = await this.client.modify(q.capText, (old) => {
@@ -409,6 +435,7 @@ export class DirectoryClient {
       this.stats.updates++;
       this.stats.operations += batch.ops.length;
       this.stats.retries += applications - 1;
+      this.noteDuration(q.key, performance.now() - started);
     } catch (error) {
       for (const op of batch.ops) op.reject(error);
       batch.done.reject(error);
@@ -422,6 +449,15 @@ export class DirectoryClient {
       else op.reject(outcome.value);
     }
     batch.done.resolve();
+  }
+
+  private noteDuration(key: string, ms: number): void {
+    if (this.pace.factor === 0) return;
+    this.lastUpdateMs.delete(key);
+    this.lastUpdateMs.set(key, ms);
+    if (this.lastUpdateMs.size > TABLE_CACHE_SIZE) {
+      this.lastUpdateMs.delete(this.lastUpdateMs.keys().next().value!);
+    }
   }
 
   /**

@@ -91,3 +91,45 @@ test('the queue wakes by itself when the callers pause', async (t) => {
   t.is(started, 2);
   q.close();
 });
+
+test('while someone waits (hurry), calls do not hold the queue back', async (t) => {
+  const h = harness({ concurrency: 3, holdMs: 50 });
+  h.q.call();
+  h.q.add('a');
+  h.q.add('b');
+  t.deepEqual(h.started, [], 'busy: held');
+  h.q.hurry(true);
+  t.deepEqual(h.started, ['a', 'b'], 'someone waits: all at once, however new');
+  h.q.call();
+  h.q.add('c');
+  t.deepEqual(h.started, ['a', 'b', 'c']);
+  h.q.hurry(false);
+  h.q.call();
+  h.q.add('d');
+  t.deepEqual(h.started, ['a', 'b', 'c'], 'busy again: held');
+  h.q.close();
+});
+
+test('start learns whether the item was started while calls kept arriving', async (t) => {
+  const seen: Array<[string, boolean]> = [];
+  let clock = 0;
+  const q = new IdleQueue<string>({
+    concurrency: 4,
+    busyConcurrency: 1,
+    idleMs: 20,
+    holdMs: 0,
+    now: () => clock,
+    start: async (item, busy) => {
+      seen.push([item, busy]);
+    },
+  });
+  q.call();
+  q.add('busy');
+  clock += 30;
+  q.add('idle');
+  t.deepEqual(seen, [
+    ['busy', true],
+    ['idle', false],
+  ]);
+  q.close();
+});

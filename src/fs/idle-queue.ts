@@ -4,15 +4,21 @@
 // less than `idleMs` ago) at most `busyConcurrency` items run, and only items queued at
 // least `holdMs` ago (a file closed and renamed at once, as git does with its lock files,
 // is then moved before it is published); once calls stop, up to `concurrency` run.
-// Work that someone waits for (fsync) does not come through here.
+// Work that someone waits for (fsync) does not come through here; but while someone waits
+// (hurry), the queue runs at full concurrency too: the program is blocked on the grid, not
+// making calls that need the main thread, and what it waits for next (the next file's
+// fsync, as `tar` followed by a careful program does) is likely already queued here.
 
 export interface IdleQueueOptions<T> {
   concurrency: number;
   busyConcurrency: number;
   idleMs: number;
   holdMs: number;
-  /** Runs one item; the promise settles when it is done (it should not reject). */
-  start: (item: T) => Promise<void>;
+  /**
+   * Runs one item; the promise settles when its place is free again (it should not
+   * reject). `busy`: started while calls keep arriving.
+   */
+  start: (item: T, busy: boolean) => Promise<void>;
   now?: () => number;
 }
 
@@ -23,6 +29,7 @@ export class IdleQueue<T> {
   private timer?: NodeJS.Timeout;
   private timerAt = Infinity;
   private closed = false;
+  private hurried = false;
   private readonly now: () => number;
 
   constructor(private readonly o: IdleQueueOptions<T>) {
@@ -32,6 +39,12 @@ export class IdleQueue<T> {
   /** A call from a program arrived: the queue yields to it for a while. */
   call(): void {
     this.lastCall = this.now();
+  }
+
+  /** While `on`, the queue runs as if the calls had paused. */
+  hurry(on: boolean): void {
+    this.hurried = on;
+    if (on) this.pump();
   }
 
   /** Queues `item` (once; a second add keeps its place). */
@@ -60,7 +73,7 @@ export class IdleQueue<T> {
     if (this.closed) return;
     const now = this.now();
     const busyUntil = this.lastCall + this.o.idleMs;
-    const busy = now < busyUntil;
+    const busy = now < busyUntil && !this.hurried;
     const limit = busy ? this.o.busyConcurrency : this.o.concurrency;
     let wakeAt = busy ? busyUntil : Infinity;
     for (const [item, since] of this.waiting) {
@@ -71,7 +84,7 @@ export class IdleQueue<T> {
       }
       this.waiting.delete(item);
       this.running++;
-      void this.o.start(item).finally(() => {
+      void this.o.start(item, busy).finally(() => {
         this.running--;
         this.pump();
       });

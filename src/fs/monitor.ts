@@ -32,6 +32,8 @@ export interface MountStatus {
   publishRate: number;
   /** Close-to-open checks made for a folder's files at once (read-many). */
   openChecks?: { checks: number; files: number; confirmed: number; requests: number };
+  /** Folder updates published since the mount started, the changes in them, re-applications. */
+  folderUpdates?: { updates: number; operations: number; retries: number };
   conflicts: ConflictRecord[];
   errors: Array<{ at: number; message: string }>;
 }

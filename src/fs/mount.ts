@@ -22,6 +22,7 @@ import { withTimeout } from './limit.js';
 import { MountMonitor, type MountStatus } from './monitor.js';
 import { PublishRate, reportProgress } from './progress.js';
 import { SlotFs } from './slotfs.js';
+import { FOLDER_PACE } from './write-back.js';
 
 export class MountError extends Error {
   constructor(
@@ -194,6 +195,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     // Names exactly as programs give them: rsync, git and tar compare names byte for byte.
     const dirs = new DirectoryClient(opened.client, {
       batchWindowMs: m['dir-batch-ms'],
+      // A big folder's update is slow: changes nobody waits for collect for longer.
+      pace: FOLDER_PACE,
       names: 'exact',
     });
     let root;
@@ -318,6 +321,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       published: rate.total,
       publishRate: rate.perSecond(),
       openChecks: fs.openChecks(),
+      folderUpdates: { ...dirs.stats },
       conflicts: [...monitor.conflicts],
       errors: [...monitor.errors],
     });

@@ -531,7 +531,7 @@ export class SlotFs {
     const parent = t.parent;
     let child = t.child;
     while (child.local?.linking) {
-      await child.local.linking;
+      await this.writeBack.linked(child.local);
       const current = parent.entries.get(t.name);
       if (!current) throw new FsError('ENOENT', `${path} does not exist`);
       child = current;
@@ -589,7 +589,9 @@ export class SlotFs {
         const inner = await this.ns.view(replaced.rwCap ?? replaced.roCap, to);
         if (inner.entries.size > 0) throw new FsError('ENOTEMPTY', `${to} is not empty`);
       }
-      const busy = [child.local?.linking, replaced?.local?.linking].filter((p) => p !== undefined);
+      const busy = [child.local, replaced?.local]
+        .filter((st) => st?.linking !== undefined)
+        .map((st) => this.writeBack.linked(st!));
       if (busy.length === 0 && srcView.entries.get(src.name) === child) break;
       await Promise.all(busy);
     }

@@ -2,7 +2,10 @@
 // idleness, and on fsync (urgently: ahead of the background queue); at most
 // `publishConcurrency` at once (src/fs/limit.ts). A failed publish stays journaled and is
 // retried with back-off; a new file is linked into its directory by its first publish.
-// recover() republishes what a previous run journaled and did not publish.
+// The bound covers the file's own publish only: the link (or entry update) then waits for
+// its folder's next batch without holding a place, so a slow folder update does not stall
+// the files behind it. recover() republishes what a previous run journaled and did not
+// publish.
 import { childCapsOf } from '../dirnode/directory.js';
 import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
 import { fromHex } from '../encoding/bytes.js';
@@ -25,8 +28,21 @@ const IDLE_MS = 20;
 /** While busy, a file closed this recently (ms) is not published yet (it may be renamed). */
 const HOLD_MS = 100;
 
+/**
+ * Folder updates nobody waits for (links of files published in the background, queued
+ * changes): a folder whose update took T ms collects its next changes for up to
+ * factor × T ms, at most maxMs (DirectoryClient `pace`). A folder of 1,000 entries is
+ * re-sent whole each time; fsync and unmount send its changes at once.
+ */
+export const FOLDER_PACE = { factor: 10, maxMs: 1000 };
+
+/** What a publish has left to do once the file itself is on the grid; true: it published. */
+type Rest = (() => Promise<boolean>) | undefined;
+
 export class WriteBack {
   private readonly limit: Limit;
+  /** fsyncs waiting: meanwhile the background queue runs at full concurrency. */
+  private urgentCount = 0;
   /** Write-backs nobody waits for, started when the mount's callers pause. */
   private readonly queue: IdleQueue<FileState>;
   private closed = false;
@@ -47,13 +63,28 @@ export class WriteBack {
       busyConcurrency: 1,
       idleMs: IDLE_MS,
       holdMs: Math.min(HOLD_MS, o.writeBackMs),
-      start: (st) => this.publish(st).catch(() => undefined), // reported by publish()
+      // The queue's place is free once the file itself is published (its link may wait);
+      // while programs keep calling, only once it is linked too, so the background stays
+      // out of their way.
+      start: (st, busy) => {
+        const r = this.run(st);
+        return busy ? r.done.catch(() => undefined) : r.contents;
+      },
     });
   }
 
   /** A call from a program arrived: background write-backs yield to it for a while. */
   call(): void {
     this.queue.call();
+  }
+
+  /**
+   * Resolves once `st` is linked into its folder (renames and unlinks of a new file wait
+   * for that): its folder's pending changes go out now rather than after the batch window.
+   */
+  linked(st: FileState): Promise<void> {
+    if (st.linking) this.dirs.flush(st.parent).catch(() => undefined);
+    return st.linking ?? Promise.resolve();
   }
 
   /** (Re)starts the file's idle timer: it is published after `writeBackMs` without changes. */
@@ -77,6 +108,8 @@ export class WriteBack {
   async urgently(st: FileState): Promise<void> {
     this.queue.delete(st);
     st.urgent++;
+    this.urgentCount++;
+    this.queue.hurry(true);
     this.limit.hurry();
     // Its link may be waiting in the folder's batch already: that batch goes out now.
     if (st.link) this.dirs.flush(st.parent).catch(() => undefined);
@@ -84,23 +117,41 @@ export class WriteBack {
       await this.publish(st);
     } finally {
       st.urgent--;
+      if (--this.urgentCount === 0) this.queue.hurry(false);
     }
   }
 
   /** Publishes now (after any publish of this file already running); rejects on failure. */
   publish(st: FileState): Promise<void> {
-    const run = st.publishing.then(() =>
-      this.limit.run(
-        () => this.publishNow(st),
-        () => st.urgent > 0,
-      ),
-    );
+    return this.run(st).done;
+  }
+
+  /**
+   * Starts a publish of `st`: `contents` settles (never rejects) once the file's own
+   * publish is done and its place under the bound is free again; `done` once it is also
+   * linked and its entry updated (rejecting on failure).
+   */
+  private run(st: FileState): { contents: Promise<void>; done: Promise<void> } {
+    let contentsDone!: () => void;
+    const contents = new Promise<void>((resolve) => (contentsDone = resolve));
+    const run = st.publishing.then(async () => {
+      let rest: Rest;
+      try {
+        rest = await this.limit.run(
+          () => this.publishNow(st),
+          () => st.urgent > 0,
+        );
+      } finally {
+        contentsDone();
+      }
+      return rest ? rest() : false;
+    });
     st.publishing = run.then(
       () => undefined,
       () => undefined,
     );
-    return run.then(
-      () => {
+    const done = run.then(
+      (published) => {
         if (st.failures > 0)
           this.o.log(
             `slotfs: write-back of ${st.path} succeeded after ${st.failures} failed attempts`,
@@ -108,7 +159,7 @@ export class WriteBack {
         st.failures = 0;
         st.lastError = undefined;
         clearTimeout(st.retryTimer);
-        this.o.onPublished?.();
+        if (published) this.o.onPublished?.();
         this.files.maybeDrop(st);
       },
       (err: unknown) => {
@@ -126,10 +177,16 @@ export class WriteBack {
         throw err;
       },
     );
+    done.catch(() => undefined); // a background publish: reported above
+    return { contents, done };
   }
 
-  private async publishNow(st: FileState): Promise<void> {
-    if (st.detached) return;
+  /**
+   * The file's own publish (under the bound); returns what is left to do after it — the
+   * link or entry update, which waits for the folder's batch — or undefined.
+   */
+  private async publishNow(st: FileState): Promise<Rest> {
+    if (st.detached) return undefined;
     if (st.dirty) {
       const gen = st.gen;
       const bytes = st.buffer!.snapshot();
@@ -140,7 +197,7 @@ export class WriteBack {
         st.cap = created.cap;
         st.roCap = childCapsOf(created.cap).roCap;
         st.basedOn = created.version;
-        if (st.detached) return;
+        if (st.detached) return undefined;
         await this.fj.saveMeta(st);
       } else if (st.link) {
         // Created by an earlier run that was killed before linking it: update it.
@@ -151,16 +208,28 @@ export class WriteBack {
       }
       // What a check confirmed before this publish is an older version now.
       this.files.checks.drop(st.cap);
-      if (st.link) await this.linkNew(st, bytes.length);
-      else await this.entries.push(st, bytes.length);
-      if (st.detached) return;
-      await this.fj.settle(st, gen, bytes, bound);
+      return async () => {
+        if (st.link) await this.linkNew(st, bytes.length);
+        else await this.entries.push(st, bytes.length);
+        if (st.detached) return true;
+        await this.fj.settle(st, gen, bytes, bound);
+        return true;
+      };
     } else if (st.link) {
-      await this.linkNew(st, st.size);
+      const size = st.size;
+      return async () => {
+        await this.linkNew(st, size);
+        return true;
+      };
     } else if (st.metaDirty) {
       st.metaDirty = false;
-      await this.entries.push(st, st.size);
+      const size = st.size;
+      return async () => {
+        await this.entries.push(st, size);
+        return true;
+      };
     }
+    return undefined;
   }
 
   private async publishContents(st: FileState, bytes: Uint8Array): Promise<void> {

@@ -143,6 +143,12 @@ function printStatus(s: MountStatus): void {
       `open checks: ${c.confirmed} of ${c.files} files confirmed unchanged in ${c.checks} folder checks (${c.requests} requests)`,
     );
   }
+  if (s.folderUpdates) {
+    const f = s.folderUpdates;
+    console.log(
+      `folder updates: ${f.updates} published, carrying ${f.operations} changes (${f.retries} re-applied after a colliding write)`,
+    );
+  }
   console.log(`\npending write-backs: ${s.pending.length}`);
   for (const p of s.pending) {
     console.log(
