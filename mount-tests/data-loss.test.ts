@@ -59,6 +59,30 @@ mtest('fsync after tar x of many files publishes that file first and succeeds', 
   await other.stop();
 });
 
+// Found by CI (tools-tahoe, now and then): a folder's time is written into its parent's
+// entry a moment after the change, found by path — and a folder moved just before kept
+// its old path below the moved one, so the time of d/sub was dropped.
+mtest(
+  'a folder changed just before its parent is renamed keeps its time over a remount',
+  async (t) => {
+    const client = join(base, 'c-dirtime');
+    await writeClientConfig({ dir: client, serversFile });
+    let m = await MountProcess.start(join(base, 'm-dirtime'), client);
+    try {
+      const times = "find e -printf '%p %T@\\n' | sort";
+      const before = await run(
+        `mkdir -p d/sub; sleep 1.1; echo x > d/sub/new; mv d e; ${times}`,
+        m.mountpoint,
+      );
+      await m.stop();
+      m = await MountProcess.start(m.mountpoint, client);
+      t.is(await run(times, m.mountpoint), before);
+    } finally {
+      await m.stop();
+    }
+  },
+);
+
 // Found by CI (git's index read empty after `git add`, tahoe format): a folder check that
 // ran while a file was dirty confirmed its old version; the file's publish came next, and
 // a reopen within attr-cache-ms took the stale check as its contents.

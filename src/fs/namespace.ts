@@ -302,6 +302,17 @@ export class Namespace {
     }
   }
 
+  /**
+   * A directory moved from `from` to `to`: every loaded folder and file state below it
+   * takes its new path (folder times are written by looking the path up).
+   */
+  moved(from: string, to: string, files: Iterable<{ path: string }>): void {
+    const renamed = (path: string) =>
+      path === from ? to : path.startsWith(from + '/') ? to + path.slice(from.length) : path;
+    for (const view of this.views.values()) view.path = renamed(view.path);
+    for (const st of files) st.path = renamed(st.path);
+  }
+
   /** A directory is gone (removed, or replaced by a rename): its names stop counting. */
   dropView(cap: string): void {
     const view = this.views.get(cap);

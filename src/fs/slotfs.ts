@@ -673,10 +673,7 @@ export class SlotFs {
       }
       if (replaced.isDirectory) this.ns.dropView(replaced.rwCap ?? replaced.roCap);
     }
-    if (child.isDirectory) {
-      const view = this.ns.views.get(child.rwCap ?? child.roCap);
-      if (view) view.path = to;
-    }
+    if (child.isDirectory) this.ns.moved(from, to, this.files.all());
     await recorded;
     if (moving) await this.fj.saveMeta(moving);
   }
