@@ -1,7 +1,7 @@
 import test from 'ava';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { generateRsaKeyPair, type RsaKeyPair } from '../crypto/rsa.js';
 import { StoredKeyPool } from './stored-keys.js';
 
@@ -20,7 +20,7 @@ const hex = (k: RsaKeyPair) => Buffer.from(k.privateKeyDer).toString('hex');
 
 test('keys are generated ahead into private files, each used once and deleted before use', async (t) => {
   const dir = join(await mkdtemp(join(tmpdir(), 'slotfs-keys-')), 'keys');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  t.teardown(() => rm(dirname(dir), { recursive: true, force: true }));
   const g = generator();
   const pool = await StoredKeyPool.open({ dir, size: 3, generate: g.generate });
   await pool.idle();
@@ -50,7 +50,7 @@ test('keys are generated ahead into private files, each used once and deleted be
 
 test('size 0 generates nothing ahead but uses stored keys; leftovers and unreadable files are dropped', async (t) => {
   const dir = join(await mkdtemp(join(tmpdir(), 'slotfs-keys-')), 'keys');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  t.teardown(() => rm(dirname(dir), { recursive: true, force: true }));
   const filled = await StoredKeyPool.open({ dir, size: 1, generate: generator().generate });
   await filled.idle();
   await filled.close();
