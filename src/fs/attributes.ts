@@ -54,8 +54,11 @@ export class Attributes {
     const linkTime = m.tahoe?.linkmotime ?? m.tahoe?.linkcrtime ?? 0;
     const mtimeSeconds = typeof m.mtime === 'number' ? m.mtime : linkTime;
     // Every change of an entry (chmod, rename, a publish's new size or mtime) sets its
-    // linkmotime: the status change time, as far as the grid knows it.
-    const changed = linkTime * 1000;
+    // linkmotime: the status change time, as far as the grid knows it — unless the change
+    // was this mount's own, whose time it knows better (own-times.ts).
+    const key = child.isDirectory ? this.ns.keyOf(child.roCap) : undefined;
+    const si = child.isDirectory ? undefined : this.ns.linkIndex.keyOf(child);
+    const changed = this.ns.ownTimes.ctime(key ?? si, linkTime * 1000);
     if (child.isDirectory) {
       const mode = typeof m.mode === 'number' ? m.mode : undefined;
       const view = this.ns.views.get(child.rwCap ?? child.roCap);
@@ -77,7 +80,6 @@ export class Attributes {
         blksize: 4096,
       };
     }
-    const si = this.ns.linkIndex.keyOf(child);
     const st = child.local ?? (si === undefined ? undefined : this.files.files.get(si));
     // Immutable and literal caps state their size; Tahoe's entries carry none.
     const fixed = sizeFromCap(child.roCap);

@@ -90,8 +90,22 @@ export class DirChanges {
   submit(change: DirChange, created?: Promise<unknown>): Promise<void> {
     const { id, recorded } = this.journal.recordChange(change);
     const entry = this.track(id, change);
+    const landed = this.ownChange(change);
     this.follow(entry, this.start(change, created));
+    void entry.settled.then(landed);
     return recorded;
+  }
+
+  /** The entry the change leaves keeps the change's time as its ctime (own-times.ts). */
+  private ownChange(c: DirChange): () => void {
+    if (c.op === 'remove') return () => undefined;
+    const roCap = c.op === 'add' || c.op === 'move' ? c.caps.roCap : c.roCap;
+    // The entry as shown before the change (the caller applies it after this call).
+    const [dir, name] =
+      c.op === 'move' ? [c.fromDir, c.from] : c.op === 'rename' ? [c.dir, c.from] : [c.dir, c.name];
+    const before = this.ns.views.get(dir)?.entries.get(name);
+    const metadata = before?.roCap === roCap ? before.metadata : {};
+    return this.ns.ownChange({ roCap, metadata }, Date.now());
   }
 
   /** Changes not yet on the grid, for status and the unmount progress. */

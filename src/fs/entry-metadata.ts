@@ -96,6 +96,8 @@ export class EntryMetadata {
     if (m.mode !== st.mode) patch.mode = st.mode;
     if (Object.keys(patch).length === 0) return;
     const name = st.name;
+    // The write that made this update is what ctime shows, not the update's arrival.
+    const landed = this.ns.ownChange(child, st.ctime || Date.now());
     try {
       await this.ns.change(view, () => this.dirs.setMetadata(view.cap, name, patch));
       Object.assign(child.metadata, patch);
@@ -107,6 +109,8 @@ export class EntryMetadata {
       if (!st.detached && (st.name !== name || st.parent !== view.cap)) {
         await this.push(st, size);
       }
+    } finally {
+      landed();
     }
   }
 }

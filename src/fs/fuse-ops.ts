@@ -33,8 +33,9 @@ type Reply = 'void' | 'value' | 'count' | 'xattr';
 export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<string, Handler> {
   const { log } = options;
   const raw = options.rawPaths ?? false;
-  // SLOTFS_DEBUG=1 logs every operation and its answer (to trace what a tool does); any
-  // other value is a pattern: only operations whose description matches it are logged.
+  // SLOTFS_DEBUG=1 logs every operation, its answer and how long it took (to trace what a
+  // tool does and what it waits for); any other value is a pattern: only operations whose
+  // description matches it are logged.
   const debug = debugFilter(process.env.SLOTFS_DEBUG);
 
   const repeats = new RepeatFilter(options.repeatWindowMs);
@@ -81,6 +82,7 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       const cb = all.pop() as Callback;
       const args = all as A;
       if (counted) fs.noteCall(name);
+      const began = debug ? performance.now() : 0;
       let done = false;
       let deadline = 0;
       const finish = (code: number, value?: unknown) => {
@@ -88,7 +90,8 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
         done = true;
         if (debug) {
           const what = `${name} ${safe(() => describe(...args))}`;
-          if (debug(what)) log(`slotfs: debug: ${what} → ${code}${shownValue(value)}`);
+          const ms = (performance.now() - began).toFixed(1);
+          if (debug(what)) log(`slotfs: debug: ${what} → ${code}${shownValue(value)} (${ms} ms)`);
         }
         if (deadline) deadlines.settle(deadline);
         try {

@@ -4,12 +4,13 @@
 // Also here: the directories' own times (mtime/ctime, kept in the parent's entry) and the
 // index of which names each file has (st_nlink of hard links).
 import { parseCap, storageIndexOf } from '../caps/index.js';
-import type { DirectoryClient } from '../dirnode/directory.js';
+import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
 import { symlinkTargetOf } from '../dirnode/symlink.js';
 import { toBase32 } from '../encoding/base32.js';
 import { DirEntries, LinkIndex } from './dir-entries.js';
 import { FsError, describeFailure } from './errno.js';
 import type { ObjectKind } from './failure-log.js';
+import { OwnTimes } from './own-times.js';
 import {
   MAX_NAME_BYTES,
   type Child,
@@ -30,6 +31,8 @@ export class Namespace {
       return undefined; // a cap kind this client does not know: listed, not counted
     }
   });
+  /** The ctime of entries this mount changed, kept while their changes reach the grid. */
+  readonly ownTimes = new OwnTimes();
   /** Directories whose mtime is still to be written into their parent's entry. */
   readonly dirTimesDue = new Set<DirView>();
   private readonly siCache = new Map<string, string>();
@@ -234,6 +237,18 @@ export class Namespace {
     });
   }
 
+  /**
+   * A change of `child`'s entry made here at `ctime` (ms) is on its way: its ctime stays
+   * that until another client changes the entry (own-times.ts). Call the result once it
+   * has landed or failed.
+   */
+  ownChange(child: { roCap: string; metadata: ChildMetadata }, ctime: number) {
+    const key = this.keyOf(child.roCap);
+    if (key === undefined) return () => undefined;
+    const m = child.metadata.tahoe;
+    return this.ownTimes.changing(key, ctime, (m?.linkmotime ?? m?.linkcrtime ?? 0) * 1000);
+  }
+
   /** Runs a directory change of this mount, keeping refreshes from undoing it. */
   async change<T>(view: DirView, fn: () => Promise<T>): Promise<T> {
     view.pending++;
@@ -293,7 +308,12 @@ export class Namespace {
       if (t.kind === 'root' || !t.child || !t.parent.writable) return;
       const child = t.child;
       if ((child.rwCap ?? child.roCap) !== view.cap || child.metadata.mtime === mtime) return;
-      await this.change(t.parent, () => this.dirs.setMetadata(t.parent.cap, t.name, { mtime }));
+      const landed = this.ownChange(child, view.ctime ?? Date.now());
+      try {
+        await this.change(t.parent, () => this.dirs.setMetadata(t.parent.cap, t.name, { mtime }));
+      } finally {
+        landed();
+      }
       child.metadata.mtime = mtime;
     } catch (err) {
       this.o.log(
@@ -333,6 +353,15 @@ export class Namespace {
       this.siCache.set(cap, si);
     }
     return si;
+  }
+
+  /** siOf, or undefined for a cap this client cannot parse. */
+  keyOf(cap: string): string | undefined {
+    try {
+      return this.siOf(cap);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Two caps of one mutable file (same storage index). */

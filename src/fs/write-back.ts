@@ -266,6 +266,8 @@ export class WriteBack {
     const caps = childCapsOf(st.cap!);
     const metadata: ChildMetadata = { size, mtime: st.mtime / 1000, mode: st.mode };
     let alreadyLinked: ChildMetadata | undefined;
+    // Its ctime stays the one shown so far, not the time the link reaches the grid.
+    const landed = this.ns.ownChange({ roCap: caps.roCap, metadata }, st.ctime || Date.now());
     try {
       const adding = this.ns.change(view, () =>
         this.dirs.add(
@@ -294,6 +296,8 @@ export class WriteBack {
         await this.conflicts.saveCopy(st, size, 'created');
         return;
       }
+    } finally {
+      landed();
     }
     st.link = undefined;
     this.files.linked(st);
