@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MountProcess,
   eventually,
@@ -236,6 +237,29 @@ mtest(
     mountProcess = await MountProcess.start(mnt, client);
     const [ctime] = await statNumbers('c.txt', '%.3Z');
     t.true(ctime >= last, `after a new mount ctime went back from ${last} to ${ctime}`);
+  },
+);
+
+mtest(
+  'stat shows the same times, size and inode before and after the write-back reaches the grid (git status then re-reads nothing)',
+  async (t) => {
+    const stats = () => run(`find ctimes -exec stat -c '%n %F %s %.9Y %.9Z %i' {} + | sort`, mnt);
+    await run(
+      `mkdir -p ctimes/sub; for i in 1 2 3 4 5 6; do echo $i > ctimes/f$i; done
+       echo x > ctimes/sub/g; mv ctimes/f6 ctimes/sub/moved; chmod 600 ctimes/f5`,
+      mnt,
+    );
+    const written = await stats();
+    // Published, linked, their folders listed again and the files' states dropped
+    // (dir-cache-ms and attr-cache-ms are 400 ms here): what stat shows now comes from the
+    // entries on the grid, whose linkmotime is the time each folder update was published.
+    await eventually(
+      async () => /pending write-backs: 0/.test((await slotfs(['status', mnt])).stdout),
+      30_000,
+      'write-backs published',
+    );
+    await sleep(1500);
+    t.is(await stats(), written);
   },
 );
 
