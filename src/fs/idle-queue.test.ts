@@ -2,7 +2,9 @@ import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdleQueue } from './idle-queue.js';
 
-function harness(o: { concurrency?: number; busyConcurrency?: number; holdMs?: number } = {}) {
+function harness(
+  o: { concurrency?: number; busyConcurrency?: number; holdMs?: number; rampMs?: number } = {},
+) {
   let clock = 0;
   const started: string[] = [];
   const finish = new Map<string, () => void>();
@@ -11,6 +13,7 @@ function harness(o: { concurrency?: number; busyConcurrency?: number; holdMs?: n
     busyConcurrency: o.busyConcurrency ?? 1,
     idleMs: 20,
     holdMs: o.holdMs ?? 50,
+    rampMs: o.rampMs,
     now: () => clock,
     start: (item) => {
       started.push(item);
@@ -132,4 +135,40 @@ test('start learns whether the item was started while calls kept arriving', asyn
     ['idle', false],
   ]);
   q.close();
+});
+
+test('after calls pause, the number running doubles every rampMs up to concurrency', async (t) => {
+  const h = harness({ concurrency: 8, busyConcurrency: 1, holdMs: 0, rampMs: 100 });
+  h.q.call();
+  for (const x of 'abcdefghij') h.q.add(x);
+  t.is(h.started.length, 1, 'busy: one');
+  h.advance(20); // idle for idleMs: twice the busy number
+  h.q.add('k');
+  t.is(h.started.length, 2);
+  h.advance(100);
+  h.q.add('l');
+  t.is(h.started.length, 4);
+  h.advance(100);
+  h.q.add('m');
+  t.is(h.started.length, 8);
+  h.advance(1000);
+  await h.done('a');
+  t.is(h.started.length, 9, 'never beyond concurrency');
+  // A call starts the ramp again from the busy number.
+  h.q.call();
+  h.advance(20);
+  for (const x of 'bcdefgh') await h.done(x);
+  t.is(h.started.length, 10, 'two running (i and j), not eight');
+  h.q.close();
+});
+
+test('someone waiting (hurry) skips the ramp', async (t) => {
+  const h = harness({ concurrency: 4, busyConcurrency: 1, holdMs: 0, rampMs: 100 });
+  h.q.call();
+  h.advance(20);
+  for (const x of 'abcdef') h.q.add(x);
+  t.is(h.started.length, 2);
+  h.q.hurry(true);
+  t.is(h.started.length, 4);
+  h.q.close();
 });

@@ -3,7 +3,10 @@
 // every FUSE call would otherwise queue behind. While calls keep arriving (the last one
 // less than `idleMs` ago) at most `busyConcurrency` items run, and only items queued at
 // least `holdMs` ago (a file closed and renamed at once, as git does with its lock files,
-// is then moved before it is published); once calls stop, up to `concurrency` run.
+// is then moved before it is published); once calls stop, up to `concurrency` run — reached
+// step by step (`rampMs`): a program that pauses only briefly (between `git clone` and
+// `git status`, between two steps of a build) does not come back to a wall of publishes in
+// flight that its own requests then queue behind at the servers.
 // Work that someone waits for (fsync) does not come through here; but while someone waits
 // (hurry), the queue runs at full concurrency too: the program is blocked on the grid, not
 // making calls that need the main thread, and what it waits for next (the next file's
@@ -14,6 +17,11 @@ export interface IdleQueueOptions<T> {
   busyConcurrency: number;
   idleMs: number;
   holdMs: number;
+  /**
+   * Once calls pause, the number running doubles (from busyConcurrency) every rampMs until
+   * it reaches `concurrency`. 0 (default): all of `concurrency` at once.
+   */
+  rampMs?: number;
   /**
    * Runs one item; the promise settles when its place is free again (it should not
    * reject). `busy`: started while calls keep arriving.
@@ -74,8 +82,18 @@ export class IdleQueue<T> {
     const now = this.now();
     const busyUntil = this.lastCall + this.o.idleMs;
     const busy = now < busyUntil && !this.hurried;
-    const limit = busy ? this.o.busyConcurrency : this.o.concurrency;
+    let limit = busy ? this.o.busyConcurrency : this.o.concurrency;
     let wakeAt = busy ? busyUntil : Infinity;
+    const ramp = this.o.rampMs ?? 0;
+    if (!busy && !this.hurried && ramp > 0 && now - busyUntil < Infinity) {
+      // Paused for `now - busyUntil` ms past idleMs: 2×, 4×, 8×… the busy number.
+      const steps = Math.floor((now - busyUntil) / ramp) + 1;
+      const ramped = Math.max(1, this.o.busyConcurrency) * 2 ** steps;
+      if (ramped < limit) {
+        limit = ramped;
+        wakeAt = busyUntil + steps * ramp;
+      }
+    }
     for (const [item, since] of this.waiting) {
       if (this.running >= limit) break;
       if (busy && now - since < this.o.holdMs) {

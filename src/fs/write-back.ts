@@ -27,6 +27,12 @@ import type { OpenFiles } from './open-files.js';
 const IDLE_MS = 20;
 /** While busy, a file closed this recently (ms) is not published yet (it may be renamed). */
 const HOLD_MS = 100;
+/**
+ * After the calls pause, background publishes double every RAMP_MS up to the bound: a
+ * short pause (git clone, then git status) does not fill the servers with write-backs
+ * that the program's next reads would wait behind.
+ */
+const RAMP_MS = 100;
 
 /**
  * Folder updates nobody waits for (links of files published in the background, queued
@@ -63,6 +69,7 @@ export class WriteBack {
       busyConcurrency: 1,
       idleMs: IDLE_MS,
       holdMs: Math.min(HOLD_MS, o.writeBackMs),
+      rampMs: RAMP_MS,
       // The queue's place is free once the file itself is published (its link may wait);
       // while programs keep calling, only once it is linked too, so the background stays
       // out of their way.
