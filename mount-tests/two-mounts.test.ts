@@ -4,6 +4,7 @@
 import type { ExecutionContext } from 'ava';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MountProcess,
   eventually,
@@ -61,6 +62,27 @@ mtest('a file created in one mount appears in the other after the cache timeout'
   );
   t.pass();
 });
+
+mtest(
+  "the other mount's chmod moves ctime; this mount's own published change does not",
+  async (t) => {
+    const ctimeIn = async (mnt: string) => Number(await run('stat -c %.3Z ctime.txt', mnt));
+    await run(`echo x > ctime.txt; ${fsync('ctime.txt')}`, mntA);
+    const own = await ctimeIn(mntA);
+    // Published and linked (fsync), then listed again after dir-cache-ms: A still shows the
+    // time of its own write, though the entry's linkmotime is the later link's.
+    await sleep(1000);
+    t.is(await ctimeIn(mntA), own);
+    await eventually(async () => (await sh('cat ctime.txt', mntB)).stdout === 'x\n', 10_000);
+    await run(`chmod 600 ctime.txt`, mntB);
+    await eventually(
+      async () => (await sh('stat -c %a ctime.txt', mntA)).stdout === '600\n',
+      10_000,
+      "B's chmod visible in A",
+    );
+    t.true((await ctimeIn(mntA)) > own, "B's change moved A's ctime");
+  },
+);
 
 /**
  * Makes B's write of `file` collide with A's: B opens it (and reads version 0), A writes
