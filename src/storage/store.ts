@@ -25,6 +25,7 @@ import {
   CommitLog,
   type CommitCounters,
   type CommitLogOptions,
+  type GroupMember,
   type Touched,
 } from './commit-log.js';
 import { editBetween, type CommitRecord, type ShareEdit } from './commit-record.js';
@@ -72,6 +73,11 @@ export interface StoreOptions {
 /** Runs tasks for one key strictly one after another. */
 class KeyedQueue {
   private tails = new Map<string, Promise<unknown>>();
+  /** Whether a task for `key` is queued or running (a new one would wait). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const result = prev.then(task, task);
@@ -311,20 +317,50 @@ export class ShareStore {
   }
 
   /** The whole of §9.2 for one storage index, atomically with respect to this store. */
-  readTestWrite(si: string, req: ReadTestWriteRequest, secrets: SlotSecrets): Promise<SlotOutcome> {
+  readTestWrite(
+    si: string,
+    req: ReadTestWriteRequest,
+    secrets: SlotSecrets,
+    member?: GroupMember,
+  ): Promise<SlotOutcome> {
     return this.withSlot(si, async () => {
-      const shares = await this.loadSlot(si);
-      const outcome = readTestWrite(shares, req, secrets, {
-        nodeId: this.options.nodeId,
-        now: this.now(),
-        maxShareSize: this.options.maxShareSize,
-      });
-      if (outcome.changes.size > 0) {
-        const before = new Map([...shares].map(([n, c]) => [n, c.toBytes()]));
-        await this.persist(si, before, outcome.changes);
+      try {
+        const shares = await this.loadSlot(si);
+        const outcome = readTestWrite(shares, req, secrets, {
+          nodeId: this.options.nodeId,
+          now: this.now(),
+          maxShareSize: this.options.maxShareSize,
+        });
+        if (outcome.changes.size > 0) {
+          const before = new Map([...shares].map(([n, c]) => [n, c.toBytes()]));
+          await this.persist(si, before, outcome.changes, member);
+        }
+        return outcome;
+      } finally {
+        member?.leave(); // (no-op once it joined with its record)
       }
-      return outcome;
     });
+  }
+
+  /**
+   * Many independent read-test-writes, each as readTestWrite (its own outcome or error,
+   * durable before it resolves). The changes of those whose slot is free when the call
+   * starts go to the commit log as one batch; one whose slot is busy (another request, or
+   * an earlier item of the same slot) waits for it and commits on its own, since holding
+   * the batch for it could wait on a member of this very batch.
+   */
+  readTestWriteMany(
+    items: ReadonlyArray<{ si: string; req: ReadTestWriteRequest; secrets: SlotSecrets }>,
+  ): Promise<Array<PromiseSettledResult<SlotOutcome>>> {
+    const free = items.map(
+      ({ si }, i) => !this.queue.busy(si) && !items.slice(0, i).some((x) => x.si === si),
+    );
+    const group = this.log.group(free.filter(Boolean).length);
+    return Promise.allSettled(
+      items.map(({ si, req, secrets }, i) =>
+        this.readTestWrite(si, req, secrets, free[i] ? group.member() : undefined),
+      ),
+    );
   }
 
   /**
@@ -361,6 +397,7 @@ export class ShareStore {
     si: string,
     before: Map<number, Uint8Array>,
     changes: Map<number, Persistable | null>,
+    member?: GroupMember,
   ) {
     if (this.wedged) throw this.wedged;
     const edits: ShareEdit[] = [];
@@ -384,19 +421,23 @@ export class ShareStore {
     let logged = false;
     let applyError: unknown;
     try {
-      await this.log.commit({ si, edits }, async () => {
-        logged = true;
-        let touched: Touched;
-        try {
-          touched = await this.apply({ si, edits }, false);
-        } catch (err) {
-          // (A full disk, say.) Undo: old sizes and bytes need no new space.
-          applyError = err;
-          touched = await this.apply({ si, edits: restore }, false);
-        }
-        touched.dirs.push(...madeDirs);
-        return { touched, result: undefined };
-      });
+      await this.log.commit(
+        { si, edits },
+        async () => {
+          logged = true;
+          let touched: Touched;
+          try {
+            touched = await this.apply({ si, edits }, false);
+          } catch (err) {
+            // (A full disk, say.) Undo: old sizes and bytes need no new space.
+            applyError = err;
+            touched = await this.apply({ si, edits: restore }, false);
+          }
+          touched.dirs.push(...madeDirs);
+          return { touched, result: undefined };
+        },
+        member,
+      );
     } catch (err) {
       if (!logged) {
         throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
