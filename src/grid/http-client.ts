@@ -33,6 +33,7 @@ import {
   encodeReadManyRequest,
   decodeReadTestWriteManyResponse,
   encodeReadTestWriteManyRequest,
+  MAX_RTW_MANY_COUNT,
   type ReadTestWriteManyItem,
   type ReadTestWriteManyResult,
   MAX_READ_MANY_COUNT,
@@ -69,6 +70,7 @@ import {
   type AllocateResult,
   type ImmutableWriteResult,
   type UploadSecrets,
+  type ReadTestWriteCall,
   type ReadVector,
   type RequestOptions,
   type ServerVersion,
@@ -398,47 +400,100 @@ export class HttpStorageClient implements StorageClient {
   /** Many queued writes in one read-test-write-many request; each settles on its own. */
   private async sendBatch(batch: QueuedWrite[]): Promise<void> {
     this.writesInFlight++;
-    let resend = false;
+    let missing = false;
     try {
-      const request = cborRequest(encodeReadTestWriteManyRequest(batch.map((q) => q.item)), {});
       const results = await inOperationsOf(
         batch.map((q) => q.context),
-        () =>
-          this.call(
-            'read-test-write-many',
-            'POST',
-            PATHS.readTestWriteMany,
-            request,
-            (res) => {
-              if (res.status === 404) {
-                // An older slotfs server: nothing was applied, so each goes alone.
-                this.writeManyMissing = true;
-                resend = true;
-                return [];
-              }
-              this.expectStatus('read-test-write-many', res, [200]);
-              return this.decode('read-test-write-many', res, (b) =>
-                decodeReadTestWriteManyResponse(b, batch.length),
-              );
-            },
-            batch.length,
-          ),
+        () => this.postMany(batch.map((q) => q.item)),
       );
+      if (results === 'missing') {
+        missing = true; // nothing was applied: each goes again alone
+        return;
+      }
       results.forEach((result, i) => {
         const q = batch[i];
-        try {
-          q.resolve(this.writeAnswer(q.si, q.readVector, itemExchange(result)));
-        } catch (err) {
-          q.reject(this.mapError('read-test-write', err));
-        }
+        const answer = this.itemAnswer(q.si, q.readVector, result);
+        if (answer instanceof StorageClientError) q.reject(answer);
+        else q.resolve(answer);
       });
     } catch (err) {
       for (const q of batch) q.reject(err);
     } finally {
       this.writesInFlight--;
-      if (resend) for (const q of batch) if (!q.settled) this.sendQueuedAlone(q);
+      if (missing) for (const q of batch) if (!q.settled) this.sendQueuedAlone(q);
       this.sendQueuedWrites();
     }
+  }
+
+  /**
+   * One read-test-write-many request; 'missing' when the server does not know the
+   * endpoint (404: an older slotfs server, which then gets no more batches).
+   */
+  private postMany(
+    items: readonly ReadTestWriteManyItem[],
+    signal?: AbortSignal,
+  ): Promise<ReadTestWriteManyResult[] | 'missing'> {
+    const request = cborRequest(encodeReadTestWriteManyRequest(items), { signal });
+    const path = PATHS.readTestWriteMany;
+    return this.call(
+      'read-test-write-many',
+      'POST',
+      path,
+      request,
+      (res) => {
+        if (res.status === 404) {
+          this.writeManyMissing = true;
+          return 'missing' as const;
+        }
+        this.expectStatus('read-test-write-many', res, [200]);
+        return this.decode('read-test-write-many', res, (b) =>
+          decodeReadTestWriteManyResponse(b, items.length),
+        );
+      },
+      items.length,
+    );
+  }
+
+  /** One item's answer, validated as its single request's would be (or its error). */
+  private itemAnswer(
+    si: string,
+    readVector: readonly ReadVector[],
+    result: ReadTestWriteManyResult,
+  ): ReadTestWriteResponse | StorageClientError {
+    try {
+      return this.writeAnswer(si, readVector, itemExchange(result));
+    } catch (err) {
+      return this.mapError('read-test-write', err);
+    }
+  }
+
+  async readTestWriteMany(
+    writes: ReadonlyArray<ReadTestWriteCall>,
+    options: RequestOptions = {},
+  ): Promise<Array<ReadTestWriteResponse | StorageClientError>> {
+    if (writes.length > MAX_RTW_MANY_COUNT) {
+      throw new RangeError(`at most ${MAX_RTW_MANY_COUNT} writes at once, got ${writes.length}`);
+    }
+    const items = writes.map((w) => {
+      const { body } = this.requests.readTestWrite(
+        w.storageIndex,
+        w.secrets,
+        w.testWriteVectors,
+        w.readVector,
+      );
+      return { storageIndex: w.storageIndex, ...w.secrets, body };
+    });
+    // Only slotfs servers (they advertise the extensions) know the endpoint.
+    const version = await this.getVersion({ signal: options.signal });
+    const unsupported = () =>
+      new ServerUnsupportedError(this.ref, 'read-test-write-many (slotfs extension)');
+    if (!version.readFromEnd || this.writeManyMissing) throw unsupported();
+    if (items.length === 0) return [];
+    const results = await this.postMany(items, options.signal);
+    if (results === 'missing') throw unsupported();
+    return results.map((result, i) =>
+      this.itemAnswer(storageIndexToString(writes[i].storageIndex), writes[i].readVector, result),
+    );
   }
 
   /** Validates a read-test-write answer (of a single request, or one item of a batch). */

@@ -302,11 +302,61 @@ test.serial(
         Promise.all(slots.map((si) => c.readTestWrite(si, S, write('again'), []))),
       );
       t.true(later.every((e) => e.endpoint === 'read-test-write'));
+      const call = {
+        storageIndex: newSi(),
+        secrets: S,
+        testWriteVectors: write('x'),
+        readVector: [],
+      };
+      await t.throwsAsync(c.readTestWriteMany([call]), { code: 'ERR_SERVER_UNSUPPORTED' });
     } finally {
       await c.close();
       await reader.close();
       await front.close();
       await agent.close();
+    }
+  },
+);
+
+test.serial(
+  'readTestWriteMany: each write its own answer or error; unsupported without the extension',
+  async (t) => {
+    const c = await client(0);
+    const plain = await client(1);
+    try {
+      const guarded = newSi();
+      await c.readTestWrite(guarded, S, write('mine'), []);
+      const fresh = newSi();
+      const call = (si: Uint8Array, s: SlotSecrets, tw: Map<number, TestWriteVectors>) => ({
+        storageIndex: si,
+        secrets: s,
+        testWriteVectors: tw,
+        readVector: [{ offset: 0, size: 4 }],
+      });
+      const events = await requestsOf(c, async () => {
+        const [ok, refused, failed] = await c.readTestWriteMany([
+          call(fresh, S, write('new')),
+          call(guarded, secrets(60), write('theirs')),
+          call(guarded, S, write('x', [[0, 'nope']])),
+        ]);
+        t.true(!(ok instanceof StorageClientError) && ok.success);
+        t.true(refused instanceof StorageClientError);
+        t.is((refused as StorageClientError).code, 'ERR_WRITE_ENABLER');
+        t.true(!(failed instanceof StorageClientError) && !failed.success);
+        if (!(failed instanceof StorageClientError)) t.is(text(failed.data.get(0)![0]), 'mine');
+      });
+      t.deepEqual(
+        events.map((e) => [e.endpoint, e.items]),
+        [['read-test-write-many', 3]],
+      );
+      t.is(text((await c.readShare(fresh, 0, 0, 10))!), 'new');
+      t.is(text((await c.readShare(guarded, 0, 0, 10))!), 'mine');
+      await t.throwsAsync(plain.readTestWriteMany([call(newSi(), S, write('x'))]), {
+        code: 'ERR_SERVER_UNSUPPORTED',
+      });
+    } finally {
+      await c.close();
+      await plain.close();
     }
   },
 );
