@@ -117,7 +117,8 @@ export interface WriteBatching {
 }
 
 export const DEFAULT_WRITE_BATCHING: WriteBatching = {
-  maxInFlight: 1,
+  // Two, so that a small write need not wait behind a large one (a folder update).
+  maxInFlight: 2,
   maxCount: 64,
   maxBytes: 4 * 1024 * 1024,
 };

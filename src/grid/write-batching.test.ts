@@ -111,7 +111,7 @@ async function client(
 test.serial(
   'concurrent writes to one server: one request at once, then the rest as one batch, every answer right',
   async (t) => {
-    const c = await client(0);
+    const c = await client(0, { writeBatching: { maxInFlight: 1 } });
     const reader = await client(0, { writeBatching: false });
     try {
       const slots = Array.from({ length: 40 }, newSi);
@@ -144,7 +144,7 @@ test.serial(
 test.serial(
   'in one batch: a failed test, a wrong write enabler and an abort each fail alone',
   async (t) => {
-    const c = await client(0);
+    const c = await client(0, { writeBatching: { maxInFlight: 1 } });
     try {
       const tested = newSi();
       const guarded = newSi();
@@ -205,7 +205,7 @@ test.serial(
 test.serial(
   'batches are capped by count; each operation counts the request that carried its write',
   async (t) => {
-    const c = await client(0, { writeBatching: { maxCount: 5 } });
+    const c = await client(0, { writeBatching: { maxInFlight: 1, maxCount: 5 } });
     try {
       let costs: number[] = [];
       const events = await requestsOf(c, async () => {
@@ -280,7 +280,7 @@ test.serial(
         () => res.writeHead(502).end(),
       );
     });
-    const c = new HttpStorageClient(front.entry());
+    const c = new HttpStorageClient(front.entry(), { writeBatching: { maxInFlight: 1 } });
     const reader = await client(0);
     try {
       t.true((await c.getVersion()).readFromEnd);
@@ -360,3 +360,20 @@ test.serial(
     }
   },
 );
+
+test.serial('by default two writes go out at once before the rest wait for a batch', async (t) => {
+  const c = await client(0);
+  try {
+    const events = await requestsOf(c, () =>
+      Promise.all(
+        Array.from({ length: 12 }, (_, i) => c.readTestWrite(newSi(), S, write(`d${i}`), [])),
+      ),
+    );
+    t.deepEqual(
+      events.map((e) => e.items ?? 1).sort((a, b) => a - b),
+      [1, 1, 10],
+    );
+  } finally {
+    await c.close();
+  }
+});
