@@ -2,7 +2,9 @@
 // servers commit a burst of small writes, without a mount in the way. A local grid of S
 // real server processes; W concurrent "publishes", each writing one new ≈3 KiB share of a
 // new slot to every server (as a new file does), then updating it once with a
-// test-and-write (as the next publish of that file does). Prints writes/s, the servers'
+// test-and-write (as the next publish of that file does); then the same again with the
+// writes of W publishes in one read-test-write-many request per server (the slotfs
+// extension the HTTP client batches into). Prints writes/s, the servers'
 // CPU per write (from /proc) and, when the servers expose it, their fsyncs per write.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -12,6 +14,8 @@ import { gridDown, gridUp } from '../src/grid/local-grid.js';
 import { parseNurl, PATHS, storageIndexToString } from '../src/storage/protocol.js';
 import { RawClient, tw } from '../src/storage/test-support/raw-client.js';
 import type { BenchResult, Row } from './table.js';
+
+type ManyItem = Parameters<RawClient['rtwMany']>[0][number];
 
 const SECRETS = {
   writeEnabler: new Uint8Array(32).fill(3),
@@ -66,21 +70,17 @@ export default async function serverCommitBench(args: string[]): Promise<BenchRe
       ),
     );
     const clients = grid.servers.map((s) => new RawClient(parseNurl(s.nurl), writers));
-    const si = (file: number) =>
-      storageIndexToString(createHash('sha256').update(`file ${file}`).digest().subarray(0, 16));
+    const si = (file: number, tag = '') =>
+      storageIndexToString(
+        createHash('sha256').update(`file ${tag}${file}`).digest().subarray(0, 16),
+      );
 
-    const phase = async (name: string, write: (file: number, server: number) => Promise<void>) => {
+    /** `run` does all the writes of the phase. */
+    const measure = async (name: string, requests: number, run: () => Promise<void>) => {
       const cpuBefore = await Promise.all(pids.map(cpuSeconds));
       const countersBefore = await commitCounters(clients);
       const started = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: writers }, async () => {
-          for (let f = next++; f < files; f = next++) {
-            await Promise.all(clients.map((_, s) => write(f, s)));
-          }
-        }),
-      );
+      await run();
       const ms = performance.now() - started;
       const cpu = (await Promise.all(pids.map(cpuSeconds))).reduce(
         (sum, c, i) => sum + c - cpuBefore[i],
@@ -93,6 +93,7 @@ export default async function serverCommitBench(args: string[]): Promise<BenchRe
         'files/s': (files / ms) * 1000,
         'share writes/s': (writes / ms) * 1000,
         'server CPU ms/write': (cpu * 1000) / writes,
+        'requests/write': requests / writes,
       };
       if (countersBefore && countersAfter) {
         for (const [k, v] of Object.entries(countersAfter)) {
@@ -100,6 +101,45 @@ export default async function serverCommitBench(args: string[]): Promise<BenchRe
         }
       }
       rows.push(row);
+    };
+    /** One request per write: `writers` publishes at once, each to every server. */
+    const phase = (name: string, write: (file: number, server: number) => Promise<void>) =>
+      measure(name, files * servers, async () => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: writers }, async () => {
+            for (let f = next++; f < files; f = next++) {
+              await Promise.all(clients.map((_, s) => write(f, s)));
+            }
+          }),
+        );
+      });
+    /**
+     * The same writes, `writers` files at a time in one read-test-write-many request per
+     * server (what the HTTP client's batching sends when that many publishes wait).
+     */
+    const batched = (name: string, item: (file: number, server: number) => ManyItem) => {
+      const groups = Math.ceil(files / writers);
+      return measure(name, groups * servers, async () => {
+        for (let g = 0; g < groups; g++) {
+          const batch = Array.from(
+            { length: Math.min(writers, files - g * writers) },
+            (_, i) => g * writers + i,
+          );
+          await Promise.all(
+            clients.map(async (c, s) => {
+              const answers = await c.rtwMany(batch.map((f) => item(f, s)));
+              answers.forEach((a, i) => {
+                if (!('success' in a) || !a.success) {
+                  throw new Error(
+                    `${name} of file ${batch[i]} on server ${s}: ${JSON.stringify(a)}`,
+                  );
+                }
+              });
+            }),
+          );
+        }
+      });
     };
 
     await phase('create', async (f, s) => {
@@ -119,6 +159,25 @@ export default async function serverCommitBench(args: string[]): Promise<BenchRe
       );
       if (!res.success) throw new Error(`update of file ${f} on server ${s}: test failed`);
     });
+    const B = 'batched ';
+    await batched('create, batched', (f, s) => ({
+      si: si(f, B),
+      req: tw([[s, { test: [[0, 1, new Uint8Array(0)]], write: [[0, shareBytes(f, s, 1)]] }]]),
+      secrets: SECRETS,
+    }));
+    await batched('update, batched', (f, s) => ({
+      si: si(f, B),
+      req: tw([
+        [
+          s,
+          {
+            test: [[0, 32, shareBytes(f, s, 1).subarray(0, 32)]],
+            write: [[0, shareBytes(f, s, 2)]],
+          },
+        ],
+      ]),
+      secrets: SECRETS,
+    }));
     await Promise.all(clients.map((c) => c.close()));
     notes.push(
       `${files} files × ${servers} servers, ${writers} publishes at once; load average at the end ${loadavg()

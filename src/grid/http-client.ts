@@ -31,6 +31,11 @@ import {
   storageIndexToString,
   decodeReadManyResponse,
   encodeReadManyRequest,
+  decodeReadTestWriteManyResponse,
+  encodeReadTestWriteManyRequest,
+  MAX_RTW_MANY_COUNT,
+  type ReadTestWriteManyItem,
+  type ReadTestWriteManyResult,
   MAX_READ_MANY_COUNT,
   MAX_READ_MANY_LENGTH,
   type Nurl,
@@ -53,13 +58,19 @@ import {
   WriteEnablerError,
   type ServerRef,
 } from './errors.js';
-import { startRequest } from './request-events.js';
+import {
+  currentOperationContext,
+  inOperationsOf,
+  startRequest,
+  type OperationContext,
+} from './request-events.js';
 import type { ServerEntry } from './servers.js';
 import {
   MAX_SHARE_NUMBER,
   type AllocateResult,
   type ImmutableWriteResult,
   type UploadSecrets,
+  type ReadTestWriteCall,
   type ReadVector,
   type RequestOptions,
   type ServerVersion,
@@ -90,6 +101,40 @@ export interface HttpStorageClientOptions {
   connections?: number;
   /** Responses larger than this are refused as ERR_SERVER_BAD_RESPONSE (default 256 MiB). */
   maxResponseBytes?: number;
+  /**
+   * Adaptive batching of read-test-writes to a slotfs server (read-test-write-many): a
+   * write goes out at once while fewer than `maxInFlight` are in flight to this server;
+   * the ones arriving meanwhile wait and go out together when one returns, at most
+   * `maxCount` items or `maxBytes` of bodies per request. `false` sends every write alone.
+   */
+  writeBatching?: Partial<WriteBatching> | false;
+}
+
+export interface WriteBatching {
+  maxInFlight: number;
+  maxCount: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_WRITE_BATCHING: WriteBatching = {
+  // Two, so that a small write need not wait behind a large one (a folder update).
+  maxInFlight: 2,
+  maxCount: 64,
+  maxBytes: 4 * 1024 * 1024,
+};
+
+/** A read-test-write waiting for a request to this server to return. */
+interface QueuedWrite {
+  item: ReadTestWriteManyItem;
+  si: string;
+  readVector: readonly ReadVector[];
+  signal?: AbortSignal;
+  context: OperationContext;
+  settled: boolean;
+  resolve(answer: ReadTestWriteResponse): void;
+  reject(err: unknown): void;
+  /** Removes the abort listener. */
+  detach(): void;
 }
 
 /** A pin mismatch found in the connector; mapped to ServerTlsPinError. */
@@ -103,6 +148,7 @@ type Endpoint =
   | 'version'
   | 'read-many'
   | 'read-test-write'
+  | 'read-test-write-many'
   | 'read-share'
   | 'list-shares'
   | 'lease'
@@ -129,6 +175,12 @@ export class HttpStorageClient implements StorageClient {
   private readonly ref: ServerRef;
   private readonly maxResponseBytes: number;
   private version: ServerVersion | undefined;
+  private readonly batching: WriteBatching | undefined;
+  /** Read-test-write requests (single or batch) in flight to this server. */
+  private writesInFlight = 0;
+  private readonly queuedWrites: QueuedWrite[] = [];
+  /** Set when the server answered read-test-write-many with 404 (an older slotfs server). */
+  private writeManyMissing = false;
   private versionRequest: Promise<ServerVersion> | undefined;
   private closed = false;
 
@@ -151,6 +203,10 @@ export class HttpStorageClient implements StorageClient {
     }
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.maxResponseBytes = options.maxResponseBytes ?? 256 * 1024 * 1024;
+    this.batching =
+      options.writeBatching === false
+        ? undefined
+        : { ...DEFAULT_WRITE_BATCHING, ...options.writeBatching };
     this.authorization = authorizationHeaderValue(this.nurl.swissnum);
     const host = this.nurl.host.includes(':') ? `[${this.nurl.host}]` : this.nurl.host;
     const connect = pinnedConnector(this.nurl.spkiHash, this.timeouts.connectMs);
@@ -223,33 +279,250 @@ export class HttpStorageClient implements StorageClient {
       }
     }
     const si = storageIndexToString(storageIndex);
-    const request = cborRequest(body, options, [
-      [SECRET_KINDS.writeEnabler, secrets.writeEnabler],
-      [SECRET_KINDS.leaseRenew, secrets.leaseRenewSecret],
-      [SECRET_KINDS.leaseCancel, secrets.leaseCancelSecret],
-    ]);
-    return this.call('read-test-write', 'POST', PATHS.readTestWrite(si), request, (res) => {
-      if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
-        // Tahoe answers a wrong write enabler with a bare 401 (§10.5); slotfs adds a code.
-        throw new WriteEnablerError(this.ref, si);
+    const item: ReadTestWriteManyItem = { storageIndex, ...secrets, body };
+    if (this.batchesWrites() && this.writesInFlight >= this.batching!.maxInFlight) {
+      return this.queueWrite(item, si, readVector, options.signal);
+    }
+    return this.sendWrite(item, si, readVector, options.signal);
+  }
+
+  /** Whether writes to this server may wait to go out together (slotfs servers only). */
+  private batchesWrites(): boolean {
+    return (
+      this.batching !== undefined &&
+      this.batching.maxCount > 1 &&
+      this.version?.readFromEnd === true &&
+      !this.writeManyMissing
+    );
+  }
+
+  /** One read-test-write in its own request. */
+  private async sendWrite(
+    item: ReadTestWriteManyItem,
+    si: string,
+    readVector: readonly ReadVector[],
+    signal?: AbortSignal,
+  ): Promise<ReadTestWriteResponse> {
+    this.writesInFlight++;
+    try {
+      const request = cborRequest(item.body, { signal }, [
+        [SECRET_KINDS.writeEnabler, item.writeEnabler],
+        [SECRET_KINDS.leaseRenew, item.leaseRenewSecret],
+        [SECRET_KINDS.leaseCancel, item.leaseCancelSecret],
+      ]);
+      return await this.call('read-test-write', 'POST', PATHS.readTestWrite(si), request, (res) =>
+        this.writeAnswer(si, readVector, res),
+      );
+    } finally {
+      this.writesInFlight--;
+      this.sendQueuedWrites();
+    }
+  }
+
+  private queueWrite(
+    item: ReadTestWriteManyItem,
+    si: string,
+    readVector: readonly ReadVector[],
+    signal?: AbortSignal,
+  ): Promise<ReadTestWriteResponse> {
+    if (this.closed) return Promise.reject(new StorageClientClosedError(this.ref));
+    if (signal?.aborted) {
+      return Promise.reject(new RequestAbortedError(this.ref, 'read-test-write'));
+    }
+    return new Promise((resolve, reject) => {
+      const queued: QueuedWrite = {
+        item,
+        si,
+        readVector,
+        signal,
+        context: currentOperationContext(),
+        settled: false,
+        resolve: (answer) => {
+          if (queued.settled) return;
+          queued.settled = true;
+          queued.detach();
+          resolve(answer);
+        },
+        reject: (err) => {
+          if (queued.settled) return;
+          queued.settled = true;
+          queued.detach();
+          reject(err);
+        },
+        detach: () => undefined,
+      };
+      if (signal) {
+        // Cancels this write only: out of the queue, or (already sent in a batch) its
+        // answer is not waited for — the server may still apply it, as with a single
+        // request cancelled in flight.
+        const onAbort = () => {
+          const at = this.queuedWrites.indexOf(queued);
+          if (at >= 0) this.queuedWrites.splice(at, 1);
+          queued.reject(new RequestAbortedError(this.ref, 'read-test-write'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        queued.detach = () => signal.removeEventListener('abort', onAbort);
       }
-      this.expectStatus('read-test-write', res, [200]);
-      const answer = this.decode('read-test-write', res, decodeReadTestWriteResponse);
-      for (const [shnum, reads] of answer.data) {
-        const bad = (detail: string) =>
-          new ServerBadResponseError(this.ref, 'read-test-write', `share ${shnum}: ${detail}`);
-        if (shnum > MAX_SHARE_NUMBER) throw bad('share number out of range');
-        if (reads.length !== readVector.length) {
-          throw bad(`${reads.length} reads for ${readVector.length} read vector entries`);
-        }
-        reads.forEach((r, i) => {
-          if (r.length > readVector[i].size) {
-            throw bad(`read ${i} returned ${r.length} bytes for ${readVector[i].size} requested`);
-          }
-        });
-      }
-      return answer;
+      this.queuedWrites.push(queued);
     });
+  }
+
+  /** Sends what waits, as batches, while fewer than maxInFlight writes are in flight. */
+  private sendQueuedWrites(): void {
+    const limits = this.batching;
+    while (limits && this.queuedWrites.length > 0 && this.writesInFlight < limits.maxInFlight) {
+      const batch: QueuedWrite[] = [];
+      let bytes = 0;
+      while (this.queuedWrites.length > 0 && batch.length < limits.maxCount) {
+        const next = this.queuedWrites[0];
+        const size = next.item.body.length + 200; // + storage index, secrets, framing
+        if (batch.length > 0 && bytes + size > limits.maxBytes) break;
+        batch.push(this.queuedWrites.shift()!);
+        bytes += size;
+      }
+      if (this.closed) {
+        for (const q of batch) q.reject(new StorageClientClosedError(this.ref));
+        continue;
+      }
+      if (batch.length === 1 || !this.batchesWrites()) {
+        for (const q of batch) this.sendQueuedAlone(q);
+        continue;
+      }
+      void this.sendBatch(batch);
+    }
+  }
+
+  private sendQueuedAlone(q: QueuedWrite): void {
+    inOperationsOf([q.context], () =>
+      this.sendWrite(q.item, q.si, q.readVector, q.signal).then(q.resolve, q.reject),
+    );
+  }
+
+  /** Many queued writes in one read-test-write-many request; each settles on its own. */
+  private async sendBatch(batch: QueuedWrite[]): Promise<void> {
+    this.writesInFlight++;
+    let missing = false;
+    try {
+      const results = await inOperationsOf(
+        batch.map((q) => q.context),
+        () => this.postMany(batch.map((q) => q.item)),
+      );
+      if (results === 'missing') {
+        missing = true; // nothing was applied: each goes again alone
+        return;
+      }
+      results.forEach((result, i) => {
+        const q = batch[i];
+        const answer = this.itemAnswer(q.si, q.readVector, result);
+        if (answer instanceof StorageClientError) q.reject(answer);
+        else q.resolve(answer);
+      });
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+    } finally {
+      this.writesInFlight--;
+      if (missing) for (const q of batch) if (!q.settled) this.sendQueuedAlone(q);
+      this.sendQueuedWrites();
+    }
+  }
+
+  /**
+   * One read-test-write-many request; 'missing' when the server does not know the
+   * endpoint (404: an older slotfs server, which then gets no more batches).
+   */
+  private postMany(
+    items: readonly ReadTestWriteManyItem[],
+    signal?: AbortSignal,
+  ): Promise<ReadTestWriteManyResult[] | 'missing'> {
+    const request = cborRequest(encodeReadTestWriteManyRequest(items), { signal });
+    const path = PATHS.readTestWriteMany;
+    return this.call(
+      'read-test-write-many',
+      'POST',
+      path,
+      request,
+      (res) => {
+        if (res.status === 404) {
+          this.writeManyMissing = true;
+          return 'missing' as const;
+        }
+        this.expectStatus('read-test-write-many', res, [200]);
+        return this.decode('read-test-write-many', res, (b) =>
+          decodeReadTestWriteManyResponse(b, items.length),
+        );
+      },
+      items.length,
+    );
+  }
+
+  /** One item's answer, validated as its single request's would be (or its error). */
+  private itemAnswer(
+    si: string,
+    readVector: readonly ReadVector[],
+    result: ReadTestWriteManyResult,
+  ): ReadTestWriteResponse | StorageClientError {
+    try {
+      return this.writeAnswer(si, readVector, itemExchange(result));
+    } catch (err) {
+      return this.mapError('read-test-write', err);
+    }
+  }
+
+  async readTestWriteMany(
+    writes: ReadonlyArray<ReadTestWriteCall>,
+    options: RequestOptions = {},
+  ): Promise<Array<ReadTestWriteResponse | StorageClientError>> {
+    if (writes.length > MAX_RTW_MANY_COUNT) {
+      throw new RangeError(`at most ${MAX_RTW_MANY_COUNT} writes at once, got ${writes.length}`);
+    }
+    const items = writes.map((w) => {
+      const { body } = this.requests.readTestWrite(
+        w.storageIndex,
+        w.secrets,
+        w.testWriteVectors,
+        w.readVector,
+      );
+      return { storageIndex: w.storageIndex, ...w.secrets, body };
+    });
+    // Only slotfs servers (they advertise the extensions) know the endpoint.
+    const version = await this.getVersion({ signal: options.signal });
+    const unsupported = () =>
+      new ServerUnsupportedError(this.ref, 'read-test-write-many (slotfs extension)');
+    if (!version.readFromEnd || this.writeManyMissing) throw unsupported();
+    if (items.length === 0) return [];
+    const results = await this.postMany(items, options.signal);
+    if (results === 'missing') throw unsupported();
+    return results.map((result, i) =>
+      this.itemAnswer(storageIndexToString(writes[i].storageIndex), writes[i].readVector, result),
+    );
+  }
+
+  /** Validates a read-test-write answer (of a single request, or one item of a batch). */
+  private writeAnswer(
+    si: string,
+    readVector: readonly ReadVector[],
+    res: Exchange,
+  ): ReadTestWriteResponse {
+    if (res.status === 401 && this.errorCode(res) !== ERROR_CODES.badAuthorization) {
+      // Tahoe answers a wrong write enabler with a bare 401 (§10.5); slotfs adds a code.
+      throw new WriteEnablerError(this.ref, si);
+    }
+    this.expectStatus('read-test-write', res, [200]);
+    const answer = this.decode('read-test-write', res, decodeReadTestWriteResponse);
+    for (const [shnum, reads] of answer.data) {
+      const bad = (detail: string) =>
+        new ServerBadResponseError(this.ref, 'read-test-write', `share ${shnum}: ${detail}`);
+      if (shnum > MAX_SHARE_NUMBER) throw bad('share number out of range');
+      if (reads.length !== readVector.length) {
+        throw bad(`${reads.length} reads for ${readVector.length} read vector entries`);
+      }
+      reads.forEach((r, i) => {
+        if (r.length > readVector[i].size) {
+          throw bad(`read ${i} returned ${r.length} bytes for ${readVector[i].size} requested`);
+        }
+      });
+    }
+    return answer;
   }
 
   async readShare(...call: CallArgs<'readShare'>): Promise<Uint8Array | null> {
@@ -471,6 +744,7 @@ export class HttpStorageClient implements StorageClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const q of this.queuedWrites.splice(0)) q.reject(new StorageClientClosedError(this.ref));
     await this.connections.destroy();
   }
 
@@ -525,6 +799,7 @@ export class HttpStorageClient implements StorageClient {
       signal?: AbortSignal;
     },
     interpret: (res: Exchange) => T,
+    items?: number,
   ): Promise<T> {
     if (this.closed) throw new StorageClientClosedError(this.ref);
     const end = startRequest({
@@ -534,6 +809,7 @@ export class HttpStorageClient implements StorageClient {
       endpoint,
       path,
       bytesSent: req.body?.length ?? 0,
+      ...(items === undefined ? {} : { items }),
     });
     const progress = { status: null as number | null, bytesReceived: 0 };
     let errorCode: string | null = null;
@@ -713,6 +989,18 @@ function cborRequest(body: Uint8Array, options: RequestOptions, secrets: Secrets
       ...(secrets.length > 0 ? secretHeaders(secrets) : {}),
     },
     signal: options.signal,
+  };
+}
+
+/** One item's answer in a batch, as the response its single request would have had. */
+function itemExchange(result: ReadTestWriteManyResult): Exchange {
+  if (result instanceof Uint8Array) {
+    return { status: 200, headers: { 'content-type': CBOR_MIME_TYPE }, body: result };
+  }
+  return {
+    status: result.status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', [ERROR_CODE_HEADER]: result.code },
+    body: new TextEncoder().encode(result.message),
   };
 }
 

@@ -20,6 +20,8 @@ interface RequestEventBase {
   readonly path: string;
   /** Request body bytes. */
   readonly bytesSent: number;
+  /** Operations the request carries when it is a batch (read-test-write-many); else absent. */
+  readonly items?: number;
 }
 
 export interface RequestStartEvent extends RequestEventBase {
@@ -178,6 +180,22 @@ function costListener(message: unknown): void {
   } else {
     for (const tracker of liveTrackers) tracker.onEnd(event);
   }
+}
+
+/** The operations being measured where it is taken (opaque; see inOperationsOf). */
+export type OperationContext = readonly CostTracker[] | undefined;
+
+export function currentOperationContext(): OperationContext {
+  return activeTrackers.getStore();
+}
+
+/**
+ * Runs `fn` as if inside every operation of `contexts`: a request that carries the work of
+ * several queued calls (a batch) then counts once in the cost of each of them.
+ */
+export function inOperationsOf<T>(contexts: readonly OperationContext[], fn: () => T): T {
+  const union = [...new Set(contexts.flatMap((c) => c ?? []))];
+  return activeTrackers.run(union, fn);
 }
 
 /**

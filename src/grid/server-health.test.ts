@@ -86,3 +86,29 @@ test('read-many is forwarded when the server client has it, and absent when it h
   t.deepEqual(await watched.readMany!([{ storageIndex: si, shareNumber: 0 }], 57), [null]);
   t.deepEqual(asked, [1, 57]);
 });
+
+test('read-test-write-many is forwarded when the server client has it, and absent when it has not', async (t) => {
+  const health = new ServerHealth({ initialBackoffMs: 1000, maxBackoffMs: 4000 });
+  const server = new MemoryStorageServer(new Uint8Array(randomBytes(20)));
+  const plain = new MemoryStorageClient(server, { name: 'm1' });
+  t.is(health.watch(plain).readTestWriteMany, undefined, 'callers fall back to single writes');
+  const asked: number[] = [];
+  const withMany: StorageClient = Object.assign(Object.create(plain) as StorageClient, {
+    readTestWriteMany: async (writes: ReadonlyArray<unknown>) => {
+      asked.push(writes.length);
+      return writes.map(() => ({ success: true, data: new Map() }));
+    },
+  });
+  const watched = health.watch(withMany);
+  const secrets = {
+    writeEnabler: new Uint8Array(32),
+    leaseRenewSecret: new Uint8Array(32),
+    leaseCancelSecret: new Uint8Array(32),
+  };
+  const write = { storageIndex: si, secrets, testWriteVectors: new Map(), readVector: [] };
+  t.deepEqual(await watched.readTestWriteMany!([write, write]), [
+    { success: true, data: new Map() },
+    { success: true, data: new Map() },
+  ]);
+  t.deepEqual(asked, [2]);
+});

@@ -174,9 +174,14 @@ class WatchedClient implements StorageClient {
       const readMany = inner.readMany.bind(inner);
       this.readMany = (...a) => this.track(readMany(...a));
     }
+    if (inner.readTestWriteMany) {
+      const readTestWriteMany = inner.readTestWriteMany.bind(inner);
+      this.readTestWriteMany = (...a) => this.track(readTestWriteMany(...a));
+    }
   }
 
   readMany?: StorageClient['readMany'];
+  readTestWriteMany?: StorageClient['readTestWriteMany'];
 
   private async track<T>(call: Promise<T>): Promise<T> {
     try {

@@ -12,8 +12,17 @@ import type {
   TestWriteVectors,
   WriteVector,
 } from '../storage/protocol.js';
+import type { StorageClientError } from './errors.js';
 
 export type { ReadTestWriteResponse, ReadVector, TestVector, TestWriteVectors, WriteVector };
+
+/** The arguments of one readTestWrite, as an item of readTestWriteMany. */
+export interface ReadTestWriteCall {
+  storageIndex: Uint8Array;
+  secrets: SlotSecrets;
+  testWriteVectors: ReadonlyMap<number, TestWriteVectors>;
+  readVector: readonly ReadVector[];
+}
 
 /** Secrets sent with a read-test-write (§10.3). */
 export interface SlotSecrets {
@@ -127,6 +136,21 @@ export interface StorageClient {
     length: number,
     options?: RequestOptions,
   ): Promise<Array<Uint8Array | null>>;
+
+  /**
+   * (slotfs servers only; optional) Many read-test-writes of different slots in one
+   * request (at most 256): each is applied exactly as readTestWrite would, independently of
+   * the others, and gets its own answer or its own StorageClientError (a failed test, a wrong
+   * write enabler…) in the array; the call itself rejects only when the request as a whole
+   * failed (then any of the writes may or may not have been applied, as with a single
+   * request). A server without it (Tahoe, or slotfs without extensions) fails with
+   * ServerUnsupportedError (ERR_SERVER_UNSUPPORTED), nothing sent; callers then write one by
+   * one. (The HTTP client also batches plain readTestWrite calls by itself.)
+   */
+  readTestWriteMany?(
+    writes: ReadonlyArray<ReadTestWriteCall>,
+    options?: RequestOptions,
+  ): Promise<Array<ReadTestWriteResponse | StorageClientError>>;
 
   /** Share numbers the server holds for the slot, ascending (empty if none). */
   listShares(storageIndex: Uint8Array, options?: RequestOptions): Promise<number[]>;

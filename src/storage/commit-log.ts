@@ -49,7 +49,7 @@ interface Segment {
   dirs: Set<string>;
 }
 
-interface Pending {
+export interface Pending {
   bytes: Buffer;
   done: (segment: Segment) => void;
   failed: (err: unknown) => void;
@@ -164,11 +164,12 @@ export class CommitLog {
   async commit<T>(
     record: CommitRecord,
     apply: () => Promise<{ touched: Touched; result: T }>,
+    member?: GroupMember,
   ): Promise<T> {
     const bytes = encodeRecord(record);
     const segment = await new Promise<Segment>((done, failed) => {
-      this.pending.push({ bytes, done, failed });
-      this.flushing ??= this.flush();
+      if (member) member.join({ bytes, done, failed });
+      else this.enqueue([{ bytes, done, failed }]);
     });
     try {
       const { touched, result } = await apply();
@@ -185,6 +186,21 @@ export class CommitLog {
       this.counters.records++;
       this.scheduleCheckpoint(segment);
     }
+  }
+
+  private enqueue(records: Pending[]) {
+    this.pending.push(...records);
+    if (this.pending.length > 0) this.flushing ??= this.flush();
+  }
+
+  /**
+   * A group of `size` commits whose records go to the log together, in one batch (one
+   * write, one fdatasync), once every member has either joined with its record or left
+   * without one. A member must not wait for anything that waits for the group (such as
+   * another member's slot lock): it would never arrive.
+   */
+  group(size: number): CommitGroup {
+    return new CommitGroup(size, (held) => this.enqueue(held));
   }
 
   private async openSegment(): Promise<Segment> {
@@ -325,5 +341,40 @@ export class CommitLog {
     clearTimeout(this.idleTimer);
     await this.flushing;
     await this.checkpoint(this.rotate());
+  }
+}
+
+/** One member of a CommitGroup: joins with a record or leaves, once. */
+export interface GroupMember {
+  join(record: Pending): void;
+  leave(): void;
+}
+
+export class CommitGroup {
+  private held: Pending[] = [];
+  private created = 0;
+  private waiting: number;
+  constructor(
+    private readonly size: number,
+    private readonly release: (held: Pending[]) => void,
+  ) {
+    this.waiting = size;
+  }
+
+  /** The next of the `size` members. */
+  member(): GroupMember {
+    if (++this.created > this.size) throw new Error(`CommitGroup: more than ${this.size} members`);
+    let done = false;
+    const arrive = (record?: Pending) => {
+      if (done) return;
+      done = true;
+      if (record) this.held.push(record);
+      if (--this.waiting === 0) {
+        const held = this.held;
+        this.held = [];
+        this.release(held);
+      }
+    };
+    return { join: (record) => arrive(record), leave: () => arrive() };
   }
 }

@@ -146,6 +146,8 @@ function take(p: Buffer, start: number, length: number): Uint8Array {
 
 /** Changed bytes are found in blocks of this size; nearby changes share one range. */
 const BLOCK = 64;
+/** Unchanged stretches are skipped this many bytes at a time (a multiple of BLOCK). */
+const SPAN = 64 * BLOCK;
 
 /**
  * The edit that turns file bytes `before` into `after`: the changed ranges (in 64-byte
@@ -159,25 +161,38 @@ export function editBetween(
   if (!before) return { shnum, kind: 'whole', bytes: after };
   const a = Buffer.from(before.buffer, before.byteOffset, before.byteLength);
   const b = Buffer.from(after.buffer, after.byteOffset, after.byteLength);
+  const whole: ShareEdit = { shnum, kind: 'whole', bytes: after };
   const ranges: Array<{ offset: number; bytes: Uint8Array }> = [];
   let changed = 0;
   let start = -1;
   const common = Math.min(a.length, b.length);
-  for (let o = 0; o < common; o += BLOCK) {
+  // Bytes past the common length are changed whatever the rest does.
+  const grown = b.length - common;
+  // (Buffer#compare on ranges: no subarray objects per block.)
+  const same = (from: number, to: number) => a.compare(b, from, to, from, to) === 0;
+  for (let o = 0; o < common;) {
+    // Outside a changed range, unchanged stretches are skipped a span at a time.
+    if (start < 0 && o + SPAN <= common && same(o, o + SPAN)) {
+      o += SPAN;
+      continue;
+    }
     const end = Math.min(o + BLOCK, common);
-    const same = a.subarray(o, end).equals(b.subarray(o, end));
-    if (!same && start < 0) start = o;
-    if (same && start >= 0) {
+    const equal = same(o, end);
+    if (!equal && start < 0) start = o;
+    if (equal && start >= 0) {
       ranges.push({ offset: start, bytes: b.subarray(start, o) });
       changed += o - start;
       start = -1;
     }
+    o = end;
+    // Already at least half changed: the whole file it is (as it would be at the end).
+    if ((changed + (start >= 0 ? o - start : 0) + grown) * 2 >= b.length) return whole;
   }
   if (start >= 0 || b.length > a.length) {
     const from = start >= 0 ? start : common;
     ranges.push({ offset: from, bytes: b.subarray(from) });
     changed += b.length - from;
   }
-  if (changed * 2 >= b.length) return { shnum, kind: 'whole', bytes: after };
+  if (changed * 2 >= b.length) return whole;
   return { shnum, kind: 'ranges', size: b.length, ranges };
 }

@@ -101,7 +101,16 @@ async function restartReplay(dir: string) {
   return new ShareStore(dir, { nodeId: new Uint8Array(20), maxShareSize: 1 << 20 }).init();
 }
 
-test(`SIGKILL a store process mid-write, ${STORE_ROUNDS} rounds: shares are old or new, never torn`, async (t) => {
+for (const [mode, rounds] of [
+  ['single', STORE_ROUNDS],
+  ['many', Math.ceil(STORE_ROUNDS / 8)],
+] as const) {
+  const how = mode === 'many' ? ' (writes batched with readTestWriteMany)' : '';
+  test(`SIGKILL a store process mid-write${how}, ${rounds} rounds: shares are old or new, never torn`, (t) =>
+    storeRounds(t, mode, rounds));
+}
+
+async function storeRounds(t: ExecutionContext, mode: 'single' | 'many', STORE_ROUNDS: number) {
   t.timeout(240_000);
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-crash-'));
   try {
@@ -118,7 +127,9 @@ test(`SIGKILL a store process mid-write, ${STORE_ROUNDS} rounds: shares are old 
     let replayed = 0;
     let tornTails = 0;
     const launch = () => {
-      const proc = spawn(process.execPath, [writer, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [writer, dir, mode], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       const io = { out: '', err: '' };
       proc.stdout.setEncoding('utf8').on('data', (d: string) => (io.out += d));
       proc.stderr.setEncoding('utf8').on('data', (d: string) => (io.err += d));
@@ -166,7 +177,7 @@ test(`SIGKILL a store process mid-write, ${STORE_ROUNDS} rounds: shares are old 
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
-});
+}
 
 test(`SIGKILL the real server during concurrent HTTP writes, ${SERVER_ROUNDS} rounds`, async (t) => {
   t.timeout(240_000);

@@ -27,6 +27,10 @@ import {
   encodeReadTestWriteResponse,
   decodeReadManyRequest,
   encodeReadManyResponse,
+  decodeReadTestWriteManyRequest,
+  encodeReadTestWriteManyResponse,
+  type ReadTestWriteManyResult,
+  type ReadTestWriteRequest,
   storageIndexToString,
   encodeShareSet,
   encodeVersion,
@@ -42,7 +46,7 @@ import {
   type SecretKind,
   type StorageErrorCode,
 } from './protocol.js';
-import { BadWriteEnablerError } from './slot.js';
+import { BadWriteEnablerError, type SlotSecrets } from './slot.js';
 import { ImmutableUploadError, type ImmutableStore } from './immutable-store.js';
 import { StoreIoError, type ShareStore } from './store.js';
 
@@ -184,6 +188,21 @@ export function extractSecrets(
     );
   }
   return out;
+}
+
+/** A secret of one read-test-write-many item, checked as §10.3 checks a header's. */
+function itemSecret(secret: Uint8Array, kind: SecretKind): Uint8Array {
+  if (secret.length === 0) {
+    throw new HttpError(400, ERROR_CODES.badSecrets, `the ${kind} of this item is empty`);
+  }
+  if (kind !== SECRET_KINDS.writeEnabler && secret.length !== 32) {
+    throw new HttpError(
+      400,
+      ERROR_CODES.badSecrets,
+      `Lease secrets must be 32 bytes long (${kind} has ${secret.length})`,
+    );
+  }
+  return secret;
 }
 
 /** Reads the body as CBOR input: 415 for another Content-Type, 413 over `limit` bytes. */
@@ -421,6 +440,52 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
             },
           } satisfies Route,
           {
+            pattern: /^\/slotfs\/v1\/mutable\/read-test-write-many$/,
+            method: 'POST',
+            secrets: [],
+            cbor: true,
+            async handler({ req, reply }: RequestContext) {
+              const body = await readBody(req.raw, opts.maxBodySize);
+              const items = decodeReadTestWriteManyRequest(body);
+              // Each item is checked and run as its single request would be; what is wrong
+              // with one item is that item's answer only.
+              const results: ReadTestWriteManyResult[] = new Array(items.length);
+              const valid: Array<{
+                at: number;
+                si: string;
+                req: ReadTestWriteRequest;
+                secrets: SlotSecrets;
+              }> = [];
+              items.forEach((item, at) => {
+                try {
+                  valid.push({
+                    at,
+                    si: storageIndexToString(item.storageIndex),
+                    req: decodeReadTestWriteRequest(item.body, { allowReadFromEnd: true }),
+                    secrets: {
+                      writeEnabler: itemSecret(item.writeEnabler, SECRET_KINDS.writeEnabler),
+                      leaseRenewSecret: itemSecret(item.leaseRenewSecret, SECRET_KINDS.leaseRenew),
+                      leaseCancelSecret: itemSecret(
+                        item.leaseCancelSecret,
+                        SECRET_KINDS.leaseCancel,
+                      ),
+                    },
+                  });
+                } catch (err) {
+                  results[at] = errorResult(err);
+                }
+              });
+              const outcomes = await store.readTestWriteMany(valid);
+              outcomes.forEach((o, i) => {
+                results[valid[i].at] =
+                  o.status === 'fulfilled'
+                    ? encodeReadTestWriteResponse(o.value)
+                    : errorResult(o.reason);
+              });
+              await sendCbor(reply, 200, encodeReadTestWriteManyResponse(results));
+            },
+          } satisfies Route,
+          {
             // Counters of how this server commits (tests and benchmarks read them).
             pattern: /^\/slotfs\/v1\/metrics$/,
             method: 'GET',
@@ -575,6 +640,12 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
       },
     },
   ];
+
+  /** What the single request would have answered for `err`, as one item's result. */
+  function errorResult(err: unknown): ReadTestWriteManyResult {
+    const e = toHttpError(err);
+    return { status: e.status, code: e.errorCode, message: e.message };
+  }
 
   function sendError(reply: FastifyReply, err: HttpError) {
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);

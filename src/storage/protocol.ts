@@ -30,6 +30,8 @@ export const PATHS = {
   immutableCorrupt: (si: string, shnum: number) => `/storage/v1/immutable/${si}/${shnum}/corrupt`,
   /** POST (slotfs extension): the start of many mutable shares at once. */
   readMany: '/slotfs/v1/mutable/read-many',
+  /** POST (slotfs extension): many read-test-writes (different slots) in one request. */
+  readTestWriteMany: '/slotfs/v1/mutable/read-test-write-many',
   /** GET (slotfs extension): the server's commit counters, JSON. */
   metrics: '/slotfs/v1/metrics',
 } as const;
@@ -735,5 +737,102 @@ export function decodeReadManyResponse(
     const data = bstr(r, `read-many result ${i}`);
     if (data.length > length) fail(`read-many result ${i}`, `${data.length} bytes > ${length}`);
     return data;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Read-test-write-many (slotfs extension): many independent §9.2 operations in one
+// request, so that a burst of small writes to one server costs one TLS record, one HTTP
+// exchange and one commit-log batch instead of one of each per write. Request: an array
+// of [storage index, write enabler, lease renew secret, lease cancel secret, body], where
+// body is the byte string a single read-test-write would send. Answer: one entry per item,
+// in order — the byte string the single request would have answered with 200, or
+// [status, error code, message] for what it would have answered with an error. Each item
+// succeeds or fails on its own. Tahoe servers answer 404 (no such resource).
+
+export const MAX_RTW_MANY_COUNT = 256;
+
+export interface ReadTestWriteManyItem {
+  storageIndex: Uint8Array;
+  writeEnabler: Uint8Array;
+  leaseRenewSecret: Uint8Array;
+  leaseCancelSecret: Uint8Array;
+  /** The CBOR body of the single read-test-write (encodeReadTestWriteRequest). */
+  body: Uint8Array;
+}
+
+/** The single request's 200 body, or the error it would have answered. */
+export type ReadTestWriteManyResult =
+  Uint8Array | { status: number; code: string; message: string };
+
+export function encodeReadTestWriteManyRequest(
+  items: readonly ReadTestWriteManyItem[],
+): Uint8Array {
+  return encodeCborFast(
+    items.map((i) => [
+      plain(i.storageIndex),
+      plain(i.writeEnabler),
+      plain(i.leaseRenewSecret),
+      plain(i.leaseCancelSecret),
+      plain(i.body),
+    ]),
+  );
+}
+
+/**
+ * Decodes the batch's frame. Secrets and bodies are checked item by item later (a bad one
+ * fails only its item); what is wrong here fails the whole request.
+ */
+export function decodeReadTestWriteManyRequest(bytes: Uint8Array): ReadTestWriteManyItem[] {
+  const list = array(decodeCbor(bytes), 'read-test-write-many request', MAX_RTW_MANY_COUNT);
+  return list.map((item: unknown, i) => {
+    const where = `read-test-write-many item ${i}`;
+    if (!Array.isArray(item) || item.length !== 5) {
+      fail(
+        where,
+        `expected [storage index, write enabler, lease renew secret, lease cancel secret, body], got ${describe(item)}${Array.isArray(item) ? ` of ${item.length}` : ''}`,
+      );
+    }
+    const storageIndex = bstr(item[0], `${where} storage index`);
+    if (storageIndex.length !== STORAGE_INDEX_LENGTH) {
+      fail(where, `a storage index is ${STORAGE_INDEX_LENGTH} bytes, got ${storageIndex.length}`);
+    }
+    return {
+      storageIndex,
+      writeEnabler: bstr(item[1], `${where} write enabler`),
+      leaseRenewSecret: bstr(item[2], `${where} lease renew secret`),
+      leaseCancelSecret: bstr(item[3], `${where} lease cancel secret`),
+      body: bstr(item[4], `${where} body`),
+    };
+  });
+}
+
+export function encodeReadTestWriteManyResponse(
+  results: readonly ReadTestWriteManyResult[],
+): Uint8Array {
+  return encodeCborFast(
+    results.map((r) => (r instanceof Uint8Array ? plain(r) : [r.status, r.code, r.message])),
+  );
+}
+
+export function decodeReadTestWriteManyResponse(
+  bytes: Uint8Array,
+  count: number,
+): ReadTestWriteManyResult[] {
+  const raw = decodeCbor(bytes);
+  if (!Array.isArray(raw) || raw.length !== count) {
+    fail('read-test-write-many answer', `expected an array of ${count} results`);
+  }
+  return raw.map((r: unknown, i) => {
+    if (r instanceof Uint8Array) return plain(r);
+    const where = `read-test-write-many result ${i}`;
+    if (!Array.isArray(r) || r.length !== 3) {
+      fail(where, `expected a byte string or [status, code, message], got ${describe(r)}`);
+    }
+    const status = uint(r[0], `${where} status`);
+    if (status < 400 || status > 599) fail(where, `error status ${status} is not 4xx/5xx`);
+    if (typeof r[1] !== 'string') fail(where, `code: expected text, got ${describe(r[1])}`);
+    if (typeof r[2] !== 'string') fail(where, `message: expected text, got ${describe(r[2])}`);
+    return { status, code: r[1], message: r[2] };
   });
 }

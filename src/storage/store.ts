@@ -7,8 +7,14 @@
 // fsynced later, in the background, by the log's checkpoints. Bucket directories are
 // made before the log record is written, so a full disk refuses a new bucket while
 // nothing has changed yet.
-import { promises as fs } from 'node:fs';
+import {
+  promises as fs,
+  readdir as readdirCallback,
+  readFile as readFileCallback,
+  writeFile as writeFileCallback,
+} from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import {
   ContainerFormatError,
   DATA_OFFSET,
@@ -25,11 +31,18 @@ import {
   CommitLog,
   type CommitCounters,
   type CommitLogOptions,
+  type GroupMember,
   type Touched,
 } from './commit-log.js';
 import { editBetween, type CommitRecord, type ShareEdit } from './commit-record.js';
 
 const SHARE_FILE = /^\d+$/;
+
+// Every write lists its bucket and reads and writes share files: the callback forms cost
+// about half the CPU of fs.promises' (which makes a FileHandle per call).
+const readdirQuick = promisify(readdirCallback);
+const readFileQuick = promisify(readFileCallback);
+const writeFileQuick = promisify(writeFileCallback);
 
 /** A container as the bytes to write. */
 interface Persistable {
@@ -72,6 +85,11 @@ export interface StoreOptions {
 /** Runs tasks for one key strictly one after another. */
 class KeyedQueue {
   private tails = new Map<string, Promise<unknown>>();
+  /** Whether a task for `key` is queued or running (a new one would wait). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const prev = this.tails.get(key) ?? Promise.resolve();
     const result = prev.then(task, task);
@@ -185,7 +203,7 @@ export class ShareStore {
   async shareNumbers(si: string): Promise<number[]> {
     let names: string[];
     try {
-      names = await fs.readdir(this.bucketDir(si));
+      names = await readdirQuick(this.bucketDir(si));
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
       throw err;
@@ -197,13 +215,17 @@ export class ShareStore {
       .sort((a, b) => a - b);
   }
 
-  private async loadSlot(si: string): Promise<Map<number, MutableContainer>> {
+  /** The mutable shares of `si`, parsed, and the file bytes they were parsed from. */
+  private async loadSlot(
+    si: string,
+  ): Promise<{ shares: Map<number, MutableContainer>; files: Map<number, Uint8Array> }> {
     const out = new Map<number, MutableContainer>();
+    const files = new Map<number, Uint8Array>();
     for (const shnum of await this.shareNumbers(si)) {
       const file = path.join(this.bucketDir(si), String(shnum));
       let bytes: Uint8Array;
       try {
-        bytes = await fs.readFile(file);
+        bytes = await readFileQuick(file);
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue;
         throw err;
@@ -211,8 +233,9 @@ export class ShareStore {
       // Immutable shares are the immutable store's; a mutable request never sees them.
       if (isImmutableContainer(bytes)) continue;
       out.set(shnum, MutableContainer.parse(bytes, `share ${si}/${shnum}`));
+      files.set(shnum, bytes);
     }
-    return out;
+    return { shares: out, files };
   }
 
   /** Every share file of `si` as bytes (mutable and immutable). */
@@ -311,20 +334,47 @@ export class ShareStore {
   }
 
   /** The whole of §9.2 for one storage index, atomically with respect to this store. */
-  readTestWrite(si: string, req: ReadTestWriteRequest, secrets: SlotSecrets): Promise<SlotOutcome> {
+  readTestWrite(
+    si: string,
+    req: ReadTestWriteRequest,
+    secrets: SlotSecrets,
+    member?: GroupMember,
+  ): Promise<SlotOutcome> {
     return this.withSlot(si, async () => {
-      const shares = await this.loadSlot(si);
-      const outcome = readTestWrite(shares, req, secrets, {
-        nodeId: this.options.nodeId,
-        now: this.now(),
-        maxShareSize: this.options.maxShareSize,
-      });
-      if (outcome.changes.size > 0) {
-        const before = new Map([...shares].map(([n, c]) => [n, c.toBytes()]));
-        await this.persist(si, before, outcome.changes);
+      try {
+        const { shares, files } = await this.loadSlot(si);
+        const outcome = readTestWrite(shares, req, secrets, {
+          nodeId: this.options.nodeId,
+          now: this.now(),
+          maxShareSize: this.options.maxShareSize,
+        });
+        if (outcome.changes.size > 0) await this.persist(si, files, outcome.changes, member);
+        return outcome;
+      } finally {
+        member?.leave(); // (no-op once it joined with its record)
       }
-      return outcome;
     });
+  }
+
+  /**
+   * Many independent read-test-writes, each as readTestWrite (its own outcome or error,
+   * durable before it resolves). The changes of those whose slot is free when the call
+   * starts go to the commit log as one batch; one whose slot is busy (another request, or
+   * an earlier item of the same slot) waits for it and commits on its own, since holding
+   * the batch for it could wait on a member of this very batch.
+   */
+  readTestWriteMany(
+    items: ReadonlyArray<{ si: string; req: ReadTestWriteRequest; secrets: SlotSecrets }>,
+  ): Promise<Array<PromiseSettledResult<SlotOutcome>>> {
+    const free = items.map(
+      ({ si }, i) => !this.queue.busy(si) && !items.slice(0, i).some((x) => x.si === si),
+    );
+    const group = this.log.group(free.filter(Boolean).length);
+    return Promise.allSettled(
+      items.map(({ si, req, secrets }, i) =>
+        this.readTestWrite(si, req, secrets, free[i] ? group.member() : undefined),
+      ),
+    );
   }
 
   /**
@@ -361,19 +411,24 @@ export class ShareStore {
     si: string,
     before: Map<number, Uint8Array>,
     changes: Map<number, Persistable | null>,
+    member?: GroupMember,
   ) {
     if (this.wedged) throw this.wedged;
     const edits: ShareEdit[] = [];
-    // What puts the files back as they were: old bytes where they differ, or removal.
-    const restore: ShareEdit[] = [];
+    const after = new Map<number, Uint8Array | undefined>();
     for (const [shnum, container] of changes) {
-      const old = before.get(shnum);
       const next = container?.toBytes();
-      edits.push(next ? editBetween(shnum, old, next) : { shnum, kind: 'delete' });
-      if (!old) restore.push({ shnum, kind: 'delete' });
-      else
-        restore.push(next ? editBetween(shnum, next, old) : { shnum, kind: 'whole', bytes: old });
+      after.set(shnum, next);
+      edits.push(next ? editBetween(shnum, before.get(shnum), next) : { shnum, kind: 'delete' });
     }
+    // What puts the files back as they were (old bytes where they differ, or removal);
+    // only needed when applying fails, so only worked out then.
+    const restore = (): ShareEdit[] =>
+      [...after].map(([shnum, next]) => {
+        const old = before.get(shnum);
+        if (!old) return { shnum, kind: 'delete' };
+        return next ? editBetween(shnum, next, old) : { shnum, kind: 'whole', bytes: old };
+      });
     let madeDirs: string[] = [];
     try {
       // The bucket first: on a full disk this is what fails, before anything is logged.
@@ -384,19 +439,23 @@ export class ShareStore {
     let logged = false;
     let applyError: unknown;
     try {
-      await this.log.commit({ si, edits }, async () => {
-        logged = true;
-        let touched: Touched;
-        try {
-          touched = await this.apply({ si, edits }, false);
-        } catch (err) {
-          // (A full disk, say.) Undo: old sizes and bytes need no new space.
-          applyError = err;
-          touched = await this.apply({ si, edits: restore }, false);
-        }
-        touched.dirs.push(...madeDirs);
-        return { touched, result: undefined };
-      });
+      await this.log.commit(
+        { si, edits },
+        async () => {
+          logged = true;
+          let touched: Touched;
+          try {
+            touched = await this.apply({ si, edits }, false);
+          } catch (err) {
+            // (A full disk, say.) Undo: old sizes and bytes need no new space.
+            applyError = err;
+            touched = await this.apply({ si, edits: restore() }, false);
+          }
+          touched.dirs.push(...madeDirs);
+          return { touched, result: undefined };
+        },
+        member,
+      );
     } catch (err) {
       if (!logged) {
         throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
@@ -478,7 +537,7 @@ export class ShareStore {
       }
       touched.files.push(file);
       if (edit.kind === 'whole') {
-        await fs.writeFile(file, edit.bytes, { mode: 0o644 });
+        await writeFileQuick(file, edit.bytes, { mode: 0o644 });
         touched.dirs.push(bucket); // the file may be new
         continue;
       }

@@ -3,7 +3,8 @@
 // SIGKILLs it at random moments and checks that every share on disk is the acked version
 // or the next one — never torn, never lost.
 //
-// Run as: node crash-writer.js <dir>   (the test compiles it to plain JS: fast start-up).
+// Run as: node crash-writer.js <dir> [many]   (the test compiles it to plain JS: fast
+// start-up); with `many`, the slots' writes go together through readTestWriteMany.
 // It waits for a line on stdin before touching <dir>, so the test can start the next
 // writer while the previous one is still running.
 import { createHash } from 'node:crypto';
@@ -56,7 +57,7 @@ export function crashVersionOf(data: Uint8Array): number {
   return data.length < 4 ? 0 : new DataView(data.buffer, data.byteOffset).getUint32(0);
 }
 
-async function main(dir: string) {
+async function main(dir: string, many: boolean) {
   await new Promise((resolve) => process.stdin.once('data', resolve));
   const store = new ShareStore(dir, { nodeId: new Uint8Array(20).fill(1), maxShareSize: 1 << 20 });
   await store.init();
@@ -71,6 +72,23 @@ async function main(dir: string) {
     versions.set(si, Math.max(0, ...seen));
   }
   process.stdout.write('ready\n');
+  if (many) {
+    // All slots' next versions in one readTestWriteMany (one commit-log batch) at a time.
+    for (;;) {
+      const batch = CRASH_SLOTS.map((si) => ({
+        si,
+        req: crashRequest(si, versions.get(si)! + 1),
+        secrets: CRASH_SECRETS,
+      }));
+      const outcomes = await store.readTestWriteMany(batch);
+      outcomes.forEach((o, i) => {
+        if (o.status === 'rejected') throw o.reason;
+        const si = CRASH_SLOTS[i];
+        versions.set(si, versions.get(si)! + 1);
+        process.stdout.write(`ack ${si} ${versions.get(si)}\n`);
+      });
+    }
+  }
   await Promise.all(
     CRASH_SLOTS.map(async (si) => {
       for (;;) {
@@ -84,7 +102,7 @@ async function main(dir: string) {
 }
 
 if (process.argv[1]?.endsWith('crash-writer.js')) {
-  main(process.argv[2]).catch((err: unknown) => {
+  main(process.argv[2], process.argv[3] === 'many').catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

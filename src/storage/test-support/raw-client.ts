@@ -3,8 +3,10 @@
 import { Agent, request } from 'undici';
 import {
   authorizationHeaderValue,
+  decodeReadTestWriteManyResponse,
   decodeReadTestWriteResponse,
   decodeShareSet,
+  encodeReadTestWriteManyRequest,
   decodeVersion,
   encodeReadTestWriteRequest,
   EXTENSIONS_REQUEST_HEADER,
@@ -17,6 +19,7 @@ import {
   type VersionInfo,
 } from '../protocol.js';
 import type { SlotSecrets } from '../slot.js';
+import { fromBase32 } from '../../encoding/base32.js';
 
 export interface RawResponse {
   status: number;
@@ -99,6 +102,32 @@ export class RawClient {
     const res = await this.rtwRaw(si, req, secrets);
     if (res.status !== 200) throw new Error(`read-test-write: ${res.status} ${res.text}`);
     return decodeReadTestWriteResponse(res.body);
+  }
+
+  rtwManyRaw(
+    items: ReadonlyArray<{ si: string; req: ReadTestWriteRequest; secrets: SlotSecrets }>,
+  ) {
+    return this.raw('POST', PATHS.readTestWriteMany, {
+      headers: { 'content-type': 'application/cbor' },
+      body: encodeReadTestWriteManyRequest(
+        items.map(({ si, req, secrets }) => ({
+          storageIndex: fromBase32(si),
+          ...secrets,
+          body: encodeReadTestWriteRequest(req),
+        })),
+      ),
+    });
+  }
+
+  /** Many read-test-writes in one request (slotfs extension): each item's answer. */
+  async rtwMany(
+    items: ReadonlyArray<{ si: string; req: ReadTestWriteRequest; secrets: SlotSecrets }>,
+  ): Promise<Array<ReadTestWriteResponse | { status: number; code: string; message: string }>> {
+    const res = await this.rtwManyRaw(items);
+    if (res.status !== 200) throw new Error(`read-test-write-many: ${res.status} ${res.text}`);
+    return decodeReadTestWriteManyResponse(res.body, items.length).map((r) =>
+      r instanceof Uint8Array ? decodeReadTestWriteResponse(r) : r,
+    );
   }
 
   /** Whole share data, or undefined on 404. */
