@@ -28,6 +28,9 @@ export interface Target {
 /** Requests to the servers, files published, folder updates and the changes they carried. */
 export interface GridCounts {
   requests: number;
+  /** Of the requests, batches of writes (read-test-write-many) and the writes in them. */
+  batches: number;
+  batchedWrites: number;
   filePublishes: number;
   folderUpdates: number;
   folderChanges: number;
@@ -136,6 +139,8 @@ export async function slotfsTarget(o: SlotfsTargetOptions): Promise<Target> {
       const s = answer.status as MountStatus;
       return {
         requests: s.servers.reduce((sum, x) => sum + x.requests, 0),
+        batches: s.servers.reduce((sum, x) => sum + (x.batches ?? 0), 0),
+        batchedWrites: s.servers.reduce((sum, x) => sum + (x.batchedWrites ?? 0), 0),
         filePublishes: s.published,
         folderUpdates: s.folderUpdates?.updates ?? 0,
         folderChanges: s.folderUpdates?.operations ?? 0,

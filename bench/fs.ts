@@ -142,6 +142,8 @@ async function runWorkloads(
     const servers = 10; // each status asks every server for its version once
     const d: GridCounts = {
       requests: now.requests - before.requests - servers,
+      batches: now.batches - before.batches,
+      batchedWrites: now.batchedWrites - before.batchedWrites,
       filePublishes: now.filePublishes - before.filePublishes,
       folderUpdates: now.folderUpdates - before.folderUpdates,
       folderChanges: now.folderChanges - before.folderChanges,
@@ -150,7 +152,7 @@ async function runWorkloads(
     if (!counts.has(name)) counts.set(name, new Map());
     counts.get(name)!.set(system, d);
     log(
-      `  ${system}: ${name}: ${d.requests} requests, ${d.filePublishes} file publishes, ${d.folderUpdates} folder updates carrying ${d.folderChanges} changes`,
+      `  ${system}: ${name}: ${d.requests} requests (${d.batches} batches carrying ${d.batchedWrites} writes), ${d.filePublishes} file publishes, ${d.folderUpdates} folder updates carrying ${d.folderChanges} changes`,
     );
   };
   const put = (name: string, m: Measure) => {

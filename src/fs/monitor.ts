@@ -15,6 +15,9 @@ export interface ServerState {
   inFlight: number;
   /** Requests that ended since the mount started (answered or not). */
   requests: number;
+  /** Of those, batches of writes (read-test-write-many), and the writes they carried. */
+  batches?: number;
+  batchedWrites?: number;
   /** Away lately (src/grid/server-health.ts): operations plan around it until it answers. */
   away?: boolean;
 }
@@ -119,6 +122,10 @@ export class MountMonitor {
     }
     s.inFlight = Math.max(0, s.inFlight - 1);
     s.requests++;
+    if (event.items !== undefined) {
+      s.batches = (s.batches ?? 0) + 1;
+      s.batchedWrites = (s.batchedWrites ?? 0) + event.items;
+    }
     this.inFlight.delete(event.id);
     s.lastAt = Date.now();
     s.lastRttMs = Math.round(event.durationMs * 10) / 10;

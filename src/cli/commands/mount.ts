@@ -131,7 +131,7 @@ function printStatus(s: MountStatus): void {
   for (const x of s.servers) {
     const rtt = x.lastRttMs === null ? '-' : `${x.lastRttMs} ms`;
     console.log(
-      `  ${x.name.padEnd(12)} ${x.state.padEnd(7)} last round trip ${rtt}, ${x.requests ?? 0} requests${x.away ? ', away: planned around' : ''}${x.lastError ? `  (${x.lastError})` : ''}`,
+      `  ${x.name.padEnd(12)} ${x.state.padEnd(7)} last round trip ${rtt}, ${x.requests ?? 0} requests${x.batches ? ` (${x.batches} batches carrying ${x.batchedWrites ?? 0} writes)` : ''}${x.away ? ', away: planned around' : ''}${x.lastError ? `  (${x.lastError})` : ''}`,
     );
   }
   console.log(
