@@ -75,3 +75,33 @@ test('Tahoe hmac is not RFC 2104 (no padding of the key to 64 bytes)', (t) => {
 test('sha1 of empty (FIPS 180)', (t) => {
   t.is(toHex(sha1(empty)), 'da39a3ee5e6b4b0d3255bfef95601890afd80709');
 });
+
+// The tagged hashes write their framed input into one buffer: check them against the
+// definition (netstrings joined, SHA-256 twice) across every length of the length digits,
+// and past the one-shot limit.
+test('tagged hashes equal the definition for values of any length', (t) => {
+  const reference = (...parts: Uint8Array[]) => {
+    const once = createHash('sha256').update(concatBytes(...parts)).digest();
+    return new Uint8Array(createHash('sha256').update(once).digest());
+  };
+  const ns = (v: Uint8Array) => concatBytes(utf8(`${v.length}:`), v, utf8(','));
+  const tag = utf8('allmydata_test_tag_v1');
+  for (const n of [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 4095, 4096, 4097, 10_000]) {
+    const a = new Uint8Array(n).map((_, i) => (i * 7 + n) & 0xff);
+    const b = new Uint8Array((n * 3) % 1234).map((_, i) => i & 0xff);
+    t.deepEqual(taggedHash(tag, a), reference(ns(tag), a), `taggedHash, ${n} bytes`);
+    t.deepEqual(taggedHash('allmydata_test_tag_v1', a, 16), reference(ns(tag), a).slice(0, 16));
+    t.deepEqual(taggedPairHash(tag, a, b), reference(ns(tag), ns(a), ns(b)), `pair, ${n} bytes`);
+    t.deepEqual(taggedPairHash(tag, b, a, 16), reference(ns(tag), ns(b), ns(a)).slice(0, 16));
+    t.deepEqual(sha256d(a), reference(a));
+  }
+});
+
+test('hash results are plain Uint8Arrays of their own, safe to modify', (t) => {
+  const h = taggedHash('tag', 'v', 16);
+  t.is(Object.getPrototypeOf(h), Uint8Array.prototype);
+  t.is(h.buffer.byteLength, 16);
+  h.fill(0);
+  t.notDeepEqual(taggedHash('tag', 'v', 16), h);
+  t.is(Object.getPrototypeOf(sha256d(utf8('x'))), Uint8Array.prototype);
+});

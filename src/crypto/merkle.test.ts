@@ -103,3 +103,11 @@ test('a tampered root fails', (t) => {
   root[0] ^= 0x80;
   t.false(verifyChain(root, 6, 2, leaves[2], hashChain(tree, 2)));
 });
+
+test('empty leaf hashes are remembered, but each caller gets its own copy', (t) => {
+  const first = emptyLeafHash(3);
+  first.fill(0);
+  t.notDeepEqual(emptyLeafHash(3), first);
+  t.deepEqual(emptyLeafHash(3), taggedHash('Merkle tree empty leaf', '3'));
+  t.deepEqual(emptyLeafHash(300), taggedHash('Merkle tree empty leaf', '300'));
+});

@@ -4,7 +4,14 @@ import { taggedHash, taggedPairHash } from './hash.js';
 import { TAGS } from './derive.js';
 import { equalBytes } from '../encoding/bytes.js';
 
-export const emptyLeafHash = (i: number) => taggedHash(TAGS.merkleEmptyLeaf, String(i));
+// Empty leaves depend only on their position, and every publish pads its tree with them.
+const emptyLeaves: Uint8Array[] = [];
+
+/** The hash of the empty leaf at position i (a copy: the caller may keep or change it). */
+export function emptyLeafHash(i: number): Uint8Array {
+  if (i < 256) return (emptyLeaves[i] ??= taggedHash(TAGS.merkleEmptyLeaf, String(i))).slice();
+  return taggedHash(TAGS.merkleEmptyLeaf, String(i));
+}
 export const interiorHash = (left: Uint8Array, right: Uint8Array) =>
   taggedPairHash(TAGS.merkleInterior, left, right);
 

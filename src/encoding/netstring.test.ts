@@ -9,6 +9,13 @@ test('netstring of text, bytes and empty', (t) => {
   t.is(fromUtf8(netstring('')), '0:,');
 });
 
+test('netstring lengths of several digits', (t) => {
+  for (const n of [9, 10, 99, 100, 12345]) {
+    const body = new Uint8Array(n).fill(0x61);
+    t.deepEqual(netstring(body), concatBytes(utf8(`${n}:`), body, utf8(',')));
+  }
+});
+
 test('netstring length counts bytes, not characters', (t) => {
   t.is(fromUtf8(netstring('é')), '2:é,');
 });

@@ -1,5 +1,5 @@
 // Netstrings: `<decimal length>:<bytes>,` — used by tagged hashes and dirnode packing.
-import { concatBytes, utf8 } from './bytes.js';
+import { utf8 } from './bytes.js';
 
 export class NetstringError extends Error {
   readonly code = 'ERR_NETSTRING';
@@ -14,7 +14,15 @@ export class NetstringError extends Error {
 
 export function netstring(value: Uint8Array | string): Uint8Array {
   const body = typeof value === 'string' ? utf8(value) : value;
-  return concatBytes(utf8(`${body.length}:`), body, utf8(','));
+  // One buffer, the length written digit by digit: netstrings are made for every tagged
+  // hash and dirnode entry, and the pieces joined were garbage at once.
+  const length = String(body.length);
+  const out = new Uint8Array(length.length + body.length + 2);
+  for (let i = 0; i < length.length; i++) out[i] = length.charCodeAt(i);
+  out[length.length] = 0x3a; // ':'
+  out.set(body, length.length + 1);
+  out[out.length - 1] = 0x2c; // ','
+  return out;
 }
 
 /**
