@@ -81,7 +81,9 @@ test('sha1 of empty (FIPS 180)', (t) => {
 // and past the one-shot limit.
 test('tagged hashes equal the definition for values of any length', (t) => {
   const reference = (...parts: Uint8Array[]) => {
-    const once = createHash('sha256').update(concatBytes(...parts)).digest();
+    const once = createHash('sha256')
+      .update(concatBytes(...parts))
+      .digest();
     return new Uint8Array(createHash('sha256').update(once).digest());
   };
   const ns = (v: Uint8Array) => concatBytes(utf8(`${v.length}:`), v, utf8(','));
