@@ -2,55 +2,22 @@
 // with the slotfs extensions and once as a plain Tahoe server (--no-extensions), plus the
 // checks only a real server can answer (pinning, swissnum, announced identity).
 import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fromBase32 } from '../encoding/base32.js';
-import { spawnServer, type ServerProcess } from '../storage/test-support/server-process.js';
+import { rm } from 'node:fs/promises';
 import { StorageClientError } from './errors.js';
 import { HttpStorageClient } from './http-client.js';
-import type { ServerEntry } from './servers.js';
 import { runStorageClientCompliance } from './test-support/compliance.js';
 import { makeCertificate } from './test-support/fake-server.js';
+import { startRealServer, startRealServers } from './test-support/real-servers.js';
 
-interface Running {
-  proc: ServerProcess;
-  dir: string;
-  entry: ServerEntry;
-}
-
-async function start(args: string[]): Promise<Running> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'slotfs-http-client-'));
-  const proc = await spawnServer(dir, ['--port', '0', ...args]);
-  const info = JSON.parse(await readFile(path.join(dir, 'node.json'), 'utf8')) as {
-    nodeId: string;
-    permutationSeed: string;
-  };
-  const entry = {
-    id: fromBase32(info.nodeId),
-    permutationSeed: fromBase32(info.permutationSeed),
-    name: `real${args.length ? '-plain' : ''}`,
-    nurl: proc.nurl,
-  };
-  return { proc, dir, entry };
-}
-
-const servers = Promise.all([start([]), start(['--no-extensions'])]);
-// A failed start must not leave the other process behind.
-servers.catch(() => undefined);
-
-test.after.always(async () => {
-  const started = await servers.catch(() => [] as Running[]);
-  for (const s of started) {
-    await s.proc.stop();
-    await rm(s.dir, { recursive: true, force: true });
-  }
-});
+const servers = startRealServers(test, [
+  { name: 'real' },
+  { name: 'real-plain', args: ['--no-extensions'] },
+]);
 
 runStorageClientCompliance(
   test,
   async () => {
-    const { entry } = (await servers)[0];
+    const entry = (await servers)[0]!;
     return { client: new HttpStorageClient(entry), peer: () => new HttpStorageClient(entry) };
   },
   { title: 'http' },
@@ -58,7 +25,7 @@ runStorageClientCompliance(
 
 runStorageClientCompliance(
   test,
-  async () => ({ client: new HttpStorageClient((await servers)[1].entry) }),
+  async () => ({ client: new HttpStorageClient((await servers)[1]!) }),
   {
     title: 'http, plain Tahoe server',
     // The rest is covered above; these show the extension-less path on a real server.
@@ -71,30 +38,30 @@ runStorageClientCompliance(
 );
 
 test('the slotfs server announces the node id and seed of its node.json', async (t) => {
-  const [real] = await servers;
-  const client = new HttpStorageClient(real.entry);
+  const real = (await servers)[0]!;
+  const client = new HttpStorageClient(real);
   t.teardown(() => client.close());
   const v = await client.getVersion();
   t.true(v.readFromEnd);
-  t.deepEqual(v.announcedNodeId, real.entry.id);
-  t.deepEqual(v.announcedPermutationSeed, real.entry.permutationSeed);
+  t.deepEqual(v.announcedNodeId, real.id);
+  t.deepEqual(v.announcedPermutationSeed, real.permutationSeed);
   t.regex(v.applicationVersion, /^slotfs\//);
 });
 
 test('a real server behind the wrong pin is refused: ERR_SERVER_TLS_PIN', async (t) => {
-  const [real] = await servers;
-  const wrongPin = real.entry.nurl.replace(/^pb:\/\/[^@]+@/, `pb://${makeCertificate().spkiHash}@`);
-  const client = new HttpStorageClient({ ...real.entry, nurl: wrongPin });
+  const real = (await servers)[0]!;
+  const wrongPin = real.nurl.replace(/^pb:\/\/[^@]+@/, `pb://${makeCertificate().spkiHash}@`);
+  const client = new HttpStorageClient({ ...real, nurl: wrongPin });
   t.teardown(() => client.close());
   const err = await t.throwsAsync(client.getVersion(), { instanceOf: StorageClientError });
   t.is(err?.code, 'ERR_SERVER_TLS_PIN');
 });
 
 test('a wrong swissnum: ERR_SERVER_UNAUTHORIZED, also on read-test-write', async (t) => {
-  const [real] = await servers;
+  const real = (await servers)[0]!;
   const client = new HttpStorageClient({
-    ...real.entry,
-    nurl: real.entry.nurl.replace(/\/[^/#]+#v=1$/, '/not-the-swissnum#v=1'),
+    ...real,
+    nurl: real.nurl.replace(/\/[^/#]+#v=1$/, '/not-the-swissnum#v=1'),
   });
   t.teardown(() => client.close());
   const err = await t.throwsAsync(client.listShares(new Uint8Array(16)), {
@@ -116,19 +83,12 @@ test('a wrong swissnum: ERR_SERVER_UNAUTHORIZED, also on read-test-write', async
 });
 
 test('a stopped server: ERR_SERVER_UNREACHABLE', async (t) => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'slotfs-http-client-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const proc = await spawnServer(dir, ['--port', '0']);
-  const info = JSON.parse(await readFile(path.join(dir, 'node.json'), 'utf8')) as {
-    nodeId: string;
-  };
-  const id = fromBase32(info.nodeId);
-  const client = new HttpStorageClient({
-    id,
-    permutationSeed: id,
-    name: 'stopping',
-    nurl: proc.nurl,
+  const { proc, dir, entry } = await startRealServer({ name: 'stopping' });
+  t.teardown(async () => {
+    await proc.stop();
+    await rm(dir, { recursive: true, force: true });
   });
+  const client = new HttpStorageClient(entry);
   t.teardown(() => client.close());
   t.deepEqual(await client.listShares(new Uint8Array(16)), []);
   await proc.stop();

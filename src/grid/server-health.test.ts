@@ -70,36 +70,36 @@ test('a cached version document is not taken for an answer', async (t) => {
   t.true(health.isAway(watched), 'still away after a getVersion served from the cache');
 });
 
-test('read-many is forwarded when the server client has it, and absent when it has not', async (t) => {
+/** A health-watched client without `method`, and one whose server client has it as `impl`. */
+function withOptional<K extends 'readMany' | 'readTestWriteMany'>(
+  method: K,
+  impl: StorageClient[K],
+) {
   const health = new ServerHealth({ initialBackoffMs: 1000, maxBackoffMs: 4000 });
   const server = new MemoryStorageServer(new Uint8Array(randomBytes(20)));
   const plain = new MemoryStorageClient(server, { name: 'm1' });
-  t.is(health.watch(plain).readMany, undefined, 'callers fall back to share-by-share reads');
+  const withIt = Object.assign(Object.create(plain) as StorageClient, { [method]: impl });
+  return { without: health.watch(plain), watched: health.watch(withIt) };
+}
+
+test('read-many is forwarded when the server client has it, and absent when it has not', async (t) => {
   const asked: number[] = [];
-  const withMany: StorageClient = Object.assign(Object.create(plain) as StorageClient, {
-    readMany: async (reads: ReadonlyArray<unknown>, length: number) => {
-      asked.push(reads.length, length);
-      return reads.map(() => null);
-    },
+  const { without, watched } = withOptional('readMany', async (reads, length) => {
+    asked.push(reads.length, length);
+    return reads.map(() => null);
   });
-  const watched = health.watch(withMany);
+  t.is(without.readMany, undefined, 'callers fall back to share-by-share reads');
   t.deepEqual(await watched.readMany!([{ storageIndex: si, shareNumber: 0 }], 57), [null]);
   t.deepEqual(asked, [1, 57]);
 });
 
 test('read-test-write-many is forwarded when the server client has it, and absent when it has not', async (t) => {
-  const health = new ServerHealth({ initialBackoffMs: 1000, maxBackoffMs: 4000 });
-  const server = new MemoryStorageServer(new Uint8Array(randomBytes(20)));
-  const plain = new MemoryStorageClient(server, { name: 'm1' });
-  t.is(health.watch(plain).readTestWriteMany, undefined, 'callers fall back to single writes');
   const asked: number[] = [];
-  const withMany: StorageClient = Object.assign(Object.create(plain) as StorageClient, {
-    readTestWriteMany: async (writes: ReadonlyArray<unknown>) => {
-      asked.push(writes.length);
-      return writes.map(() => ({ success: true, data: new Map() }));
-    },
+  const { without, watched } = withOptional('readTestWriteMany', async (writes) => {
+    asked.push(writes.length);
+    return writes.map(() => ({ success: true, data: new Map() }));
   });
-  const watched = health.watch(withMany);
+  t.is(without.readTestWriteMany, undefined, 'callers fall back to single writes');
   const secrets = {
     writeEnabler: new Uint8Array(32),
     leaseRenewSecret: new Uint8Array(32),

@@ -6,14 +6,9 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { request } from 'undici';
 import { Agent } from 'undici';
-import { fromBase32 } from '../encoding/base32.js';
 import { authorizationHeaderValue, PATHS } from '../storage/protocol.js';
-import { spawnServer, type ServerProcess } from '../storage/test-support/server-process.js';
 import { StorageClientError } from './errors.js';
 import { HttpStorageClient, type HttpStorageClientOptions } from './http-client.js';
 import {
@@ -22,42 +17,14 @@ import {
   type RequestEndEvent,
   type RequestEvent,
 } from './request-events.js';
-import type { ServerEntry } from './servers.js';
 import type { SlotSecrets, TestWriteVectors } from './storage-client.js';
 import { makeCertificate, startFakeHttpsServer } from './test-support/fake-server.js';
+import { startRealServers } from './test-support/real-servers.js';
 
-interface Running {
-  proc: ServerProcess;
-  dir: string;
-  entry: ServerEntry;
-}
-
-async function start(args: string[], name: string): Promise<Running> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'slotfs-write-batching-'));
-  const proc = await spawnServer(dir, ['--port', '0', ...args]);
-  const info = JSON.parse(await readFile(path.join(dir, 'node.json'), 'utf8')) as {
-    nodeId: string;
-    permutationSeed: string;
-  };
-  const entry = {
-    id: fromBase32(info.nodeId),
-    permutationSeed: fromBase32(info.permutationSeed),
-    name,
-    nurl: proc.nurl,
-  };
-  return { proc, dir, entry };
-}
-
-const servers = Promise.all([start([], 'batching'), start(['--no-extensions'], 'plain')]);
-servers.catch(() => undefined);
-
-test.after.always(async () => {
-  const started = await servers.catch(() => [] as Running[]);
-  for (const s of started) {
-    await s.proc.stop();
-    await rm(s.dir, { recursive: true, force: true });
-  }
-});
+const servers = startRealServers(test, [
+  { name: 'batching' },
+  { name: 'plain', args: ['--no-extensions'] },
+]);
 
 const secrets = (seed: number): SlotSecrets => ({
   writeEnabler: new Uint8Array(32).fill(seed),
@@ -103,7 +70,7 @@ async function client(
   which: 0 | 1,
   options?: HttpStorageClientOptions,
 ): Promise<HttpStorageClient> {
-  const c = new HttpStorageClient((await servers)[which].entry, options);
+  const c = new HttpStorageClient((await servers)[which]!, options);
   await c.getVersion();
   return c;
 }
@@ -253,7 +220,7 @@ test.serial(
   'an older slotfs server (404 for the batch) gets the writes again alone, and no batch after',
   async (t) => {
     // A front for the real server that does not know read-test-write-many, as before it.
-    const real = (await servers)[0].entry;
+    const real = (await servers)[0]!;
     const nurl = /^pb:\/\/[^@]+@([^/]+)\/([^#]+)#/.exec(real.nurl)!;
     const agent = new Agent({ connect: { rejectUnauthorized: false } });
     const front = await startFakeHttpsServer(makeCertificate(), (req, res) => {

@@ -3,17 +3,13 @@
 // each fault fails or changes calls exactly as documented.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { writeCapFromKeyPair, formatCap } from '../../caps/index.js';
 import { generateRsaKeyPair } from '../../crypto/rsa.js';
-import { fromBase32 } from '../../encoding/base32.js';
 import { buildShares } from '../../sdmf/build.js';
 import { decryptPrivateKey } from '../../sdmf/private-key.js';
 import { verifyShare } from '../../sdmf/verify.js';
-import { spawnServer, type ServerProcess } from '../../storage/test-support/server-process.js';
 import { StorageClientError } from '../errors.js';
+import { startRealServers } from '../test-support/real-servers.js';
 import { HttpStorageClient } from '../http-client.js';
 import { measureOperation } from '../request-events.js';
 import type { SlotSecrets, TestWriteVectors } from '../storage-client.js';
@@ -52,37 +48,11 @@ runStorageClientCompliance(
   { title: 'faulty(memory), fault on another slot' },
 );
 
-interface Real {
-  proc: ServerProcess;
-  dir: string;
-  client: () => HttpStorageClient;
-}
-const real: Promise<Real> = (async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'slotfs-faults-'));
-  const proc = await spawnServer(dir, ['--port', '0'], 120_000);
-  const info = JSON.parse(await readFile(path.join(dir, 'node.json'), 'utf8')) as {
-    nodeId: string;
-    permutationSeed: string;
-  };
-  const entry = {
-    id: fromBase32(info.nodeId),
-    permutationSeed: fromBase32(info.permutationSeed),
-    name: 'real',
-    nurl: proc.nurl,
-  };
-  return { proc, dir, client: () => new HttpStorageClient(entry) };
-})();
-real.catch(() => undefined);
-test.after.always(async () => {
-  const r = await real.catch(() => undefined);
-  if (!r) return;
-  await r.proc.stop();
-  await rm(r.dir, { recursive: true, force: true });
-});
+const real = startRealServers(test, [{ name: 'real', timeoutMs: 120_000 }]);
 
 runStorageClientCompliance(
   test,
-  async () => ({ client: new FaultyStorageClient((await real).client()) }),
+  async () => ({ client: new FaultyStorageClient(new HttpStorageClient((await real)[0]!)) }),
   { title: 'faulty(http, real server), no fault' },
 );
 
