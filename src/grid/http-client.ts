@@ -103,9 +103,10 @@ export interface HttpStorageClientOptions {
   maxResponseBytes?: number;
   /**
    * Adaptive batching of read-test-writes to a slotfs server (read-test-write-many): a
-   * write goes out at once while fewer than `maxInFlight` are in flight to this server;
-   * the ones arriving meanwhile wait and go out together when one returns, at most
-   * `maxCount` items or `maxBytes` of bodies per request. `false` sends every write alone.
+   * write goes out at once while fewer than `maxInFlight` are in flight to this server and
+   * none of them is small (bodies under `largeBytes`); the ones arriving meanwhile wait and
+   * go out together when one returns, at most `maxCount` items or `maxBytes` of bodies per
+   * request. `false` sends every write alone.
    */
   writeBatching?: Partial<WriteBatching> | false;
 }
@@ -114,13 +115,18 @@ export interface WriteBatching {
   maxInFlight: number;
   maxCount: number;
   maxBytes: number;
+  /** A request whose bodies are at least this large does not hold the others back. */
+  largeBytes: number;
 }
 
 export const DEFAULT_WRITE_BATCHING: WriteBatching = {
-  // Two, so that a small write need not wait behind a large one (a folder update).
+  // Two, so that a small write need not wait behind a large one (a folder update); but
+  // only one small request at once: the writes arriving meanwhile then go as one request,
+  // and the servers spend their CPU per request (HTTP, one commit-log sync), not per write.
   maxInFlight: 2,
   maxCount: 64,
   maxBytes: 4 * 1024 * 1024,
+  largeBytes: 64 * 1024,
 };
 
 /** A read-test-write waiting for a request to this server to return. */
@@ -178,6 +184,8 @@ export class HttpStorageClient implements StorageClient {
   private readonly batching: WriteBatching | undefined;
   /** Read-test-write requests (single or batch) in flight to this server. */
   private writesInFlight = 0;
+  /** Of those, the ones with bodies under `largeBytes`. */
+  private smallWritesInFlight = 0;
   private readonly queuedWrites: QueuedWrite[] = [];
   /** Set when the server answered read-test-write-many with 404 (an older slotfs server). */
   private writeManyMissing = false;
@@ -280,10 +288,30 @@ export class HttpStorageClient implements StorageClient {
     }
     const si = storageIndexToString(storageIndex);
     const item: ReadTestWriteManyItem = { storageIndex, ...secrets, body };
-    if (this.batchesWrites() && this.writesInFlight >= this.batching!.maxInFlight) {
+    if (this.batchesWrites() && !this.mayStartWrite()) {
       return this.queueWrite(item, si, readVector, options.signal);
     }
     return this.sendWrite(item, si, readVector, options.signal);
+  }
+
+  /** Whether another write request may go out to this server now. */
+  private mayStartWrite(): boolean {
+    const limits = this.batching;
+    if (!limits) return true;
+    return this.writesInFlight < limits.maxInFlight && this.smallWritesInFlight === 0;
+  }
+
+  /** Counts a write request in flight until `sent` settles. */
+  private async inFlight<T>(bodyBytes: number, sent: () => Promise<T>): Promise<T> {
+    const small = bodyBytes < (this.batching?.largeBytes ?? 0);
+    this.writesInFlight++;
+    if (small) this.smallWritesInFlight++;
+    try {
+      return await sent();
+    } finally {
+      this.writesInFlight--;
+      if (small) this.smallWritesInFlight--;
+    }
   }
 
   /** Whether writes to this server may wait to go out together (slotfs servers only). */
@@ -303,18 +331,18 @@ export class HttpStorageClient implements StorageClient {
     readVector: readonly ReadVector[],
     signal?: AbortSignal,
   ): Promise<ReadTestWriteResponse> {
-    this.writesInFlight++;
     try {
       const request = cborRequest(item.body, { signal }, [
         [SECRET_KINDS.writeEnabler, item.writeEnabler],
         [SECRET_KINDS.leaseRenew, item.leaseRenewSecret],
         [SECRET_KINDS.leaseCancel, item.leaseCancelSecret],
       ]);
-      return await this.call('read-test-write', 'POST', PATHS.readTestWrite(si), request, (res) =>
-        this.writeAnswer(si, readVector, res),
+      return await this.inFlight(item.body.length, () =>
+        this.call('read-test-write', 'POST', PATHS.readTestWrite(si), request, (res) =>
+          this.writeAnswer(si, readVector, res),
+        ),
       );
     } finally {
-      this.writesInFlight--;
       this.sendQueuedWrites();
     }
   }
@@ -367,10 +395,10 @@ export class HttpStorageClient implements StorageClient {
     });
   }
 
-  /** Sends what waits, as batches, while fewer than maxInFlight writes are in flight. */
+  /** Sends what waits, as batches, while another write request may go out. */
   private sendQueuedWrites(): void {
     const limits = this.batching;
-    while (limits && this.queuedWrites.length > 0 && this.writesInFlight < limits.maxInFlight) {
+    while (limits && this.queuedWrites.length > 0 && this.mayStartWrite()) {
       const batch: QueuedWrite[] = [];
       let bytes = 0;
       while (this.queuedWrites.length > 0 && batch.length < limits.maxCount) {
@@ -388,7 +416,7 @@ export class HttpStorageClient implements StorageClient {
         for (const q of batch) this.sendQueuedAlone(q);
         continue;
       }
-      void this.sendBatch(batch);
+      void this.sendBatch(batch, bytes);
     }
   }
 
@@ -399,13 +427,14 @@ export class HttpStorageClient implements StorageClient {
   }
 
   /** Many queued writes in one read-test-write-many request; each settles on its own. */
-  private async sendBatch(batch: QueuedWrite[]): Promise<void> {
-    this.writesInFlight++;
+  private async sendBatch(batch: QueuedWrite[], bytes: number): Promise<void> {
     let missing = false;
     try {
-      const results = await inOperationsOf(
-        batch.map((q) => q.context),
-        () => this.postMany(batch.map((q) => q.item)),
+      const results = await this.inFlight(bytes, () =>
+        inOperationsOf(
+          batch.map((q) => q.context),
+          () => this.postMany(batch.map((q) => q.item)),
+        ),
       );
       if (results === 'missing') {
         missing = true; // nothing was applied: each goes again alone
@@ -420,7 +449,6 @@ export class HttpStorageClient implements StorageClient {
     } catch (err) {
       for (const q of batch) q.reject(err);
     } finally {
-      this.writesInFlight--;
       if (missing) for (const q of batch) if (!q.settled) this.sendQueuedAlone(q);
       this.sendQueuedWrites();
     }

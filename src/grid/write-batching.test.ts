@@ -328,17 +328,40 @@ test.serial(
   },
 );
 
-test.serial('by default two writes go out at once before the rest wait for a batch', async (t) => {
+test.serial(
+  'by default one small write goes out at once and the rest wait for a batch',
+  async (t) => {
+    const c = await client(0);
+    try {
+      const events = await requestsOf(c, () =>
+        Promise.all(
+          Array.from({ length: 12 }, (_, i) => c.readTestWrite(newSi(), S, write(`d${i}`), [])),
+        ),
+      );
+      t.deepEqual(
+        events.map((e) => e.items ?? 1).sort((a, b) => a - b),
+        [1, 11],
+      );
+    } finally {
+      await c.close();
+    }
+  },
+);
+
+test.serial('a small write does not wait behind a large one in flight', async (t) => {
   const c = await client(0);
   try {
+    const large = 'x'.repeat(70 * 1024);
     const events = await requestsOf(c, () =>
-      Promise.all(
-        Array.from({ length: 12 }, (_, i) => c.readTestWrite(newSi(), S, write(`d${i}`), [])),
-      ),
+      Promise.all([
+        c.readTestWrite(newSi(), S, write(large), []),
+        ...Array.from({ length: 6 }, (_, i) => c.readTestWrite(newSi(), S, write(`s${i}`), [])),
+      ]),
     );
+    // The large write and the first small one at once; the other five wait for the small one.
     t.deepEqual(
       events.map((e) => e.items ?? 1).sort((a, b) => a - b),
-      [1, 1, 10],
+      [1, 1, 5],
     );
   } finally {
     await c.close();
