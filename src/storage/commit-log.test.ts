@@ -111,3 +111,51 @@ test('a checkpoint fsyncs each touched file once, however often it changed', asy
     await fs.rm(root, { recursive: true, force: true });
   }
 });
+
+/** `count` storage indexes that differ in their first two letters (new bucket and prefix). */
+const manySlots = (count: number) =>
+  Array.from({ length: count }, (_, i) =>
+    `${'abcdefghijklmnopqrstuvwxyz'[i % 26]}${i}`.padEnd(26, 'q'),
+  );
+
+test('a checkpoint of many touched files syncs the file system once instead of an fsync each', async (t) => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
+  try {
+    const store = new ShareStore(root, { ...options, commitLog: { idleCheckpointMs: 3_600_000 } });
+    await store.init();
+    const slots = manySlots(12);
+    for (const si of slots) await store.readTestWrite(si, crashRequest(si, 1), CRASH_SECRETS);
+    await store.close();
+    t.is(store.commitCounters.checkpoints, 1);
+    t.is(store.commitCounters.fsSyncs, 1);
+    t.is(store.commitCounters.fileSyncs, 0);
+    const reopened = new ShareStore(root, options);
+    t.is((await reopened.init()).replayedRecords, 0, 'the log was checkpointed away');
+    for (const si of slots) {
+      t.deepEqual(await shareData(root, si, 2), Buffer.from(crashContent(si, 2, 1)));
+    }
+    await reopened.close();
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+test('without the sync program a checkpoint fsyncs every touched file and directory', async (t) => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
+  try {
+    const store = new ShareStore(root, {
+      ...options,
+      commitLog: { idleCheckpointMs: 3_600_000, syncCommand: path.join(root, 'no-such-sync') },
+    });
+    await store.init();
+    const slots = manySlots(12);
+    for (const si of slots) await store.readTestWrite(si, crashRequest(si, 1), CRASH_SECRETS);
+    await store.close();
+    t.is(store.commitCounters.checkpoints, 1);
+    t.is(store.commitCounters.fsSyncs, 0);
+    t.is(store.commitCounters.fileSyncs, slots.length * CRASH_SHARES.length);
+    t.true(store.commitCounters.dirSyncs >= 2 * slots.length, 'buckets and prefixes');
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});

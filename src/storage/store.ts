@@ -9,6 +9,7 @@
 // nothing has changed yet.
 import {
   promises as fs,
+  mkdir as mkdirCallback,
   readdir as readdirCallback,
   readFile as readFileCallback,
   writeFile as writeFileCallback,
@@ -43,6 +44,7 @@ const SHARE_FILE = /^\d+$/;
 const readdirQuick = promisify(readdirCallback);
 const readFileQuick = promisify(readFileCallback);
 const writeFileQuick = promisify(writeFileCallback);
+const mkdirQuick = promisify(mkdirCallback);
 
 /** A container as the bytes to write. */
 interface Persistable {
@@ -494,23 +496,19 @@ export class ShareStore {
   private async makeDirs(si: string): Promise<string[]> {
     const dir = this.bucketDir(si);
     const prefix = path.dirname(dir);
+    // One call (one trip to the thread pool, no error objects for the usual outcomes);
+    // it answers the first directory it made.
+    let made: string | undefined;
     try {
-      await fs.mkdir(dir);
-      return [prefix];
+      made = await mkdirQuick(dir, { recursive: true });
     } catch (err) {
       if (isErrno(err, 'EEXIST')) {
-        if ((await fs.stat(dir)).isDirectory()) return [];
         throw Object.assign(new Error(`ENOTDIR: not a directory, ${dir}`), { code: 'ENOTDIR' });
       }
-      if (!isErrno(err, 'ENOENT')) throw err;
+      throw err;
     }
-    await fs.mkdir(prefix).catch((e: unknown) => {
-      if (!isErrno(e, 'EEXIST')) throw e;
-    });
-    await fs.mkdir(dir).catch((e: unknown) => {
-      if (!isErrno(e, 'EEXIST')) throw e;
-    });
-    return [prefix, this.sharesDir];
+    if (made === undefined) return [];
+    return made === dir ? [prefix] : [prefix, this.sharesDir];
   }
 
   /**
