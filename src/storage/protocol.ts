@@ -8,6 +8,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { decode, encode } from 'cbor2';
 import { encodeCborFast } from '../encoding/cbor-writer.js';
+import { tryDecodeCbor } from '../encoding/cbor-reader.js';
 import { fromBase32, toBase32 } from '../encoding/base32.js';
 import { utf8 } from '../encoding/bytes.js';
 
@@ -205,6 +206,10 @@ const DECODE_OPTIONS = {
 } as const;
 
 export function decodeCbor(bytes: Uint8Array): unknown {
+  // The protocol's own messages take the fast path; anything else (and every error) is
+  // cbor2's, so answers and messages are the same either way.
+  const fast = tryDecodeCbor(bytes);
+  if (fast) return fast.value;
   try {
     return decode(bytes, DECODE_OPTIONS);
   } catch (err) {
@@ -532,7 +537,8 @@ export function decodeReadTestWriteRequest(
 export function encodeReadTestWriteResponse(res: ReadTestWriteResponse): Uint8Array {
   const data = new Map<number, Uint8Array[]>();
   for (const [shnum, reads] of res.data) data.set(shnum, reads.map(plain));
-  return encode(
+  // Once per share write: the fast encoder (same bytes as cbor2's).
+  return encodeCborFast(
     new Map<string, unknown>([
       ['success', res.success],
       ['data', data],
