@@ -11,6 +11,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { decodeRecords, encodeRecord, type CommitRecord } from './commit-record.js';
+import { quickFs } from './quick-fs.js';
 
 /** What applying a record changed: files whose bytes changed, directories whose entries did. */
 export interface Touched {
@@ -82,18 +83,18 @@ const SEGMENT = /^(\d{12})\.log$/;
 const SYNC_CONCURRENCY = 32;
 
 async function fsyncPath(p: string): Promise<boolean> {
-  let h: fs.FileHandle;
+  let fd: number;
   try {
-    h = await fs.open(p, 'r');
+    fd = await quickFs.open(p, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // deleted since
     throw err;
   }
   try {
-    await h.sync();
+    await quickFs.fsync(fd);
     return true;
   } finally {
-    await h.close();
+    await quickFs.close(fd);
   }
 }
 

@@ -7,15 +7,9 @@
 // fsynced later, in the background, by the log's checkpoints. Bucket directories are
 // made before the log record is written, so a full disk refuses a new bucket while
 // nothing has changed yet.
-import {
-  promises as fs,
-  mkdir as mkdirCallback,
-  readdir as readdirCallback,
-  readFile as readFileCallback,
-  writeFile as writeFileCallback,
-} from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { quickFs } from './quick-fs.js';
 import {
   ContainerFormatError,
   DATA_OFFSET,
@@ -39,12 +33,11 @@ import { editBetween, type CommitRecord, type ShareEdit } from './commit-record.
 
 const SHARE_FILE = /^\d+$/;
 
-// Every write lists its bucket and reads and writes share files: the callback forms cost
-// about half the CPU of fs.promises' (which makes a FileHandle per call).
-const readdirQuick = promisify(readdirCallback);
-const readFileQuick = promisify(readFileCallback);
-const writeFileQuick = promisify(writeFileCallback);
-const mkdirQuick = promisify(mkdirCallback);
+// Every request lists its bucket and reads or writes share files: through quickFs.
+const readdirQuick = quickFs.readdir;
+const readFileQuick = quickFs.readFile;
+const writeFileQuick = quickFs.writeFile;
+const mkdirQuick = quickFs.mkdir;
 
 /** A container as the bytes to write. */
 interface Persistable {
@@ -307,30 +300,30 @@ export class ShareStore {
     end?: number,
   ): Promise<{ data: Uint8Array; dataLength: number } | undefined> {
     return this.withSlot(si, async () => {
-      let handle: fs.FileHandle;
+      let fd: number;
       try {
-        handle = await fs.open(path.join(this.bucketDir(si), String(shnum)), 'r');
+        fd = await quickFs.open(path.join(this.bucketDir(si), String(shnum)), 'r');
       } catch (err) {
         if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
         throw err;
       }
       try {
         const header = new Uint8Array(HEADER_SIZE);
-        const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, 0);
+        const bytesRead = await quickFs.read(fd, header, 0);
         if (isImmutableContainer(header.subarray(0, bytesRead))) return undefined;
         const h = parseHeader(header.subarray(0, bytesRead), `share ${si}/${shnum}`);
         const stop = Math.min(end ?? h.dataLength, h.dataLength);
         if (offset >= stop) return { data: new Uint8Array(0), dataLength: h.dataLength };
         const data = new Uint8Array(stop - offset);
-        const r = await handle.read(data, 0, data.length, DATA_OFFSET + offset);
-        if (r.bytesRead !== data.length) {
+        const read = await quickFs.read(fd, data, DATA_OFFSET + offset);
+        if (read !== data.length) {
           throw new ContainerFormatError(
             `share ${si}/${shnum}: file ends before its recorded data length ${h.dataLength}`,
           );
         }
         return { data, dataLength: h.dataLength };
       } finally {
-        await handle.close();
+        await quickFs.close(fd);
       }
     });
   }
@@ -539,18 +532,18 @@ export class ShareStore {
         touched.dirs.push(bucket); // the file may be new
         continue;
       }
-      let h: fs.FileHandle;
+      let fd: number;
       try {
-        h = await fs.open(file, 'r+');
+        fd = await quickFs.open(file, 'r+');
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
-        h = await fs.open(file, 'w', 0o644);
+        fd = await quickFs.open(file, 'w', 0o644);
       }
       try {
-        for (const r of edit.ranges) await h.write(r.bytes, 0, r.bytes.length, r.offset);
-        if ((await h.stat()).size !== edit.size) await h.truncate(edit.size);
+        for (const r of edit.ranges) await quickFs.write(fd, r.bytes, r.offset);
+        if ((await quickFs.fstat(fd)).size !== edit.size) await quickFs.ftruncate(fd, edit.size);
       } finally {
-        await h.close();
+        await quickFs.close(fd);
       }
     }
     if (deleted) {
