@@ -325,3 +325,44 @@ test('concurrent read-test-writes on one slot serialise: one winner per round, n
   );
   t.is(Number(Buffer.from((await client.share(si, 0))!).readBigUInt64BE()), start + 30);
 });
+
+test('a write to a new slot whose test fails leaves no bucket, nor a prefix it made', async (t) => {
+  // A storage index whose two-letter prefix no other test has made.
+  let si = newSi();
+  while (existsSync(path.join(dir, 'shares', si.slice(0, 2)))) si = newSi();
+  const r = await client.rtw(
+    si,
+    tw([[0, { test: [[0, 1, enc('x')]], write: [[0, enc('new')]] }]]),
+    S,
+  );
+  t.false(r.success);
+  t.deepEqual(await client.shares(si), []);
+  t.false(existsSync(path.join(dir, 'shares', si.slice(0, 2), si)), 'no bucket left');
+  t.false(existsSync(path.join(dir, 'shares', si.slice(0, 2))), 'no prefix left');
+  // A share too large for the server: refused, and nothing left either.
+  const big = await client.rtwRaw(
+    si,
+    tw([
+      [0, { write: [[0, new Uint8Array(1)]] }],
+      [1, { write: [[2 ** 40, enc('x')]] }],
+    ]),
+    S,
+  );
+  t.is(big.status, 413);
+  t.false(existsSync(path.join(dir, 'shares', si.slice(0, 2), si)), 'no bucket left');
+});
+
+test('a bucket removed behind the server is made again by the next write', async (t) => {
+  const si = newSi();
+  const first = await client.rtw(si, tw([[0, { write: [[0, enc('one')]] }]]), S);
+  t.true(first.success);
+  // Gone while the server runs (an operator clean-up): the server last saw it exist.
+  await fs.rm(path.join(dir, 'shares', si.slice(0, 2), si), { recursive: true });
+  const again = await client.rtw(
+    si,
+    tw([[0, { test: [[0, 1, new Uint8Array()]], write: [[0, enc('two')]] }]]),
+    S,
+  );
+  t.true(again.success);
+  t.is(txt(await client.share(si, 0)), 'two');
+});

@@ -113,8 +113,19 @@ export async function fsyncDir(dir: string) {
   }
 }
 
+/** Whether a request's vectors for one share write anything. */
+const hasWrites = (tw: { write: readonly unknown[] }) => tw.write.length > 0;
+
+/** How many storage indexes `knownBuckets` holds before it starts again. */
+const KNOWN_BUCKETS = 65_536;
+
 export class ShareStore {
   readonly sharesDir: string;
+  /**
+   * Buckets seen to exist lately. Only a hint for where a write starts (list the bucket, or
+   * make it): a wrong hint costs a call, never a wrong answer.
+   */
+  private readonly knownBuckets = new Set<string>();
   private queue = new KeyedQueue();
   /** Concurrent commits into one directory share its fsync (group commit). */
   private readonly dirSync = new DirSync(fsyncDir);
@@ -203,6 +214,7 @@ export class ShareStore {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
       throw err;
     }
+    this.rememberBucket(si);
     return names
       .filter((n) => SHARE_FILE.test(n))
       .map(Number)
@@ -337,13 +349,35 @@ export class ShareStore {
   ): Promise<SlotOutcome> {
     return this.withSlot(si, async () => {
       try {
-        const { shares, files } = await this.loadSlot(si);
-        const outcome = readTestWrite(shares, req, secrets, {
-          nodeId: this.options.nodeId,
-          now: this.now(),
-          maxShareSize: this.options.maxShareSize,
-        });
-        if (outcome.changes.size > 0) await this.persist(si, files, outcome.changes, member);
+        // A write to a bucket not seen lately makes the bucket first (one call, needed
+        // anyway): if that created it, the slot is new and there is nothing to list.
+        let made: string[] | undefined;
+        if (!this.knownBuckets.has(si) && [...req.testWriteVectors.values()].some(hasWrites)) {
+          try {
+            made = await this.makeDirs(si);
+          } catch (err) {
+            throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
+          }
+        }
+        const { shares, files } = made?.length
+          ? { shares: new Map<number, MutableContainer>(), files: new Map<number, Uint8Array>() }
+          : await this.loadSlot(si);
+        let outcome: SlotOutcome;
+        try {
+          outcome = readTestWrite(shares, req, secrets, {
+            nodeId: this.options.nodeId,
+            now: this.now(),
+            maxShareSize: this.options.maxShareSize,
+          });
+        } catch (err) {
+          if (made?.length) await this.removeMadeDirs(si, made);
+          throw err;
+        }
+        if (outcome.changes.size > 0) {
+          await this.persist(si, files, outcome.changes, member, made);
+        } else if (made?.length) {
+          await this.removeMadeDirs(si, made); // (a failed test leaves no new bucket)
+        }
         return outcome;
       } finally {
         member?.leave(); // (no-op once it joined with its record)
@@ -407,6 +441,8 @@ export class ShareStore {
     before: Map<number, Uint8Array>,
     changes: Map<number, Persistable | null>,
     member?: GroupMember,
+    /** The directories the caller already made (makeDirs' answer), if it did. */
+    dirsMade?: string[],
   ) {
     if (this.wedged) throw this.wedged;
     const edits: ShareEdit[] = [];
@@ -424,10 +460,10 @@ export class ShareStore {
         if (!old) return { shnum, kind: 'delete' };
         return next ? editBetween(shnum, next, old) : { shnum, kind: 'whole', bytes: old };
       });
-    let madeDirs: string[] = [];
+    let madeDirs: string[] = dirsMade ?? [];
     try {
       // The bucket first: on a full disk this is what fails, before anything is logged.
-      if (edits.some((e) => e.kind === 'whole')) madeDirs = await this.makeDirs(si);
+      if (!dirsMade && edits.some((e) => e.kind === 'whole')) madeDirs = await this.makeDirs(si);
     } catch (err) {
       throw new StoreIoError(`writing shares of ${si}`, err as NodeJS.ErrnoException);
     }
@@ -500,8 +536,23 @@ export class ShareStore {
       }
       throw err;
     }
+    this.rememberBucket(si);
     if (made === undefined) return [];
     return made === dir ? [prefix] : [prefix, this.sharesDir];
+  }
+
+  private rememberBucket(si: string) {
+    if (this.knownBuckets.size >= KNOWN_BUCKETS) this.knownBuckets.clear();
+    this.knownBuckets.add(si);
+  }
+
+  /** Removes the directories makeDirs just made for a write that changed nothing. */
+  private async removeMadeDirs(si: string, made: string[]) {
+    this.knownBuckets.delete(si);
+    const bucket = this.bucketDir(si);
+    await fs.rmdir(bucket).catch(() => undefined);
+    // The prefix only if this made it and no other bucket has arrived in it since.
+    if (made.includes(this.sharesDir)) await fs.rmdir(path.dirname(bucket)).catch(() => undefined);
   }
 
   /**
@@ -579,6 +630,7 @@ export class ShareStore {
   private async removeBucketIfEmpty(dir: string) {
     try {
       if ((await fs.readdir(dir)).length > 0) return;
+      this.knownBuckets.delete(path.basename(dir));
       await fs.rmdir(dir);
     } catch (err) {
       if (!isErrno(err, 'ENOENT', 'ENOTEMPTY')) throw err;
