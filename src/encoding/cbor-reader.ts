@@ -41,25 +41,27 @@ class Reader {
     }
     if (info === 26) {
       if (this.at + 4 > b.length) throw UNSUPPORTED;
-      const n =
-        b[this.at] * 0x1000000 + ((b[this.at + 1] << 16) | (b[this.at + 2] << 8) | b[this.at + 3]);
+      const n = this.uint32(this.at);
       this.at += 4;
       if (n <= 0xffff) throw UNSUPPORTED;
       return n;
     }
     if (info === 27) {
       if (this.at + 8 > b.length) throw UNSUPPORTED;
-      const hi =
-        b[this.at] * 0x1000000 + ((b[this.at + 1] << 16) | (b[this.at + 2] << 8) | b[this.at + 3]);
-      const lo =
-        b[this.at + 4] * 0x1000000 +
-        ((b[this.at + 5] << 16) | (b[this.at + 6] << 8) | b[this.at + 7]);
+      const hi = this.uint32(this.at);
+      const lo = this.uint32(this.at + 4);
       this.at += 8;
       // Shortest form, and a safe integer (cbor2 would need a BigInt beyond).
       if (hi === 0 || hi >= 0x200000) throw UNSUPPORTED;
       return hi * 0x100000000 + lo;
     }
     throw UNSUPPORTED; // 28–30 reserved, 31 indefinite
+  }
+
+  /** The big-endian unsigned 32-bit number at `at` (the caller checked the length). */
+  private uint32(at: number): number {
+    const b = this.bytes;
+    return b[at] * 0x1000000 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]);
   }
 
   private take(n: number): Uint8Array {

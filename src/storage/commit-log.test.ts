@@ -118,14 +118,26 @@ const manySlots = (count: number) =>
     `${'abcdefghijklmnopqrstuvwxyz'[i % 26]}${i}`.padEnd(26, 'q'),
   );
 
+/**
+ * Writes new shares to 12 slots in a store whose only checkpoint is the one at close (with
+ * `syncCommand` as given), and closes it.
+ */
+async function checkpointManySlots(root: string, syncCommand?: string) {
+  const store = new ShareStore(root, {
+    ...options,
+    commitLog: { idleCheckpointMs: 3_600_000, ...(syncCommand ? { syncCommand } : {}) },
+  });
+  await store.init();
+  const slots = manySlots(12);
+  for (const si of slots) await store.readTestWrite(si, crashRequest(si, 1), CRASH_SECRETS);
+  await store.close();
+  return { store, slots };
+}
+
 test('a checkpoint of many touched files syncs the file system once instead of an fsync each', async (t) => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
   try {
-    const store = new ShareStore(root, { ...options, commitLog: { idleCheckpointMs: 3_600_000 } });
-    await store.init();
-    const slots = manySlots(12);
-    for (const si of slots) await store.readTestWrite(si, crashRequest(si, 1), CRASH_SECRETS);
-    await store.close();
+    const { store, slots } = await checkpointManySlots(root);
     t.is(store.commitCounters.checkpoints, 1);
     t.is(store.commitCounters.fsSyncs, 1);
     t.is(store.commitCounters.fileSyncs, 0);
@@ -143,18 +155,30 @@ test('a checkpoint of many touched files syncs the file system once instead of a
 test('without the sync program a checkpoint fsyncs every touched file and directory', async (t) => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
   try {
-    const store = new ShareStore(root, {
-      ...options,
-      commitLog: { idleCheckpointMs: 3_600_000, syncCommand: path.join(root, 'no-such-sync') },
-    });
-    await store.init();
-    const slots = manySlots(12);
-    for (const si of slots) await store.readTestWrite(si, crashRequest(si, 1), CRASH_SECRETS);
-    await store.close();
+    const { store, slots } = await checkpointManySlots(root, path.join(root, 'no-such-sync'));
     t.is(store.commitCounters.checkpoints, 1);
     t.is(store.commitCounters.fsSyncs, 0);
     t.is(store.commitCounters.fileSyncs, slots.length * CRASH_SHARES.length);
     t.true(store.commitCounters.dirSyncs >= 2 * slots.length, 'buckets and prefixes');
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a sync program that fails: that checkpoint fsyncs every touched file, and the shares are there', async (t) => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
+  try {
+    // `false -f <dir>` exits 1: the program started and refused.
+    const { store, slots } = await checkpointManySlots(root, 'false');
+    t.is(store.commitCounters.checkpoints, 1);
+    t.is(store.commitCounters.fsSyncs, 0);
+    t.is(store.commitCounters.fileSyncs, slots.length * CRASH_SHARES.length);
+    const reopened = new ShareStore(root, options);
+    t.is((await reopened.init()).replayedRecords, 0, 'the log was checkpointed away');
+    for (const si of slots) {
+      t.deepEqual(await shareData(root, si, 2), Buffer.from(crashContent(si, 2, 1)));
+    }
+    await reopened.close();
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
