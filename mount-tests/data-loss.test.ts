@@ -6,6 +6,8 @@ import { copyFile, open, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { WriteJournal } from '../src/cache/journal.js';
+import { controlRequest } from '../src/fs/control.js';
+import type { MountStatus } from '../src/fs/monitor.js';
 import { utf8 } from '../src/encoding/bytes.js';
 import {
   MountProcess,
@@ -122,6 +124,46 @@ mtest(
     }
   },
 );
+
+// What this mount just published is the grid's contents as of the publish: a reopen within
+// attr-cache-ms of it asks the grid nothing, however long ago the file was first written
+// (as `tar x` followed by an fsync of each file opens them).
+mtest('a reopen right after its own publish is answered without the grid', async (t) => {
+  const client = join(base, 'c-own');
+  // Folder listings stay good throughout, so any request would be an open's check.
+  await writeClientConfig({
+    dir: client,
+    serversFile,
+    mount: { 'attr-cache-ms': 4000, 'dir-cache-ms': 60_000, 'write-back-ms': 60_000 },
+  });
+  const m = await MountProcess.start(join(base, 'm-own'), client);
+  try {
+    const files = ['a', 'b', 'c', 'd'];
+    // Written at once and held open (one open each, so no flush before the close) longer
+    // than attr-cache-ms; the close publishes each file, the fsync waits for that.
+    const hold = join(base, 'hold-open.cjs');
+    await writeFile(
+      hold,
+      `const fs = require('fs');
+      const fds = process.argv.slice(2).map((f) => fs.openSync(f, 'w'));
+      fds.forEach((fd, i) => fs.writeSync(fd, process.argv[2 + i] + ' v1\\n'));
+      setTimeout(() => fds.forEach((fd) => fs.closeSync(fd)), 4500);`,
+    );
+    await run(
+      `mkdir t && cd t && node ${hold} ${files.join(' ')} && ${files.map((f) => fsyncCommand(f)).join(' && ')}`,
+      m.mountpoint,
+    );
+    const out = await run(`cat ${files.map((f) => `t/${f}`).join(' ')}`, m.mountpoint);
+    t.is(out, files.map((f) => `${f} v1\n`).join(''), 'the contents written');
+    // Without it, the fsync's open (4.5 s after the file was written) checks the folder.
+    const answer = await controlRequest(m.mountpoint, { op: 'status' });
+    if (!answer.ok) throw new Error(`slotfs status: ${answer.error}`);
+    const checks = (answer.status as MountStatus).openChecks?.checks ?? 0;
+    t.is(checks, 0, 'no close-to-open check of the files this mount had just published');
+  } finally {
+    await m.stop();
+  }
+});
 
 // The window is between the directory update that links a new file reaching the grid and
 // the journal recording it (kill -9 about 1 s after close). It is reproduced exactly by

@@ -198,6 +198,10 @@ export class WriteBack {
       const gen = st.gen;
       const bytes = st.buffer!.snapshot();
       const bound = this.fj.mark();
+      // Once our version has landed, these bytes are the grid's contents as of this moment:
+      // as good as a close-to-open check sent now (an open within attr-cache-ms needs none).
+      const sent = Date.now();
+      let landed = true;
       st.metaDirty = false;
       if (!st.cap) {
         const created = await this.mutable.create(bytes);
@@ -211,10 +215,11 @@ export class WriteBack {
         const r = await this.mutable.update(st.cap, bytes);
         st.basedOn = r.version;
       } else {
-        await this.publishContents(st, bytes);
+        landed = await this.publishContents(st, bytes);
       }
       // What a check confirmed before this publish is an older version now.
       this.files.checks.drop(st.cap);
+      if (landed && st.gen === gen) st.loadedAt = Math.max(st.loadedAt, sent);
       return async () => {
         if (st.link) await this.linkNew(st, bytes.length);
         else await this.entries.push(st, bytes.length);
@@ -239,13 +244,16 @@ export class WriteBack {
     return undefined;
   }
 
-  private async publishContents(st: FileState, bytes: Uint8Array): Promise<void> {
+  /** Publishes a new version of a linked file; false: another client's version got there first. */
+  private async publishContents(st: FileState, bytes: Uint8Array): Promise<boolean> {
     try {
       const r = await this.mutable.update(st.cap!, bytes, { basedOn: st.basedOn });
       st.basedOn = r.version;
+      return true;
     } catch (err) {
       if (!(err instanceof UncoordinatedWriteError)) throw err;
       await this.conflicts.lostUpdate(st, bytes);
+      return false;
     }
   }
 
