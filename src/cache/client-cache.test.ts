@@ -139,3 +139,131 @@ test('a database in use by another process is refused with CacheError', async (t
   t.regex(error?.message ?? '', /in use by another slotfs process/);
   holder.stdin.end();
 });
+
+function hintOf(seqnum: number, roothash: Uint8Array): ServermapHint {
+  return {
+    seqnum,
+    roothash,
+    checkstring: new Uint8Array(randomBytes(57)),
+    k: 3,
+    n: 10,
+    shareSize: 1200,
+    shares: { aaaa: [0], bbbb: [1, 2] },
+  };
+}
+
+/** Batches the cache hands to LevelDB (reaching under the API to count them). */
+function countBatches(cache: ClientCache): { batches: number; ops: number } {
+  const seen = { batches: 0, ops: 0 };
+  const db = (cache as unknown as { db: { on(e: string, f: (ops: unknown[]) => void): void } }).db;
+  db.on('write', (ops) => {
+    seen.batches++;
+    seen.ops += ops.length;
+  });
+  return seen;
+}
+
+test('a publish is recorded in one batch: version, hint and plaintext, also after reopening', async (t) => {
+  const dir = await tempDir(t);
+  let cache = await ClientCache.open(join(dir, 'db'), quiet);
+  const writes = countBatches(cache);
+  const file = si();
+  const roothash = hash();
+  const plaintext = new Uint8Array(randomBytes(3000));
+  const hint = hintOf(1, roothash);
+  await cache.recordPublished(file, {
+    version: { seqnum: 1, roothash },
+    hint,
+    plaintext,
+    fresh: true,
+  });
+  t.is(writes.batches, 1);
+  t.is(writes.ops, 4, 'version, hint, plaintext and its bookkeeping');
+  await cache.close();
+  cache = await ClientCache.open(join(dir, 'db'), quiet);
+  t.deepEqual(await cache.highestVersion(file), { seqnum: 1, roothash });
+  t.deepEqual(await cache.servermapHint(file), hint);
+  t.deepEqual((await cache.cachedData(file))?.plaintext, plaintext);
+  // A later publish of an older version (another writer's, read back) keeps the guard.
+  const older = hash();
+  await cache.recordPublished(file, {
+    version: { seqnum: 0, roothash: older },
+    hint: hintOf(0, older),
+    plaintext: new Uint8Array(1),
+  });
+  t.deepEqual(await cache.highestVersion(file), { seqnum: 1, roothash });
+  await cache.close();
+});
+
+test('concurrent records never lower the rollback guard, in memory or on disk', async (t) => {
+  const dir = await tempDir(t);
+  let cache = await ClientCache.open(join(dir, 'db'), quiet);
+  const file = si();
+  const roots = Array.from({ length: 20 }, () => hash());
+  const order = [...roots.keys()].sort(() => Math.random() - 0.5);
+  await Promise.all(
+    order.map((i) => cache.recordVerifiedVersion(file, { seqnum: i + 1, roothash: roots[i] })),
+  );
+  t.deepEqual(await cache.highestVersion(file), { seqnum: 20, roothash: roots[19] });
+  await cache.close();
+  cache = await ClientCache.open(join(dir, 'db'), quiet);
+  t.deepEqual(await cache.highestVersion(file), { seqnum: 20, roothash: roots[19] });
+  await cache.close();
+});
+
+test('writes made together go to LevelDB in few batches, and reads see them at once', async (t) => {
+  const dir = await tempDir(t);
+  const cache = await ClientCache.open(join(dir, 'db'), quiet);
+  const writes = countBatches(cache);
+  const files = Array.from({ length: 10 }, () => si());
+  const hints = files.map(() => hintOf(3, hash()));
+  const pending = files.map((f, i) => cache.putServermapHint(f, hints[i]));
+  // Not written yet, but what this process wrote is what it reads.
+  t.deepEqual(await cache.servermapHint(files[9]), hints[9]);
+  await Promise.all(pending);
+  t.true(writes.batches <= 2, `${writes.batches} batches for 10 writes`);
+  t.is(writes.ops, 10);
+  await cache.forgetServermapHint(files[0]);
+  t.is(await cache.servermapHint(files[0]), undefined);
+  const data = new Uint8Array(randomBytes(100));
+  const put = cache.putData(files[1], { seqnum: 3, roothash: hints[1].roothash }, data);
+  t.deepEqual((await cache.cachedData(files[1]))?.plaintext, data, 'plaintext not yet written');
+  await put;
+  await cache.close();
+});
+
+test('records beyond the memory bound are read back from LevelDB', async (t) => {
+  const dir = await tempDir(t);
+  const cache = await ClientCache.open(join(dir, 'db'), { ...quiet, rememberedRecords: 2 });
+  const files = Array.from({ length: 6 }, () => si());
+  const versions = files.map((_, i) => ({ seqnum: i + 1, roothash: hash() }));
+  for (const [i, f] of files.entries()) await cache.recordVerifiedVersion(f, versions[i]);
+  const writes = countBatches(cache);
+  for (const [i, f] of files.entries()) t.deepEqual(await cache.highestVersion(f), versions[i]);
+  t.is(await cache.highestVersion(si()), undefined);
+  t.is(writes.batches, 0, 'reading writes nothing');
+  await cache.close();
+});
+
+test('a damaged record found in memory-backed storage is discarded', async (t) => {
+  const dir = await tempDir(t);
+  const location = join(dir, 'db');
+  let cache = await ClientCache.open(location, quiet);
+  const file = si();
+  await cache.recordVerifiedVersion(file, { seqnum: 4, roothash: hash() });
+  await cache.close();
+  // Damage the stored record with another process's view of the database.
+  const { Level } = await import('level');
+  const { toBase32 } = await import('../encoding/base32.js');
+  const raw = new Level<string, string>(location);
+  await raw.sublevel<string, string>('versions').put(toBase32(file), '{"seqnum": "x"}');
+  await raw.close();
+  const warnings: string[] = [];
+  cache = await ClientCache.open(location, { warn: (m) => warnings.push(m) });
+  t.is(await cache.highestVersion(file), undefined);
+  t.regex(warnings.join('\n'), /damaged cache entry/);
+  const r = hash();
+  await cache.recordVerifiedVersion(file, { seqnum: 1, roothash: r });
+  t.deepEqual(await cache.highestVersion(file), { seqnum: 1, roothash: r });
+  await cache.close();
+});

@@ -1,6 +1,13 @@
 // The client's LevelDB cache (one database per client directory). Everything here is
 // advisory — losing it costs round trips, never correctness — except the rollback guard
 // (the highest version this client has verified), which only ever moves up.
+//
+// The mount publishes on Node's main thread, where every LevelDB call is a hand-off to
+// another thread and back. So the small records (versions, hints, keys, attempts) are
+// also kept in memory — this process holds the database's lock, so memory and disk cannot
+// disagree — and writes go out in groups: a record is handed to LevelDB at once when no
+// batch is being written, else it joins the next batch. A write resolves once its batch is
+// on disk, in the order written.
 import { Level } from 'level';
 import { rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -35,6 +42,8 @@ export interface ClientCacheOptions {
   maxDataBytes?: number;
   /** Called with a human-readable line when the cache repairs itself. */
   warn?: (message: string) => void;
+  /** How many small records (versions, hints, keys, attempts) to keep in memory. */
+  rememberedRecords?: number;
 }
 
 export class CacheError extends Error {
@@ -55,12 +64,47 @@ interface DataMeta {
 
 const DEFAULT_MAX_DATA = 64 * 1024 * 1024;
 
+/** Small records kept in memory (least recently used first out). */
+const MAX_REMEMBERED = 50_000;
+
+function openSublevel(db: Db, name: string) {
+  return db.sublevel<string, Bytes>(name, { valueEncoding: 'view' });
+}
+type Sub = ReturnType<typeof openSublevel>;
+type WriteOp =
+  { type: 'put'; sub: Sub; key: string; value: Bytes } | { type: 'del'; sub: Sub; key: string };
+interface WriteGroup {
+  ops: WriteOp[];
+  written: Promise<void>;
+  done: (err?: unknown) => void;
+}
+
+/** What publishing a version taught this client (MutableClient: one call per publish). */
+export interface PublishedVersion {
+  version: VersionRecord;
+  hint: ServermapHint;
+  plaintext: Bytes;
+  /**
+   * The storage index is brand new (the file's key was generated for this publish), so no
+   * version can be recorded for it yet: there is nothing to read first.
+   */
+  fresh?: boolean;
+}
+
 function siKey(si: Bytes): string {
   return toBase32(si);
 }
 
 function encodeJson(value: unknown): Bytes {
   return new TextEncoder().encode(JSON.stringify(value));
+}
+
+function encodeHint(hint: ServermapHint): Bytes {
+  return encodeJson({
+    ...hint,
+    roothash: toHex(hint.roothash),
+    checkstring: toHex(hint.checkstring),
+  });
 }
 
 function digest(bytes: Bytes): Bytes {
@@ -78,13 +122,26 @@ export class ClientCache {
   private readonly lru = new Map<string, DataMeta>();
   private dataBytes = 0;
   private clock = 0;
+  /** Small records by `sublevel name!key`: the stored bytes, or null when absent. */
+  private readonly remembered = new Map<string, Bytes | null>();
+  /** Records in batches not yet written (any sublevel): the newest value, and how many. */
+  private readonly unwritten = new Map<string, { value: Bytes | null; count: number }>();
+  private readonly names = new Map<Sub, string>();
+  private writing = false;
+  private group?: WriteGroup;
+  private lastWrite: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly db: Db,
     private readonly maxDataBytes: number,
     private readonly warn: (message: string) => void,
+    private readonly maxRemembered: number,
   ) {
-    const sub = (name: string) => db.sublevel<string, Bytes>(name, { valueEncoding: 'view' });
+    const sub = (name: string) => {
+      const level = openSublevel(db, name);
+      this.names.set(level, name);
+      return level;
+    };
     this.versions = sub('versions');
     this.privkeys = sub('privkeys');
     this.hints = sub('hints');
@@ -121,63 +178,108 @@ export class ClientCache {
       db = new Level<string, Bytes>(location, { valueEncoding: 'view' });
       await db.open();
     }
-    const cache = new ClientCache(db, options.maxDataBytes ?? DEFAULT_MAX_DATA, warn);
+    const cache = new ClientCache(
+      db,
+      options.maxDataBytes ?? DEFAULT_MAX_DATA,
+      warn,
+      options.rememberedRecords ?? MAX_REMEMBERED,
+    );
     await cache.loadLru();
     return cache;
   }
 
   async close(): Promise<void> {
+    await this.settled();
     await this.db.close();
+  }
+
+  /** Resolves once every write asked for so far is on disk (or failed). */
+  async settled(): Promise<void> {
+    while (this.group || this.writing) await this.lastWrite.catch(() => undefined);
   }
 
   // ---- rollback guard ----
 
   async highestVersion(si: Bytes): Promise<VersionRecord | undefined> {
-    const raw = await this.versions.get(siKey(si));
-    return raw && this.parse(raw, parseVersion, this.versions, siKey(si));
+    const raw = await this.read(this.versions, siKey(si));
+    return raw ? this.parse(raw, parseVersion, this.versions, siKey(si)) : undefined;
   }
 
   /** Records a verified version; keeps the higher of the stored and the new one. */
   async recordVerifiedVersion(si: Bytes, version: VersionRecord): Promise<void> {
-    const current = await this.highestVersion(si);
-    if (current && current.seqnum >= version.seqnum) return;
-    await this.versions.put(
-      siKey(si),
-      encodeJson({ seqnum: version.seqnum, roothash: toHex(version.roothash) }),
-    );
+    const op = await this.versionUpdate(si, version);
+    if (op) await this.write([op]);
+  }
+
+  /**
+   * The write that records `version` if it is higher than the stored one, else nothing.
+   * Decided on the newest value after the read, so concurrent calls cannot lower it.
+   */
+  private async versionUpdate(
+    si: Bytes,
+    version: VersionRecord,
+    fresh = false,
+  ): Promise<WriteOp | undefined> {
+    const key = siKey(si);
+    if (!fresh) await this.highestVersion(si);
+    const raw = this.peek(this.versions, key);
+    if (raw) {
+      let current: VersionRecord | undefined;
+      try {
+        current = parseVersion(raw);
+      } catch {
+        // damaged: replaced below
+      }
+      if (current && current.seqnum >= version.seqnum) return undefined;
+    }
+    return {
+      type: 'put',
+      sub: this.versions,
+      key,
+      value: encodeJson({ seqnum: version.seqnum, roothash: toHex(version.roothash) }),
+    };
+  }
+
+  /**
+   * After a publish: the version (rollback guard), the servermap hint and the plaintext,
+   * written together in one batch.
+   */
+  async recordPublished(si: Bytes, published: PublishedVersion): Promise<void> {
+    const key = siKey(si);
+    const versionOp = await this.versionUpdate(si, published.version, published.fresh);
+    const ops: WriteOp[] = versionOp ? [versionOp] : [];
+    ops.push({ type: 'put', sub: this.hints, key, value: encodeHint(published.hint) });
+    ops.push(...this.dataOps(key, published.version, published.plaintext));
+    await this.write(ops);
+    await this.evict();
   }
 
   // ---- encrypted private keys ----
 
   async encryptedPrivateKey(si: Bytes): Promise<Bytes | undefined> {
-    const raw = await this.privkeys.get(siKey(si));
-    return raw && new Uint8Array(raw);
+    const raw = await this.read(this.privkeys, siKey(si));
+    return raw ? new Uint8Array(raw) : undefined;
   }
 
   async putEncryptedPrivateKey(si: Bytes, encprivkey: Bytes): Promise<void> {
-    await this.privkeys.put(siKey(si), encprivkey);
+    await this.write([
+      { type: 'put', sub: this.privkeys, key: siKey(si), value: new Uint8Array(encprivkey) },
+    ]);
   }
 
   // ---- servermap hints ----
 
   async servermapHint(si: Bytes): Promise<ServermapHint | undefined> {
-    const raw = await this.hints.get(siKey(si));
-    return raw && this.parse(raw, parseHint, this.hints, siKey(si));
+    const raw = await this.read(this.hints, siKey(si));
+    return raw ? this.parse(raw, parseHint, this.hints, siKey(si)) : undefined;
   }
 
   async putServermapHint(si: Bytes, hint: ServermapHint): Promise<void> {
-    await this.hints.put(
-      siKey(si),
-      encodeJson({
-        ...hint,
-        roothash: toHex(hint.roothash),
-        checkstring: toHex(hint.checkstring),
-      }),
-    );
+    await this.write([{ type: 'put', sub: this.hints, key: siKey(si), value: encodeHint(hint) }]);
   }
 
   async forgetServermapHint(si: Bytes): Promise<void> {
-    await this.hints.del(siKey(si));
+    await this.write([{ type: 'del', sub: this.hints, key: siKey(si) }]);
   }
 
   // ---- own publish attempts not known to have succeeded ----
@@ -188,18 +290,20 @@ export class ClientCache {
    * recognised as ours — also by the next process, when the write-back journal replays.
    */
   async ownAttempts(si: Bytes): Promise<Array<[string, string]>> {
-    const raw = await this.attempts.get(siKey(si));
+    const raw = await this.read(this.attempts, siKey(si));
     if (!raw) return [];
     const parsed = await this.parse(raw, parseAttempts, this.attempts, siKey(si));
     return parsed ?? [];
   }
 
   async putOwnAttempts(si: Bytes, attempts: Array<[string, string]>): Promise<void> {
-    await this.attempts.put(siKey(si), encodeJson(attempts));
+    await this.write([
+      { type: 'put', sub: this.attempts, key: siKey(si), value: encodeJson(attempts) },
+    ]);
   }
 
   async forgetOwnAttempts(si: Bytes): Promise<void> {
-    await this.attempts.del(siKey(si));
+    await this.write([{ type: 'del', sub: this.attempts, key: siKey(si) }]);
   }
 
   // ---- plaintext of the last version read or written ----
@@ -207,7 +311,7 @@ export class ClientCache {
   /** The cached plaintext, or undefined when absent or failing its checksum. */
   async cachedData(si: Bytes): Promise<CachedData | undefined> {
     const key = siKey(si);
-    const raw = await this.data.get(key);
+    const raw = await this.read(this.data, key);
     if (!raw) return undefined;
     // Layout: u32 header length ‖ JSON header {seqnum, roothash, sha256} ‖ plaintext.
     const entry = await this.parse(raw, parseDataEntry, this.data, key);
@@ -217,11 +321,13 @@ export class ClientCache {
   }
 
   async putData(si: Bytes, version: VersionRecord, plaintext: Bytes): Promise<void> {
-    const key = siKey(si);
-    if (plaintext.length > this.maxDataBytes) {
-      await this.dropData(key);
-      return;
-    }
+    await this.write(this.dataOps(siKey(si), version, plaintext));
+    await this.evict();
+  }
+
+  /** The writes that cache `plaintext` (or drop the entry, when it is beyond the bound). */
+  private dataOps(key: string, version: VersionRecord, plaintext: Bytes): WriteOp[] {
+    if (plaintext.length > this.maxDataBytes) return this.dropOps(key);
     const header = encodeJson({
       seqnum: version.seqnum,
       roothash: toHex(version.roothash),
@@ -232,11 +338,10 @@ export class ClientCache {
     value.set(header, 4);
     value.set(plaintext, 4 + header.length);
     const meta = this.touch(key, plaintext.length);
-    await this.db.batch([
-      { type: 'put', sublevel: this.data, key, value },
-      { type: 'put', sublevel: this.dataMeta, key, value: encodeJson(meta) },
-    ]);
-    await this.evict();
+    return [
+      { type: 'put', sub: this.data, key, value },
+      { type: 'put', sub: this.dataMeta, key, value: encodeJson(meta) },
+    ];
   }
 
   /** Total plaintext bytes currently cached (for status and tests). */
@@ -257,22 +362,126 @@ export class ClientCache {
   }
 
   private async dropData(key: string): Promise<void> {
+    await this.write(this.dropOps(key));
+  }
+
+  private dropOps(key: string): WriteOp[] {
     const old = this.lru.get(key);
     if (old) {
       this.dataBytes -= old.size;
       this.lru.delete(key);
     }
-    await this.db.batch([
-      { type: 'del', sublevel: this.data, key },
-      { type: 'del', sublevel: this.dataMeta, key },
-    ]);
+    return [
+      { type: 'del', sub: this.data, key },
+      { type: 'del', sub: this.dataMeta, key },
+    ];
   }
 
   private async evict(): Promise<void> {
+    const ops: WriteOp[] = [];
     for (const key of this.lru.keys()) {
       if (this.dataBytes <= this.maxDataBytes) break;
-      await this.dropData(key);
+      ops.push(...this.dropOps(key));
     }
+    if (ops.length > 0) await this.write(ops);
+  }
+
+  // ---- memory and grouped writes ----
+
+  private memoryKey(sub: Sub, key: string): string {
+    return `${this.names.get(sub)}!${key}`;
+  }
+
+  /** The small records read while publishing are kept in memory; plaintexts are not. */
+  private kept(sub: Sub): boolean {
+    return (
+      sub === this.versions || sub === this.hints || sub === this.privkeys || sub === this.attempts
+    );
+  }
+
+  /** The value as far as this process knows without reading: bytes, null (absent) or unknown. */
+  private peek(sub: Sub, key: string): Bytes | null | undefined {
+    const k = this.memoryKey(sub, key);
+    const pending = this.unwritten.get(k);
+    if (pending) return pending.value;
+    const known = this.remembered.get(k);
+    if (known !== undefined) {
+      this.remembered.delete(k);
+      this.remembered.set(k, known);
+    }
+    return known;
+  }
+
+  private async read(sub: Sub, key: string): Promise<Bytes | undefined> {
+    const known = this.peek(sub, key);
+    if (known !== undefined) return known ?? undefined;
+    const raw = (await sub.get(key)) ?? null;
+    // A write made while reading is newer than what was read.
+    const now = this.peek(sub, key);
+    if (now !== undefined) return now ?? undefined;
+    if (this.kept(sub)) this.remember(this.memoryKey(sub, key), raw);
+    return raw ?? undefined;
+  }
+
+  private remember(k: string, value: Bytes | null): void {
+    this.remembered.delete(k);
+    this.remembered.set(k, value);
+    if (this.remembered.size > this.maxRemembered) {
+      this.remembered.delete(this.remembered.keys().next().value!);
+    }
+  }
+
+  /** Queues `ops` as one unit of the next batch; resolves when that batch is written. */
+  private write(ops: WriteOp[]): Promise<void> {
+    for (const op of ops) {
+      const k = this.memoryKey(op.sub, op.key);
+      const value = op.type === 'put' ? op.value : null;
+      const pending = this.unwritten.get(k);
+      this.unwritten.set(k, { value, count: (pending?.count ?? 0) + 1 });
+      if (this.kept(op.sub)) this.remember(k, value);
+    }
+    if (!this.group) {
+      let done!: (err?: unknown) => void;
+      const written = new Promise<void>(
+        (resolve, reject) => (done = (err) => (err === undefined ? resolve() : reject(err))),
+      );
+      this.group = { ops: [], written, done };
+    }
+    const { written } = this.group;
+    this.group.ops.push(...ops);
+    if (!this.writing) this.writeGroup();
+    return written;
+  }
+
+  private writeGroup(): void {
+    const group = this.group;
+    if (!group) return;
+    this.group = undefined;
+    this.writing = true;
+    const batch = group.ops.map((op) =>
+      op.type === 'put'
+        ? { type: 'put' as const, sublevel: op.sub, key: op.key, value: op.value }
+        : { type: 'del' as const, sublevel: op.sub, key: op.key },
+    );
+    this.lastWrite = this.db.batch(batch).then(
+      () => this.groupWritten(group),
+      (err: unknown) => {
+        this.groupWritten(group, err ?? new Error('cache write failed'));
+      },
+    );
+  }
+
+  private groupWritten(group: WriteGroup, err?: unknown): void {
+    for (const op of group.ops) {
+      const k = this.memoryKey(op.sub, op.key);
+      const pending = this.unwritten.get(k);
+      if (pending && --pending.count === 0) this.unwritten.delete(k);
+      // Memory must not claim what the disk may not hold: read it again next time.
+      if (err !== undefined) this.remembered.delete(k);
+    }
+    this.writing = false;
+    group.done(err);
+    this.writeGroup();
   }
 
   private async loadLru(): Promise<void> {
@@ -287,8 +496,10 @@ export class ClientCache {
       } catch {
         // fall through: a damaged bookkeeping entry only costs its cached data
       }
-      await this.data.del(key);
-      await this.dataMeta.del(key);
+      await this.write([
+        { type: 'del', sub: this.data, key },
+        { type: 'del', sub: this.dataMeta, key },
+      ]);
     }
     entries.sort((a, b) => a[1].used - b[1].used);
     for (const [key, meta] of entries) {
@@ -303,15 +514,15 @@ export class ClientCache {
   private async parse<T>(
     raw: Bytes,
     parser: (raw: Bytes) => T,
-    where: { del(key: string): Promise<void> },
+    where: Sub,
     key: string,
   ): Promise<T | undefined> {
     try {
       return parser(raw);
     } catch (err) {
       this.warn(`slotfs: discarding a damaged cache entry for ${key}: ${(err as Error).message}`);
-      await where.del(key).catch(() => undefined);
       if (where === this.data) await this.dropData(key).catch(() => undefined);
+      else await this.write([{ type: 'del', sub: where, key }]).catch(() => undefined);
       return undefined;
     }
   }

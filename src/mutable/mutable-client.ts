@@ -285,12 +285,13 @@ export class MutableClient {
       throw new TypeError('createAs() takes the write cap of an Ed25519 file or directory');
     }
     const seed = cap.seed;
-    return this.createWith(plaintext, options, () => [ed25519KeyPairFromSeed(seed), cap]);
+    return this.createWith(plaintext, options, false, () => [ed25519KeyPairFromSeed(seed), cap]);
   }
 
   async create(plaintext: Uint8Array, options: CreateOptions = {}): Promise<CreateResult> {
     const directory = options.directory ?? false;
-    return this.createWith(plaintext, options, async () => {
+    // The key is made here, so the cache cannot know the file yet.
+    return this.createWith(plaintext, options, true, async () => {
       if ((options.format ?? this.format) === 'ed25519') {
         // The write cap is the signing key: no key pool, no encrypted key in the shares.
         const pair = generateEd25519KeyPair();
@@ -304,6 +305,7 @@ export class MutableClient {
   private async createWith(
     plaintext: Uint8Array,
     options: Pick<CreateOptions, 'k' | 'N'>,
+    freshKey: boolean,
     keyed: () => [SigningKeys, MutableWriteCap] | Promise<[SigningKeys, MutableWriteCap]>,
   ): Promise<CreateResult> {
     const k = options.k ?? this.k;
@@ -325,7 +327,7 @@ export class MutableClient {
         home: this.home,
         exclude: this.awayServers(ctx, N),
       });
-      await this.remember(ctx, result, plaintext, keys);
+      await this.remember(ctx, result, plaintext, keys, freshKey);
       return { cap: formatCap(cap), seqnum: 1, version: versionOf(result) };
     });
   }
@@ -1308,30 +1310,37 @@ export class MutableClient {
     return out;
   }
 
-  /** After a successful publish: the version, the key, where the shares are, the data. */
+  /**
+   * After a successful publish: the version, where the shares are and the data (one cache
+   * write), and an SDMF file's encrypted key. `fresh`: the file's key was generated for
+   * this publish, so the cache holds nothing of it yet.
+   */
   private async remember(
     ctx: FileContext,
     result: PublishResult,
     plaintext: Uint8Array,
     keys: SigningKeys,
+    fresh = false,
   ): Promise<void> {
     if (!this.cache) return;
     const si = ctx.keys.storageIndex;
     const v = result.version;
     const shares: Record<string, number[]> = {};
     for (const [server, numbers] of result.placed) shares[toBase32(server.serverId)] = [...numbers];
-    const version = { seqnum: v.seqnum, roothash: v.rootHash };
-    await this.cache.recordVerifiedVersion(si, version);
-    await this.cache.putServermapHint(si, {
-      seqnum: v.seqnum,
-      roothash: v.rootHash,
-      checkstring: v.checkstring,
-      k: v.k,
-      n: v.N,
-      shareSize: v.shares[0].length,
-      shares,
+    await this.cache.recordPublished(si, {
+      version: { seqnum: v.seqnum, roothash: v.rootHash },
+      hint: {
+        seqnum: v.seqnum,
+        roothash: v.rootHash,
+        checkstring: v.checkstring,
+        k: v.k,
+        n: v.N,
+        shareSize: v.shares[0].length,
+        shares,
+      },
+      plaintext,
+      fresh,
     });
-    await this.cache.putData(si, version, plaintext);
     if (!isEd25519Keys(keys) && !(await this.cache.encryptedPrivateKey(si))) {
       await this.cache.putEncryptedPrivateKey(si, aesCtr(ctx.keys.writekey!, keys.privateKeyDer));
     }
