@@ -256,7 +256,7 @@ test('a damaged record found in memory-backed storage is discarded', async (t) =
   const { Level } = await import('level');
   const { toBase32 } = await import('../encoding/base32.js');
   const raw = new Level<string, string>(location);
-  await raw.sublevel<string, string>('versions').put(toBase32(file), '{"seqnum": "x"}');
+  await raw.sublevel<string, string>('versions', {}).put(toBase32(file), '{"seqnum": "x"}');
   await raw.close();
   const warnings: string[] = [];
   cache = await ClientCache.open(location, { warn: (m) => warnings.push(m) });
