@@ -207,21 +207,18 @@ export class ClientCache {
 
   /** Records a verified version; keeps the higher of the stored and the new one. */
   async recordVerifiedVersion(si: Bytes, version: VersionRecord): Promise<void> {
-    const op = await this.versionUpdate(si, version);
+    await this.highestVersion(si); // into memory
+    const op = this.versionUpdate(si, version);
     if (op) await this.write([op]);
   }
 
   /**
    * The write that records `version` if it is higher than the stored one, else nothing.
-   * Decided on the newest value after the read, so concurrent calls cannot lower it.
+   * Synchronous, on what memory holds (read first): the caller queues the write in the same
+   * step, so a concurrent call decides on it and cannot lower the guard.
    */
-  private async versionUpdate(
-    si: Bytes,
-    version: VersionRecord,
-    fresh = false,
-  ): Promise<WriteOp | undefined> {
+  private versionUpdate(si: Bytes, version: VersionRecord): WriteOp | undefined {
     const key = siKey(si);
-    if (!fresh) await this.highestVersion(si);
     const raw = this.peek(this.versions, key);
     if (raw) {
       let current: VersionRecord | undefined;
@@ -246,7 +243,8 @@ export class ClientCache {
    */
   async recordPublished(si: Bytes, published: PublishedVersion): Promise<void> {
     const key = siKey(si);
-    const versionOp = await this.versionUpdate(si, published.version, published.fresh);
+    if (!published.fresh) await this.highestVersion(si); // into memory
+    const versionOp = this.versionUpdate(si, published.version);
     const ops: WriteOp[] = versionOp ? [versionOp] : [];
     ops.push({ type: 'put', sub: this.hints, key, value: encodeHint(published.hint) });
     ops.push(...this.dataOps(key, published.version, published.plaintext));
