@@ -13,6 +13,7 @@ import { rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { toBase32 } from '../encoding/base32.js';
 import { equalBytes, fromHex, toHex } from '../encoding/bytes.js';
+import { GroupCommit } from './group-commit.js';
 
 export interface VersionRecord {
   seqnum: number;
@@ -73,11 +74,6 @@ function openSublevel(db: Db, name: string) {
 type Sub = ReturnType<typeof openSublevel>;
 type WriteOp =
   { type: 'put'; sub: Sub; key: string; value: Bytes } | { type: 'del'; sub: Sub; key: string };
-interface WriteGroup {
-  ops: WriteOp[];
-  written: Promise<void>;
-  done: (err?: unknown) => void;
-}
 
 /** What publishing a version taught this client (MutableClient: one call per publish). */
 export interface PublishedVersion {
@@ -127,9 +123,18 @@ export class ClientCache {
   /** Records in batches not yet written (any sublevel): the newest value, and how many. */
   private readonly unwritten = new Map<string, { value: Bytes | null; count: number }>();
   private readonly names = new Map<Sub, string>();
-  private writing = false;
-  private group?: WriteGroup;
-  private lastWrite: Promise<void> = Promise.resolve();
+  private readonly commits = new GroupCommit<WriteOp>(
+    (ops) =>
+      this.db.batch(
+        ops.map((op) =>
+          op.type === 'put'
+            ? { type: 'put' as const, sublevel: op.sub, key: op.key, value: op.value }
+            : { type: 'del' as const, sublevel: op.sub, key: op.key },
+        ),
+      ),
+    'cache',
+    (ops, err) => this.written(ops, err),
+  );
 
   private constructor(
     private readonly db: Db,
@@ -195,7 +200,7 @@ export class ClientCache {
 
   /** Resolves once every write asked for so far is on disk (or failed). */
   async settled(): Promise<void> {
-    while (this.group || this.writing) await this.lastWrite.catch(() => undefined);
+    await this.commits.settled();
   }
 
   // ---- rollback guard ----
@@ -438,48 +443,18 @@ export class ClientCache {
       this.unwritten.set(k, { value, count: (pending?.count ?? 0) + 1 });
       if (this.kept(op.sub)) this.remember(k, value);
     }
-    if (!this.group) {
-      let done!: (err?: unknown) => void;
-      const written = new Promise<void>(
-        (resolve, reject) => (done = (err) => (err === undefined ? resolve() : reject(err))),
-      );
-      this.group = { ops: [], written, done };
-    }
-    const { written } = this.group;
-    this.group.ops.push(...ops);
-    if (!this.writing) this.writeGroup();
-    return written;
+    return this.commits.add(ops);
   }
 
-  private writeGroup(): void {
-    const group = this.group;
-    if (!group) return;
-    this.group = undefined;
-    this.writing = true;
-    const batch = group.ops.map((op) =>
-      op.type === 'put'
-        ? { type: 'put' as const, sublevel: op.sub, key: op.key, value: op.value }
-        : { type: 'del' as const, sublevel: op.sub, key: op.key },
-    );
-    this.lastWrite = this.db.batch(batch).then(
-      () => this.groupWritten(group),
-      (err: unknown) => {
-        this.groupWritten(group, err ?? new Error('cache write failed'));
-      },
-    );
-  }
-
-  private groupWritten(group: WriteGroup, err?: unknown): void {
-    for (const op of group.ops) {
+  /** A batch is written (or failed): its records are no longer pending. */
+  private written(ops: WriteOp[], err?: unknown): void {
+    for (const op of ops) {
       const k = this.memoryKey(op.sub, op.key);
       const pending = this.unwritten.get(k);
       if (pending && --pending.count === 0) this.unwritten.delete(k);
       // Memory must not claim what the disk may not hold: read it again next time.
       if (err !== undefined) this.remembered.delete(k);
     }
-    this.writing = false;
-    group.done(err);
-    this.writeGroup();
   }
 
   private async loadLru(): Promise<void> {

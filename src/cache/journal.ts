@@ -9,6 +9,7 @@
 // in order. Replaying the snapshot and then the operations gives the dirty contents.
 // Directory changes the mount acknowledged before publishing them: `d!SEQ` (JSON), in order.
 import { Level } from 'level';
+import { GroupCommit } from './group-commit.js';
 
 export interface JournalVersion {
   seqnum: number;
@@ -79,8 +80,7 @@ export class WriteJournal {
    * otherwise it waits with the others that arrive meanwhile, and they go as one batch (one
    * hand-off to LevelDB's thread instead of one each) when the current one is written.
    */
-  private writing = false;
-  private group?: { ops: BatchOp[]; written: Promise<void>; done: (err?: unknown) => void };
+  private readonly commits = new GroupCommit<BatchOp>((ops) => this.db.batch(ops), 'journal');
 
   private constructor(private readonly db: Level<string, Bytes>) {
     // Sequence numbers only order the operations of one id; starting from the clock keeps
@@ -228,34 +228,7 @@ export class WriteJournal {
 
   /** Writes `ops`, with the records asked for while the previous batch is being written. */
   private store(ops: BatchOp[]): Promise<void> {
-    if (!this.group) {
-      let done!: (err?: unknown) => void;
-      const written = new Promise<void>(
-        (resolve, reject) => (done = (err) => (err === undefined ? resolve() : reject(err))),
-      );
-      this.group = { ops: [], written, done };
-    }
-    const { written } = this.group;
-    this.group.ops.push(...ops);
-    if (!this.writing) this.writeGroup();
-    return written;
-  }
-
-  private writeGroup(): void {
-    const group = this.group;
-    if (!group) return;
-    this.group = undefined;
-    this.writing = true;
-    this.db.batch(group.ops).then(
-      () => this.groupWritten(group),
-      (err: unknown) => this.groupWritten(group, err ?? new Error('journal write failed')),
-    );
-  }
-
-  private groupWritten(group: { done: (err?: unknown) => void }, err?: unknown): void {
-    this.writing = false;
-    group.done(err);
-    this.writeGroup();
+    return this.commits.add(ops);
   }
 
   /** Resolves once every queued operation has finished. */
