@@ -201,8 +201,20 @@ test('concurrent records never lower the rollback guard, in memory or on disk', 
   const file = si();
   const roots = Array.from({ length: 20 }, () => hash());
   const order = [...roots.keys()].sort(() => Math.random() - 0.5);
+  // Known in memory first, so the concurrent calls interleave within one turn of the loop.
+  await cache.recordVerifiedVersion(file, { seqnum: 0, roothash: hash() });
+  // Half of them as a publish records them (with hint and plaintext), half as a read does.
   await Promise.all(
-    order.map((i) => cache.recordVerifiedVersion(file, { seqnum: i + 1, roothash: roots[i] })),
+    order.map((i) => {
+      const version = { seqnum: i + 1, roothash: roots[i] };
+      return i % 2 === 0
+        ? cache.recordVerifiedVersion(file, version)
+        : cache.recordPublished(file, {
+            version,
+            hint: hintOf(i + 1, roots[i]),
+            plaintext: new Uint8Array([i]),
+          });
+    }),
   );
   t.deepEqual(await cache.highestVersion(file), { seqnum: 20, roothash: roots[19] });
   await cache.close();
