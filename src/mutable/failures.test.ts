@@ -483,6 +483,20 @@ eachFormat((format, serial) => {
   // --- rebalancing ----------------------------------------------------------------------------
 
   serial(
+    'a reader that finds no share on the first k+ε servers asks the others, as Tahoe does',
+    async (t: ExecutionContext) => {
+      const { client, faults } = await newClient();
+      const { cap } = await client.create(text('only at the end of the list'));
+      // Only the last three servers of the file's permuted list keep their shares (k = 3).
+      const first = permuted(cap, faults)
+        .slice(0, 7)
+        .map((s) => s.name);
+      await deleteShares(cap, first);
+      t.is(await read(cap), 'only at the end of the list');
+    },
+  );
+
+  serial(
     'the grid grows from 3 to 10 servers: the next publish leaves one share per server (plus the home copy), deleting old copies only after the new ones are written',
     async (t: ExecutionContext) => {
       const small = await newClient({ only: [0, 1, 2] });

@@ -107,6 +107,11 @@ export async function updateServermap(
   const done = (): boolean => {
     const best = map.bestRecoverable();
     if (!best && map.records.length > 0) return false; // shares seen, none recoverable yet
+    // A reader that found no share at all asks on, as Tahoe does: the shares may sit on
+    // servers later in the permuted list (placed before servers joined, or moved there).
+    if (!writer && map.records.length === 0 && map.bad.length === 0 && queue.length > 0) {
+      return false;
+    }
     if (map.undecided()) return false;
     if (options.minimumSeqnum !== undefined && (best?.seqnum ?? 0) < options.minimumSeqnum) {
       return false;
