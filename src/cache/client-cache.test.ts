@@ -223,6 +223,18 @@ test('concurrent records never lower the rollback guard, in memory or on disk', 
   await cache.close();
 });
 
+test('a write LevelDB refuses fails its caller, and memory does not answer for it after', async (t) => {
+  const dir = await tempDir(t);
+  const cache = await ClientCache.open(join(dir, 'db'), quiet);
+  const file = si();
+  // The database closed under the cache: every batch from here on is refused.
+  const db = (cache as unknown as { db: { close(): Promise<void> } }).db;
+  await db.close();
+  await t.throwsAsync(cache.putServermapHint(file, hintOf(2, hash())));
+  // Not served from memory as if it were stored: the read goes to the database (and fails).
+  await t.throwsAsync(cache.servermapHint(file));
+});
+
 test('writes made together go to LevelDB in few batches, and reads see them at once', async (t) => {
   const dir = await tempDir(t);
   const cache = await ClientCache.open(join(dir, 'db'), quiet);

@@ -1,7 +1,7 @@
 // The commit log on real files: what a restart finds after a crash is replayed — from the
 // log alone when the share files never reached the disk, over files that already hold the
 // changes, and up to a torn tail only.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,6 +134,16 @@ async function checkpointManySlots(root: string, syncCommand?: string) {
   return { store, slots };
 }
 
+/** A reopened store replays nothing (the log was checkpointed away) and holds every share. */
+async function assertCheckpointed(t: ExecutionContext, root: string, slots: string[]) {
+  const reopened = new ShareStore(root, options);
+  t.is((await reopened.init()).replayedRecords, 0, 'the log was checkpointed away');
+  for (const si of slots) {
+    t.deepEqual(await shareData(root, si, 2), Buffer.from(crashContent(si, 2, 1)));
+  }
+  await reopened.close();
+}
+
 test('a checkpoint of many touched files syncs the file system once instead of an fsync each', async (t) => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
   try {
@@ -141,12 +151,7 @@ test('a checkpoint of many touched files syncs the file system once instead of a
     t.is(store.commitCounters.checkpoints, 1);
     t.is(store.commitCounters.fsSyncs, 1);
     t.is(store.commitCounters.fileSyncs, 0);
-    const reopened = new ShareStore(root, options);
-    t.is((await reopened.init()).replayedRecords, 0, 'the log was checkpointed away');
-    for (const si of slots) {
-      t.deepEqual(await shareData(root, si, 2), Buffer.from(crashContent(si, 2, 1)));
-    }
-    await reopened.close();
+    await assertCheckpointed(t, root, slots);
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
@@ -173,12 +178,7 @@ test('a sync program that fails: that checkpoint fsyncs every touched file, and 
     t.is(store.commitCounters.checkpoints, 1);
     t.is(store.commitCounters.fsSyncs, 0);
     t.is(store.commitCounters.fileSyncs, slots.length * CRASH_SHARES.length);
-    const reopened = new ShareStore(root, options);
-    t.is((await reopened.init()).replayedRecords, 0, 'the log was checkpointed away');
-    for (const si of slots) {
-      t.deepEqual(await shareData(root, si, 2), Buffer.from(crashContent(si, 2, 1)));
-    }
-    await reopened.close();
+    await assertCheckpointed(t, root, slots);
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
