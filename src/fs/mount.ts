@@ -185,7 +185,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       warn: log,
     });
     cleanups.push(() => opened.close());
-    const journal = await WriteJournal.open(join(opened.dir.dir, 'journal'));
+    const journal = await WriteJournal.open(join(opened.dir.dir, 'journal'), { log });
     cleanups.push(() => journal.close());
     const monitor = new MountMonitor(opened.servers.map((s) => s.name));
     const rate = new PublishRate();

@@ -7,10 +7,9 @@
 // Payload: u8 SI length · SI (ASCII) · u16 edit count · edits, each
 //   u32 share number · u8 kind (0 delete, 1 whole file, 2 ranges) ·
 //   whole: u48 length · bytes | ranges: u48 final size · u32 count · (u48 offset · u32 length · bytes)*
-import { createHash } from 'node:crypto';
+import { buildFrame, FRAME_HEADER, readFrames } from '../encoding/checked-frames.js';
 
 const MAGIC = Buffer.from('SLC1');
-const FRAME_HEADER = 4 + 4 + 8;
 
 export type ShareEdit =
   | { shnum: number; kind: 'delete' }
@@ -27,9 +26,6 @@ export interface CommitRecord {
   edits: ShareEdit[];
 }
 
-const digest8 = (payload: Uint8Array) =>
-  createHash('sha256').update(payload).digest().subarray(0, 8);
-
 /** Sizes of the pieces, so the buffer is allocated once. */
 function payloadSize(record: CommitRecord): number {
   let n = 1 + record.si.length + 2;
@@ -45,34 +41,30 @@ function payloadSize(record: CommitRecord): number {
 }
 
 export function encodeRecord(record: CommitRecord): Buffer {
-  const size = payloadSize(record);
-  const out = Buffer.alloc(FRAME_HEADER + size);
-  let o = FRAME_HEADER;
-  o = out.writeUInt8(record.si.length, o);
-  o += out.write(record.si, o, 'latin1');
-  o = out.writeUInt16BE(record.edits.length, o);
-  for (const e of record.edits) {
-    o = out.writeUInt32BE(e.shnum, o);
-    o = out.writeUInt8(e.kind === 'delete' ? 0 : e.kind === 'whole' ? 1 : 2, o);
-    if (e.kind === 'whole') {
-      o = out.writeUIntBE(e.bytes.length, o, 6);
-      out.set(e.bytes, o);
-      o += e.bytes.length;
-    } else if (e.kind === 'ranges') {
-      o = out.writeUIntBE(e.size, o, 6);
-      o = out.writeUInt32BE(e.ranges.length, o);
-      for (const r of e.ranges) {
-        o = out.writeUIntBE(r.offset, o, 6);
-        o = out.writeUInt32BE(r.bytes.length, o);
-        out.set(r.bytes, o);
-        o += r.bytes.length;
+  return buildFrame(MAGIC, payloadSize(record), (out) => {
+    let o = FRAME_HEADER;
+    o = out.writeUInt8(record.si.length, o);
+    o += out.write(record.si, o, 'latin1');
+    o = out.writeUInt16BE(record.edits.length, o);
+    for (const e of record.edits) {
+      o = out.writeUInt32BE(e.shnum, o);
+      o = out.writeUInt8(e.kind === 'delete' ? 0 : e.kind === 'whole' ? 1 : 2, o);
+      if (e.kind === 'whole') {
+        o = out.writeUIntBE(e.bytes.length, o, 6);
+        out.set(e.bytes, o);
+        o += e.bytes.length;
+      } else if (e.kind === 'ranges') {
+        o = out.writeUIntBE(e.size, o, 6);
+        o = out.writeUInt32BE(e.ranges.length, o);
+        for (const r of e.ranges) {
+          o = out.writeUIntBE(r.offset, o, 6);
+          o = out.writeUInt32BE(r.bytes.length, o);
+          out.set(r.bytes, o);
+          o += r.bytes.length;
+        }
       }
     }
-  }
-  MAGIC.copy(out, 0);
-  out.writeUInt32BE(size, 4);
-  digest8(out.subarray(FRAME_HEADER)).copy(out, 8);
-  return out;
+  });
 }
 
 /**
@@ -81,22 +73,16 @@ export function encodeRecord(record: CommitRecord): Buffer {
  * of a batch whose fdatasync never completed, so nothing in it was acknowledged.
  */
 export function decodeRecords(log: Uint8Array): { records: CommitRecord[]; validBytes: number } {
-  const buf = Buffer.from(log.buffer, log.byteOffset, log.byteLength);
+  const { frames } = readFrames(log, MAGIC);
   const records: CommitRecord[] = [];
-  let at = 0;
-  while (at + FRAME_HEADER <= buf.length) {
-    if (!buf.subarray(at, at + 4).equals(MAGIC)) break;
-    const size = buf.readUInt32BE(at + 4);
-    const end = at + FRAME_HEADER + size;
-    if (end > buf.length) break;
-    const payload = buf.subarray(at + FRAME_HEADER, end);
-    if (!digest8(payload).equals(buf.subarray(at + 8, at + 16))) break;
-    const record = parsePayload(payload);
+  let validBytes = 0;
+  for (const frame of frames) {
+    const record = parsePayload(frame.payload);
     if (!record) break;
     records.push(record);
-    at = end;
+    validBytes = frame.end;
   }
-  return { records, validBytes: at };
+  return { records, validBytes };
 }
 
 function parsePayload(p: Buffer): CommitRecord | undefined {
