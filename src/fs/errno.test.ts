@@ -32,6 +32,13 @@ test('grid failures are EIO and flagged for a log line', (t) => {
   t.true(errnoOf(new Error('anything else')).failure);
 });
 
+test('a full local disk is ENOSPC, flagged for a log line', (t) => {
+  const full = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+    code: 'ENOSPC',
+  });
+  t.deepEqual(errnoOf(full), { errno: -E.ENOSPC, name: 'ENOSPC', failure: true });
+});
+
 test('read-only caps are EROFS, oversized files EFBIG, bad caps EINVAL', (t) => {
   t.is(errnoOf(new ReadOnlyCapError('update')).errno, -E.EROFS);
   t.is(errnoOf(new SdmfParameterError('ERR_SDMF_FILE_TOO_LARGE', 'big')).errno, -E.EFBIG);

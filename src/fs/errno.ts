@@ -27,6 +27,7 @@ export const Errno = {
   EACCES: -E.EACCES,
   EILSEQ: -E.EILSEQ,
   ELOOP: -E.ELOOP,
+  ENOSPC: -E.ENOSPC,
 } as const;
 
 export type ErrnoName = keyof typeof Errno;
@@ -91,6 +92,10 @@ export function errnoOf(err: unknown): ErrnoVerdict {
       return verdict('EFBIG');
     case 'ERR_DIR_SYMLINK_TARGET':
       return verdict('EINVAL');
+    // This machine's disk (the journal, the cache) is full: tar and cp then say so.
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return verdict('ENOSPC', true);
   }
   if (code.startsWith('ERR_CAP')) return verdict('EINVAL');
   if (GRID_CODES.has(code) || code.startsWith('ERR_SERVER') || code.startsWith('ERR_REQUEST')) {
