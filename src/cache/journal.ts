@@ -24,6 +24,7 @@ import {
 } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { alive } from '../grid/process-alive.js';
 import { decodeJournalRecords, encodeJournalRecord, type JournalRecord } from './journal-record.js';
 import { LEVELDB_MARKER, readLevelJournal } from './leveldb-journal.js';
 
@@ -672,15 +673,6 @@ function locked(where: string, pid: number): JournalError {
     'ERR_JOURNAL_LOCKED',
     `the write-back journal ${where} is in use by another slotfs process${pid ? ` (pid ${pid})` : ''}: is this client directory already mounted? If no slotfs runs, remove ${join(where, LOCK_FILE)}.`,
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function unlock(where: string): Promise<void> {

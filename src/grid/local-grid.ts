@@ -6,13 +6,16 @@
 // Identity and port live in each server's directory (the server reuses its previous port
 // when it is free), so `up` after `down` brings back the same NURLs.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { fromBase32 } from '../encoding/base32.js';
 import { HttpStorageClient } from './http-client.js';
+import { alive } from './process-alive.js';
+
+export { alive };
 import { formatServersYaml, type ServerEntry } from './servers.js';
 
 export const SERVERS_FILE = 'servers.yaml';
@@ -170,22 +173,6 @@ async function probe(entry: ServerEntry, timeoutMs: number): Promise<string | nu
 async function logTail(serverDir: string): Promise<string> {
   const text = (await readText(path.join(serverDir, FILES.log))) ?? '';
   return text.split('\n').slice(-8).join('\n');
-}
-
-/** Whether `pid` is a running process (a zombie awaiting its parent's wait() is not). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S …" — the state letter follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
 }
 
 /** Starts one detached server process; its output is appended to server.log. */

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify as stringifyToml } from 'smol-toml';
 import { fromBase32 } from '../../encoding/base32.js';
 import { formatNurl, parseNurl } from '../../storage/protocol.js';
+import { alive } from '../process-alive.js';
 import { slotfsCommand } from '../local-grid.js';
 import { mapLimited } from '../map-limited.js';
 import { formatServersYaml, type ServerEntry } from '../servers.js';
@@ -157,15 +158,6 @@ export function hostsAvailable(): Promise<{ ok: true } | { ok: false; reason: st
     }
   })();
   return availability;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
