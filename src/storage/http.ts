@@ -300,6 +300,8 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
   const app = Fastify({
     https: { key: opts.tls.key, cert: opts.tls.cert },
     logger: false,
+    // (With no logger, fastify would still build a log call per request and per answer.)
+    disableRequestLogging: true,
     forceCloseConnections: 'idle',
     // New requests during a stop get our own 503 (below), with the error-code header.
     return503OnClosing: false,

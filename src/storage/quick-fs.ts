@@ -1,49 +1,59 @@
-// The file calls a storage server makes for every request, in their callback forms wrapped
-// as promises: they cost about half the CPU of fs.promises' (which makes a FileHandle, and
-// its own promise plumbing, per call). File descriptors are plain numbers: every opener
+// The file calls a storage server makes for every request. Everything but fsync is made
+// synchronously on the event loop: these calls touch the page cache and take microseconds,
+// while a trip through libuv's thread pool and back costs two thread wake-ups, which on a
+// machine crowded with servers and a mount was most of a share write's CPU (measured with
+// `npm run bench -- server-commit`). fsync waits for the disk and stays in the pool. The
+// promise forms keep callers unchanged. File descriptors are plain numbers: every opener
 // closes in a finally.
 import {
-  close,
-  fstat,
+  closeSync,
+  fstatSync,
   fsync,
-  ftruncate,
-  mkdir,
-  open,
-  read,
-  readdir,
-  readFile,
-  write,
-  writeFile,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { promisify } from 'node:util';
 
+/** `call`'s result as a promise: its exception becomes a rejection, as the async forms'. */
+function now<A extends unknown[], R>(call: (...args: A) => R): (...args: A) => Promise<R> {
+  return (...args: A) => {
+    try {
+      return Promise.resolve(call(...args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+}
+
 export const quickFs = {
-  readdir: promisify(readdir),
-  readFile: promisify(readFile),
-  writeFile: promisify(writeFile),
-  mkdir: promisify(mkdir),
-  open: promisify(open),
-  close: promisify(close),
+  readdir: now((path: string) => readdirSync(path)),
+  readFile: now((path: string) => readFileSync(path)),
+  writeFile: now((path: string, data: Uint8Array, options?: { mode?: number; flag?: string }) =>
+    writeFileSync(path, data, options),
+  ),
+  mkdir: now((path: string, options?: { recursive?: boolean; mode?: number }) =>
+    mkdirSync(path, options),
+  ),
+  open: now((path: string, flags: string, mode?: number) => openSync(path, flags, mode)),
+  close: now((fd: number) => closeSync(fd)),
   fsync: promisify(fsync),
-  ftruncate: promisify(ftruncate),
-  fstat: promisify(fstat),
+  ftruncate: now((fd: number, length: number) => ftruncateSync(fd, length)),
+  fstat: now((fd: number) => fstatSync(fd)),
   /** Reads into `buffer` from file position `position`; resolves the bytes read. */
-  read(fd: number, buffer: Uint8Array, position: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      read(fd, buffer, 0, buffer.length, position, (err, bytesRead) =>
-        err ? reject(err) : resolve(bytesRead),
-      );
-    });
-  },
+  read: now((fd: number, buffer: Uint8Array, position: number) =>
+    readSync(fd, buffer, 0, buffer.length, position),
+  ),
   /** Writes all of `bytes` at file position `position`. */
-  async write(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  write: now((fd: number, bytes: Uint8Array, position: number) => {
     let done = 0;
     while (done < bytes.length) {
-      done += await new Promise<number>((resolve, reject) => {
-        write(fd, bytes, done, bytes.length - done, position + done, (err, written) =>
-          err ? reject(err) : resolve(written),
-        );
-      });
+      done += writeSync(fd, bytes, done, bytes.length - done, position + done);
     }
-  },
+  }),
 };
