@@ -234,6 +234,9 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       },
     });
     cleanups.push(async () => fs.close());
+    // Replayed first: a listing fetched before the replay would show the folders as they
+    // were (for dir-cache-ms), not with the changes a killed run acknowledged.
+    const recovered = await fs.recover();
     try {
       await withTimeout(
         fs.view(root.cap, '/'),
@@ -243,7 +246,6 @@ export async function mount(options: MountOptions): Promise<Mounted> {
     } catch (err) {
       throw gridError('cannot read the root directory', err, opened.dir.serversFile);
     }
-    const recovered = await fs.recover();
 
     const ops = fuseOperations(fs, {
       opTimeoutMs: m['op-timeout-ms'],
