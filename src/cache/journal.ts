@@ -13,67 +13,21 @@
 // die when a later one supersedes them (a compaction's snapshot, newer metadata) or their
 // file is cleared; the oldest segment is deleted once nothing in it is live, and its live
 // records are copied forward when most of it is dead.
-import {
-  closeSync,
-  fsync,
-  ftruncateSync,
-  openSync,
-  readdirSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsync, ftruncateSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { alive } from '../grid/process-alive.js';
 import { decodeJournalRecords, encodeJournalRecord, type JournalRecord } from './journal-record.js';
+import { JournalError, type JournalEntry, type JournalMeta } from './journal-types.js';
+import { lock, unlock } from './journal-lock.js';
+import { Replay } from './journal-replay.js';
 import { LEVELDB_MARKER, readLevelJournal } from './leveldb-journal.js';
 
-export interface JournalVersion {
-  seqnum: number;
-  /** hex */
-  rootHash: string;
-}
-
-export interface JournalMeta {
-  /** The file's cap, once it exists on the grid (a new file has none yet). */
-  cap?: string;
-  /** The directory the file is linked under (or will be), and its name there. */
-  parentCap: string;
-  name: string;
-  /** Path in the mount when journaled (for log lines only). */
-  path?: string;
-  /** The version the dirty contents were based on (absent for a new file). */
-  basedOn?: JournalVersion;
-  /** Not linked yet: 'new' (the name was free) or 'replace' (renamed over another entry). */
-  link?: 'new' | 'replace';
-  mode?: number;
-  /** Modification time, ms since the epoch. */
-  mtime?: number;
-  /** mark() when this metadata was recorded: writes recorded later bring their own mtime. */
-  afterOp?: number;
-}
-
-export interface JournalEntry {
-  id: string;
-  meta: JournalMeta;
-  contents: Uint8Array;
-  /**
-   * The modification time (ms) carried by the last write or truncate, when it was recorded
-   * after the metadata (which otherwise holds the newer mtime, e.g. set by touch -d).
-   */
-  changedAt?: number;
-}
-
-export class JournalError extends Error {
-  constructor(
-    readonly code: 'ERR_JOURNAL_LOCKED' | 'ERR_JOURNAL_DAMAGED',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'JournalError';
-  }
-}
+export {
+  JournalError,
+  type JournalEntry,
+  type JournalMeta,
+  type JournalVersion,
+} from './journal-types.js';
 
 export interface JournalOptions {
   /** A segment is closed and a new one begun once it holds this many bytes. */
@@ -86,9 +40,6 @@ type Bytes = Uint8Array;
 const text = new TextEncoder();
 const SEGMENT_BYTES = 16 << 20;
 const SEGMENT_NAME = /^wal-(\d{8})$/;
-const LOCK_FILE = 'slotfs.lock';
-/** Journals open in this process (a second open of one is refused like another process's). */
-const openHere = new Set<string>();
 
 interface Segment {
   number: number;
@@ -643,73 +594,5 @@ class RecordReader {
     const [decoded] = decodeJournalRecords(bytes).records;
     if (!decoded) throw damaged(`the record at ${start} in ${seg.path} no longer reads`);
     return decoded.record;
-  }
-}
-
-/**
- * Takes the journal for this process: a lock file naming our pid. One naming a process
- * that is gone (a killed mount) is taken over.
- */
-async function lock(where: string): Promise<void> {
-  const path = join(where, LOCK_FILE);
-  if (openHere.has(where)) throw locked(where, process.pid);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
-      openHere.add(where);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (pid > 0 && pid !== process.pid && alive(pid)) throw locked(where, pid);
-    await unlink(path).catch(() => undefined);
-  }
-  throw locked(where, 0);
-}
-
-function locked(where: string, pid: number): JournalError {
-  return new JournalError(
-    'ERR_JOURNAL_LOCKED',
-    `the write-back journal ${where} is in use by another slotfs process${pid ? ` (pid ${pid})` : ''}: is this client directory already mounted? If no slotfs runs, remove ${join(where, LOCK_FILE)}.`,
-  );
-}
-
-async function unlock(where: string): Promise<void> {
-  openHere.delete(where);
-  try {
-    unlinkSync(join(where, LOCK_FILE));
-  } catch {
-    // already gone
-  }
-}
-
-/** Applies journaled operations to a snapshot. */
-export class Replay {
-  private bytes: Uint8Array;
-  private length: number;
-  constructor(snapshot: Bytes) {
-    this.bytes = new Uint8Array(snapshot);
-    this.length = snapshot.length;
-  }
-  write(offset: number, data: Bytes): void {
-    this.ensure(offset + data.length);
-    if (offset > this.length) this.bytes.fill(0, this.length, offset);
-    this.bytes.set(data, offset);
-    this.length = Math.max(this.length, offset + data.length);
-  }
-  truncate(size: number): void {
-    this.ensure(size);
-    if (size > this.length) this.bytes.fill(0, this.length, size);
-    this.length = size;
-  }
-  result(): Uint8Array {
-    return this.bytes.slice(0, this.length);
-  }
-  private ensure(size: number): void {
-    if (size <= this.bytes.length) return;
-    const next = new Uint8Array(Math.max(size, this.bytes.length * 2));
-    next.set(this.bytes.subarray(0, this.length));
-    this.bytes = next;
   }
 }

@@ -7,7 +7,8 @@
 // order: a byte 'W'/'T' ('w'/'t': followed by the change's mtime, float64 ms), float64
 // offset or size, and a write's data. Directory changes: `d!SEQ` (JSON), in order.
 import { Level } from 'level';
-import { JournalError, Replay, type JournalEntry, type JournalMeta } from './journal.js';
+import { JournalError, type JournalEntry, type JournalMeta } from './journal-types.js';
+import { Replay } from './journal-replay.js';
 
 type Bytes = Uint8Array;
 const OP_WRITE = 0x57; // 'W'
