@@ -13,8 +13,16 @@
 // die when a later one supersedes them (a compaction's snapshot, newer metadata) or their
 // file is cleared; the oldest segment is deleted once nothing in it is live, and its live
 // records are copied forward when most of it is dead.
-import { closeSync, fsync, ftruncateSync, openSync, readdirSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  existsSync,
+  fsync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { decodeJournalRecords, encodeJournalRecord, type JournalRecord } from './journal-record.js';
 import { JournalError, type JournalEntry, type JournalMeta } from './journal-types.js';
@@ -102,7 +110,7 @@ export class WriteJournal {
       const { segments, replayed, maxSeq } = await readSegments(where, options.log);
       const journal = new WriteJournal(where, segments, maxSeq, options);
       for (const r of replayed) journal.index(r.record, r.rec);
-      if (await exists(join(where, LEVELDB_MARKER))) {
+      if (existsSync(join(where, LEVELDB_MARKER))) {
         await journal.moveOver(options.log).catch((err: unknown) => {
           closeSync(journal.fd);
           throw err;
@@ -518,13 +526,6 @@ function checkMeta(value: unknown, id: string): JournalMeta {
     throw damaged(`entry ${id} has no parent folder or name in its metadata`);
   }
   return meta;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return open(path).then(
-    (h) => h.close().then(() => true),
-    () => false,
-  );
 }
 
 /**
