@@ -17,6 +17,16 @@
 // src/fs decodes names itself, losslessly. Without the variable the binding behaves as
 // before, so other users of it see no change. build/Release/slotfs-raw-paths marks a build
 // with this fix.
+//
+// Third fix, for speed: every call fuse-native hands to JavaScript waits for Node's main
+// thread twice (there and back). After create, mkdir, symlink, link and each attribute
+// change, libfuse makes one more such call, a getattr, before it answers the kernel; and
+// the kernel asks for security.capability before every write. With this fix an
+// operation's answer may carry the entry's new attributes (src/fs/fuse-attr-replies.ts),
+// which that getattr then gets without leaving the binding; and with
+// SLOTFS_FUSE_XATTR_PREFIX set, extended attributes named otherwise are answered "none"
+// in the binding. Other users of the binding see no change. build/Release/
+// slotfs-attr-replies marks a build with this fix.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +46,7 @@ try {
 const source = join(dir, 'fuse-native.c');
 const marker = join(dir, 'build', 'Release', 'slotfs-utimens-fixed');
 const rawMarker = join(dir, 'build', 'Release', 'slotfs-raw-paths');
+const attrsMarker = join(dir, 'build', 'Release', 'slotfs-attr-replies');
 
 // [unpatched, patched] pairs, applied in place and idempotently.
 const UTIMENS_MS = `
@@ -72,6 +83,46 @@ static napi_status slotfs_path_value (napi_env env, const char *path, napi_value
     return NULL; \\
   }
 `;
+const ATTR_REPLIES = `
+// slotfs: attributes a JavaScript handler passes with its answer to create, mkdir, symlink,
+// link, chmod, chown, utimens, truncate or ftruncate are kept for the getattr libfuse makes
+// right after that operation, on the same thread, before it replies to the kernel: that
+// getattr is then answered here, without a second trip to Node's main thread. Whatever
+// else this thread does next clears them, so they answer nothing but that getattr.
+static int slotfs_keeps_attr (uint32_t op) {
+  return op == op_create || op == op_mkdir || op == op_symlink || op == op_link ||
+    op == op_chmod || op == op_chown || op == op_utimens || op == op_truncate ||
+    op == op_ftruncate;
+}
+static void slotfs_keep_attr (napi_env env, fuse_thread_locals_t *l, int32_t res, napi_value value) {
+  l->slotfs_attr_ready = 0;
+  if (res != 0 || value == NULL || !slotfs_keeps_attr(l->op)) return;
+  uint32_t *ints;
+  size_t len;
+  if (napi_get_buffer_info(env, value, (void **) &ints, &len) != napi_ok || len < 18 * 4) return;
+  // symlink and link: the new entry is the second path.
+  const char *path = (l->op == op_symlink || l->op == op_link) ? l->dest : l->path;
+  size_t n = strlen(path);
+  if (n >= sizeof(l->slotfs_attr_path)) return;
+  memcpy(l->slotfs_attr_path, path, n + 1);
+  populate_stat(ints, &l->slotfs_attr);
+  l->slotfs_attr_ready = 1;
+}
+static int slotfs_take_attr (fuse_thread_locals_t *l, const char *path, struct stat *stat) {
+  if (!l->slotfs_attr_ready) return 0;
+  l->slotfs_attr_ready = 0;
+  if (strcmp(path, l->slotfs_attr_path) != 0) return 0;
+  *stat = l->slotfs_attr;
+  return 1;
+}
+// slotfs: with SLOTFS_FUSE_XATTR_PREFIX set, extended attributes whose names do not start
+// with it are answered "no such attribute" here: the kernel asks for security.capability
+// before every write and chown, and only the prefix's names have answers in JavaScript.
+static int slotfs_xattr_absent (const char *name) {
+  const char *prefix = getenv("SLOTFS_FUSE_XATTR_PREFIX");
+  return prefix != NULL && prefix[0] != '\\0' && strncmp(name, prefix, strlen(prefix)) != 0;
+}
+`;
 // [unpatched, patched, every occurrence?]
 const PATCHES = [
   // The bug: the access time was passed in both places.
@@ -102,6 +153,33 @@ const PATCHES = [
     true,
   ],
   ['NAPI_UTF8(name, 1024, raw_name)', 'SLOTFS_NAME(name, 1024, raw_name)', true],
+  // Attributes answered in the binding (third fix).
+  [
+    '  int32_t res;\n',
+    '  int32_t res;\n  int slotfs_attr_ready;\n  struct stat slotfs_attr;\n  char slotfs_attr_path[4096];\n',
+  ],
+  ['// Methods\n', `${ATTR_REPLIES}\n// Methods\n`],
+  [
+    '  blk\\\n  uv_async_send(&(l->async));\\\n',
+    '  blk\\\n  l->slotfs_attr_ready = 0;\\\n  uv_async_send(&(l->async));\\\n',
+  ],
+  ['    NAPI_ARGV(signalArgs + 2)\\\n', '    NAPI_ARGV(signalArgs + 3)\\\n'],
+  [
+    '    l->res = res;\\\n    uv_sem_post(&(l->sem));\\\n',
+    '    l->res = res;\\\n    slotfs_keep_attr(env, l, res, argc > signalArgs + 2 ? argv[signalArgs + 2] : NULL);\\\n    uv_sem_post(&(l->sem));\\\n',
+  ],
+  [
+    'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n',
+    'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  if (slotfs_take_attr(l, path, stat)) return 0;\n',
+  ],
+  [
+    'FUSE_METHOD(fgetattr, 2, 1, (const char *path, struct stat *stat, struct fuse_file_info *info), {\n',
+    'FUSE_METHOD(fgetattr, 2, 1, (const char *path, struct stat *stat, struct fuse_file_info *info), {\n  if (slotfs_take_attr(l, path, stat)) return 0;\n',
+  ],
+  [
+    'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n',
+    'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n  if (slotfs_xattr_absent(name)) return -ENODATA;\n',
+  ],
 ];
 
 let text = readFileSync(source, 'utf8');
@@ -138,6 +216,7 @@ const result = bundled
 if (result.status === 0 && existsSync(join(dir, 'build', 'Release', 'fuse.node'))) {
   writeFileSync(marker, `utimens fixed by slotfs scripts/build-fuse.js; source ${stamp}\n`);
   writeFileSync(rawMarker, `raw paths (SLOTFS_FUSE_RAW_PATHS) by scripts/build-fuse.js\n`);
+  writeFileSync(attrsMarker, `attributes answered with operations, by scripts/build-fuse.js\n`);
 } else {
   console.warn(
     'slotfs: could not rebuild fuse-native with the utimens and raw-path fixes (needs a C ' +

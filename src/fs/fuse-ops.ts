@@ -6,6 +6,7 @@ import { Deadlines } from './deadlines.js';
 import { Errno, describeFailure, errnoOf } from './errno.js';
 import { fromFusePath, toFuseName } from './fuse-path.js';
 import { RepeatFilter, describeObject, summarizeFailure } from './failure-log.js';
+import { ATTR_REPLY_OPS } from './fuse-attr-replies.js';
 import type { SlotFs } from './slotfs.js';
 
 export interface FuseOpsOptions {
@@ -19,6 +20,11 @@ export interface FuseOpsOptions {
   rawPaths?: boolean;
   /** The same failure of one object is logged once within this window. Default 30 s. */
   repeatWindowMs?: number;
+  /**
+   * The binding takes the new attributes with the answers of the operations that change an
+   * entry (fuse-attr-replies.ts): they are passed when known without the grid.
+   */
+  attrReplies?: boolean;
 }
 
 /** Operations whose second argument is a path too. */
@@ -53,12 +59,12 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     options.onError?.(line);
   }
 
-  function answer(cb: Callback, reply: Reply, value: unknown): void {
+  function answer(cb: Callback, reply: Reply, value: unknown, attrs: unknown): void {
     switch (reply) {
       case 'void':
-        return cb(0);
+        return attrs ? cb(0, attrs) : cb(0);
       case 'value':
-        return cb(0, value);
+        return attrs ? cb(0, value, attrs) : cb(0, value);
       case 'count':
         return cb(value as number);
       case 'xattr':
@@ -77,6 +83,7 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     describe: (...args: A) => string = (...args) => String(args[0]),
   ): Handler {
     const twoPaths = TWO_PATHS.has(name);
+    const entryArg = options.attrReplies ? ATTR_REPLY_OPS.get(name) : undefined;
     const counted = name !== 'fsync' && name !== 'fsyncdir';
     const handler = (...all: unknown[]) => {
       const cb = all.pop() as Callback;
@@ -96,7 +103,8 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
         if (deadline) deadlines.settle(deadline);
         try {
           if (code !== 0) cb(code);
-          else answer(cb, reply, value);
+          else
+            answer(cb, reply, value, entryArg === undefined ? undefined : attrsOf(args[entryArg]));
         } catch (err) {
           log(`slotfs: ${name}: fuse-native rejected the answer: ${describeFailure(err)}`);
         }
@@ -153,6 +161,15 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       result.then((value) => finish(0, value), failed);
     };
     return handler as Handler;
+  }
+
+  /** The entry's attributes to pass with an answer, if known without the grid. */
+  function attrsOf(path: unknown): unknown {
+    try {
+      return typeof path === 'string' ? fs.attrsNow(path) : undefined;
+    } catch {
+      return undefined; // then libfuse asks getattr as usual
+    }
   }
 
   const refuse =

@@ -17,11 +17,12 @@ import { toBase32 } from '../encoding/base32.js';
 import { checkAllowOther } from './allow-other.js';
 import { allMounts, controlSocketPath, serveControl, type ControlRequest } from './control.js';
 import { describeFailure, FsError } from './errno.js';
+import { withAttrReplies } from './fuse-attr-replies.js';
 import { fuseOperations } from './fuse-ops.js';
 import { withTimeout } from './limit.js';
 import { MountMonitor, type MountStatus } from './monitor.js';
 import { PublishRate, reportProgress } from './progress.js';
-import { SlotFs } from './slotfs.js';
+import { SlotFs, XATTR_PREFIX } from './slotfs.js';
 import { FOLDER_PACE } from './write-back.js';
 
 export class MountError extends Error {
@@ -88,20 +89,31 @@ type FuseConstructor = new (
 ) => FuseInstance;
 
 /** fuse-native, loaded on demand: it needs libfuse.so.2 at load time. */
-function loadFuse(): { Fuse: FuseConstructor; utimensFixed: boolean; rawPaths: boolean } {
+function loadFuse(): {
+  Fuse: FuseConstructor;
+  utimensFixed: boolean;
+  rawPaths: boolean;
+  attrReplies: boolean;
+} {
   const require = createRequire(import.meta.url);
   try {
     const Fuse = require('fuse-native') as FuseConstructor;
-    let utimensFixed = false;
-    let rawPaths = false;
-    try {
-      const dir = resolve(require.resolve('fuse-native/package.json'), '..');
-      utimensFixed = existsSync(join(dir, 'build', 'Release', 'slotfs-utimens-fixed'));
-      rawPaths = existsSync(join(dir, 'build', 'Release', 'slotfs-raw-paths'));
-    } catch {
-      utimensFixed = false;
-    }
-    return { Fuse, utimensFixed, rawPaths };
+    // Which of scripts/build-fuse.js's fixes the built binding has (it marks each).
+    const built = (marker: string) => {
+      try {
+        const dir = resolve(require.resolve('fuse-native/package.json'), '..');
+        return existsSync(join(dir, 'build', 'Release', marker));
+      } catch {
+        return false;
+      }
+    };
+    const attrReplies = built('slotfs-attr-replies');
+    return {
+      Fuse: attrReplies ? withAttrReplies(Fuse) : Fuse,
+      utimensFixed: built('slotfs-utimens-fixed'),
+      rawPaths: built('slotfs-raw-paths'),
+      attrReplies,
+    };
   } catch (err) {
     throw new MountError(
       'ERR_MOUNT_FUSE',
@@ -159,9 +171,12 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   const log = options.log ?? ((line: string) => console.error(line));
   const mountpoint = resolve(options.mountpoint);
   await checkMountpoint(mountpoint, options.fuseDevice ?? '/dev/fuse');
-  const { Fuse, utimensFixed, rawPaths } = loadFuse();
+  const { Fuse, utimensFixed, rawPaths, attrReplies } = loadFuse();
   // Read by the patched binding on every request (scripts/build-fuse.js).
   if (rawPaths) process.env.SLOTFS_FUSE_RAW_PATHS = '1';
+  // Only these extended attributes have answers here (SlotFs.getxattr); the binding
+  // answers every other name itself (the kernel asks security.capability on each write).
+  if (attrReplies) process.env.SLOTFS_FUSE_XATTR_PREFIX = XATTR_PREFIX;
 
   const cleanups: Array<() => Promise<unknown>> = [];
   const undo = async () => {
@@ -253,6 +268,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       slowServers: (ms) => monitor.slowServers(ms),
       onError: (line) => monitor.noteError(line),
       rawPaths,
+      attrReplies,
     });
     const seconds = (ms: number) => String(ms / 1000);
     const fuse = new Fuse(mountpoint, ops, {

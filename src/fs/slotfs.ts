@@ -48,6 +48,9 @@ import { WriteBack } from './write-back.js';
 
 export type { ConflictRecord, PendingWrite, SlotFsOptions, Stat } from './nodes.js';
 
+/** The extended attributes slotfs answers (`user.slotfs.cap`, `user.slotfs.rocap`). */
+export const XATTR_PREFIX = 'user.slotfs.';
+
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const UTIME_OMIT = 2 ** 52 - 1;
@@ -115,6 +118,16 @@ export class SlotFs {
     if (t && (t.kind === 'root' || !t.child || !this.sizeUnknown(t.child)))
       return this.statOf(t, path);
     return this.getattrFromGrid(path);
+  }
+
+  /**
+   * The attributes of `path` when known without the grid, else undefined: passed with the
+   * answer of an operation that changed the entry (fuse-attr-replies.ts).
+   */
+  attrsNow(path: string): Stat | undefined {
+    const t = this.ns.targetNow(path);
+    if (!t || (t.kind === 'child' && (!t.child || this.sizeUnknown(t.child)))) return undefined;
+    return this.statOf(t, path);
   }
 
   private async getattrFromGrid(path: string): Promise<Stat> {
@@ -193,7 +206,7 @@ export class SlotFs {
   }
 
   async getxattr(path: string, name: string): Promise<Buffer | undefined> {
-    if (name !== 'user.slotfs.cap' && name !== 'user.slotfs.rocap') return undefined;
+    if (name !== `${XATTR_PREFIX}cap` && name !== `${XATTR_PREFIX}rocap`) return undefined;
     const caps = await this.caps(path);
     const value = name === 'user.slotfs.cap' ? caps.rwCap : caps.roCap;
     return value ? Buffer.from(value) : undefined;
