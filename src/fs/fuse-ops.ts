@@ -203,7 +203,10 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     ftruncate: op('ftruncate', 'void', (_path: string, fd: number, size: number) =>
       fs.ftruncate(fd, size),
     ),
-    flush: op('flush', 'void', (_path: string, fd: number) => fs.flush(fd)),
+    // No flush: without it libfuse answers ENOSYS once and the kernel stops sending it, so
+    // close() no longer waits for a trip to the main thread. Nothing is lost: release (the
+    // last close) queues the write-back, and a file held open elsewhere is published by its
+    // idle timer (write-back-ms after its last write).
     fsync: op(
       'fsync',
       'void',

@@ -366,11 +366,6 @@ export class SlotFs {
   }
 
   /** close(): publishing starts now; errors show in the log and `slotfs status`. */
-  flush(fh: number): void {
-    const st = this.files.handle(fh).file;
-    if (st.dirty || st.metaDirty) this.writeBack.inBackground(st);
-  }
-
   /** Returns once the file is on the grid (≥ happy shares) and linked, or throws. */
   async fsync(fh: number): Promise<void> {
     const st = this.files.handle(fh).file;

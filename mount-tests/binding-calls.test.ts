@@ -1,15 +1,18 @@
-// The binding answers two kinds of FUSE calls itself, without a trip to Node's main thread
+// FUSE calls that no longer reach JavaScript. The binding answers two kinds itself
 // (scripts/build-fuse.js, src/fs/fuse-attr-replies.ts): libfuse's getattr right after an
 // operation that changed an entry (it takes the attributes the operation answered with),
-// and the kernel's look-ups of extended attributes slotfs does not have (security.capability
-// before every write). These tests check that the answers are right, and that the calls
-// no longer reach JavaScript: the mount logs the getattr and getxattr calls it handles for
-// this test's folder (SLOTFS_DEBUG with a pattern).
+// and the kernel's look-ups of extended attributes slotfs does not have
+// (security.capability before every write). And the mount has no flush handler, so the
+// kernel stops sending flush and close() does not wait for the main thread. These tests
+// check that the answers are right, that nothing is lost, and that the calls no longer
+// reach JavaScript: the mount logs the getattr and getxattr calls it handles for this
+// test's folder (SLOTFS_DEBUG with a pattern).
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MountProcess, gridSuite, run, writeClientConfig } from './harness.js';
+import { MountProcess, eventually, gridSuite, run, slotfs, writeClientConfig } from './harness.js';
 
 let mountProcess: MountProcess;
-const suite = gridSuite('slotfs-attrs-', () => mountProcess?.stop().then(() => undefined));
+const suite = gridSuite('slotfs-calls-', () => mountProcess?.stop().then(() => undefined));
 const { test, mtest } = suite;
 let mnt: string;
 
@@ -100,5 +103,36 @@ mtest(
     // And a name it does not have is absent, as before.
     const other = await run('getfattr -n user.other appended 2>&1 || true', join(mnt, 'ar'));
     t.regex(other, /No such attribute/);
+  },
+);
+
+mtest(
+  'without flush, a file written by a process that exits while another holds its descriptor is still published',
+  async (t) => {
+    const dir = join(mnt, 'ar');
+    const marker = join(suite.base, 'held-written');
+    // /bin/echo writes through a descriptor it shares with sleep: its exit closes its copy
+    // (a flush, which the mount no longer gets) but not the open file (no release while
+    // sleep holds it). The file's idle timer publishes it.
+    const holder = (
+      await run(
+        `(/bin/echo kept; touch ${marker}; exec sleep 30) > held.txt 2> /dev/null & echo $!`,
+        dir,
+      )
+    ).trim();
+    try {
+      // Only `slotfs status` is asked meanwhile: the close of any other descriptor of the
+      // file (a cat) would queue its write-back too.
+      await eventually(async () => existsSync(marker), 10_000, 'the write done');
+      await eventually(
+        async () => /pending write-backs: 0/.test((await slotfs(['status', mnt])).stdout),
+        10_000,
+        'the held file published',
+      );
+      t.is(await run(`kill -0 ${holder} && echo open`, '/'), 'open\n');
+      t.is(await run('cat held.txt', dir), 'kept\n');
+    } finally {
+      await run(`kill ${holder} 2>/dev/null || true`, '/');
+    }
   },
 );
