@@ -14,6 +14,7 @@ import { openClient, type OpenClient } from '../client/open-client.js';
 import { openRoot } from '../client/root.js';
 import { DirectoryClient } from '../dirnode/directory.js';
 import { toBase32 } from '../encoding/base32.js';
+import { warmShareBuilder } from '../mutable/share-builder.js';
 import { checkAllowOther } from './allow-other.js';
 import { allMounts, controlSocketPath, serveControl, type ControlRequest } from './control.js';
 import { describeFailure, FsError } from './errno.js';
@@ -304,6 +305,8 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       ),
     );
     cleanups.push(() => new Promise<void>((ok) => fuse.unmount(() => ok())));
+    // Large files are built on a worker thread: started now, not by the first fsync.
+    warmShareBuilder();
     if (!rawPaths) {
       log(
         'slotfs: warning: fuse-native was not rebuilt with the raw-path fix (node scripts/build-fuse.js); names holding U+FFFD are refused, since names that are not UTF-8 arrive as it',

@@ -10,6 +10,7 @@ import {
   OFF_THREAD_BYTES,
   shareBuilderStats,
   stopShareBuilder,
+  warmShareBuilder,
 } from './share-builder.js';
 
 const keys = await generateRsaKeyPair();
@@ -24,6 +25,18 @@ const bytes = (n: number, seed: number) => {
 };
 
 test.after.always(() => stopShareBuilder());
+
+// First: the worker is not started by importing the module.
+test.serial('warmShareBuilder starts the worker before any job; stopping ends it', async (t) => {
+  t.false(shareBuilderStats().running);
+  warmShareBuilder();
+  t.true(shareBuilderStats().running);
+  const before = shareBuilderStats();
+  await buildSharesAsync(bytes(OFF_THREAD_BYTES, 9), keys, 1, 3, 10);
+  t.is(shareBuilderStats().offThread, before.offThread + 1);
+  await stopShareBuilder();
+  t.false(shareBuilderStats().running);
+});
 
 test.serial(
   'a large file is built off the main thread, and its shares verify and decode',
