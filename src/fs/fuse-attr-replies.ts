@@ -47,8 +47,8 @@ export function statArray(st: Stat): Uint32Array {
   return ints;
 }
 
-type Signal = (err: number, ...values: unknown[]) => void;
-type Done = (err: number, ...values: unknown[]) => void;
+/** fuse-native's answer function (its `signal`), and the callbacks our handlers call. */
+type Callback = (err: number, ...values: unknown[]) => void;
 type Handlers = Record<string, (...args: unknown[]) => void>;
 
 /** What of fuse-native's class this relies on: its handlers as `ops`. */
@@ -61,45 +61,50 @@ const joined = (low: number, high: number) => low + high * TWO_TO_32;
 
 const attrs = (st: unknown) => (st ? statArray(st as Stat) : undefined);
 
+/** A handler's callback that hands the attributes it is given on to the binding. */
+const passing =
+  (signal: Callback): Callback =>
+  (err, st) =>
+    signal(err, attrs(st));
+
 /** fuse-native's class with wrappers that pass attributes on to the binding. */
 export function withAttrReplies<C extends new (...args: never[]) => object>(Fuse: C): C {
   // The wrappers mirror fuse-native's (index.js, `_op_<name>`), plus the attributes.
   const Replying = class extends (Fuse as unknown as new (...args: unknown[]) => FuseLike) {
-    _op_create(signal: Signal, path: string, mode: number) {
-      this.ops.create(path, mode, ((err, fd, st) => signal(err, fd, attrs(st))) as Done);
+    _op_create(signal: Callback, path: string, mode: number) {
+      const done: Callback = (err, fd, st) => signal(err, fd, attrs(st));
+      this.ops.create(path, mode, done);
     }
-    _op_mkdir(signal: Signal, path: string, mode: number) {
-      this.ops.mkdir(path, mode, ((err, st) => signal(err, attrs(st))) as Done);
+    _op_mkdir(signal: Callback, path: string, mode: number) {
+      this.ops.mkdir(path, mode, passing(signal));
     }
-    _op_chmod(signal: Signal, path: string, mode: number) {
-      this.ops.chmod(path, mode, ((err, st) => signal(err, attrs(st))) as Done);
+    _op_chmod(signal: Callback, path: string, mode: number) {
+      this.ops.chmod(path, mode, passing(signal));
     }
-    _op_chown(signal: Signal, path: string, uid: number, gid: number) {
-      this.ops.chown(path, uid, gid, ((err, st) => signal(err, attrs(st))) as Done);
+    _op_chown(signal: Callback, path: string, uid: number, gid: number) {
+      this.ops.chown(path, uid, gid, passing(signal));
     }
     _op_utimens(
-      signal: Signal,
+      signal: Callback,
       path: string,
-      aLow: number,
-      aHigh: number,
-      mLow: number,
-      mHigh: number,
+      aLo: number,
+      aHi: number,
+      mLo: number,
+      mHi: number,
     ) {
-      const done: Done = (err, st) => signal(err, attrs(st));
-      this.ops.utimens(path, joined(aLow, aHigh), joined(mLow, mHigh), done);
+      this.ops.utimens(path, joined(aLo, aHi), joined(mLo, mHi), passing(signal));
     }
-    _op_truncate(signal: Signal, path: string, low: number, high: number) {
-      this.ops.truncate(path, joined(low, high), ((err, st) => signal(err, attrs(st))) as Done);
+    _op_truncate(signal: Callback, path: string, low: number, high: number) {
+      this.ops.truncate(path, joined(low, high), passing(signal));
     }
-    _op_ftruncate(signal: Signal, path: string, fd: number, low: number, high: number) {
-      const done: Done = (err, st) => signal(err, attrs(st));
-      this.ops.ftruncate(path, fd, joined(low, high), done);
+    _op_ftruncate(signal: Callback, path: string, fd: number, low: number, high: number) {
+      this.ops.ftruncate(path, fd, joined(low, high), passing(signal));
     }
-    _op_symlink(signal: Signal, target: string, path: string) {
-      this.ops.symlink(target, path, ((err, st) => signal(err, attrs(st))) as Done);
+    _op_symlink(signal: Callback, target: string, path: string) {
+      this.ops.symlink(target, path, passing(signal));
     }
-    _op_link(signal: Signal, from: string, to: string) {
-      this.ops.link(from, to, ((err, st) => signal(err, attrs(st))) as Done);
+    _op_link(signal: Callback, from: string, to: string) {
+      this.ops.link(from, to, passing(signal));
     }
   };
   return Replying as unknown as C;
