@@ -114,10 +114,8 @@ export class SlotFs {
 
   /** Answered from memory when the folders on the way are loaded (a Stat, not a promise). */
   getattr(path: string): Stat | Promise<Stat> {
-    const t = this.ns.targetNow(path);
-    if (t && (t.kind === 'root' || !t.child || !this.sizeUnknown(t.child)))
-      return this.statOf(t, path);
-    return this.getattrFromGrid(path);
+    const t = this.targetKnown(path);
+    return t ? this.statOf(t, path) : this.getattrFromGrid(path);
   }
 
   /**
@@ -125,9 +123,14 @@ export class SlotFs {
    * answer of an operation that changed the entry (fuse-attr-replies.ts).
    */
   attrsNow(path: string): Stat | undefined {
+    const t = this.targetKnown(path);
+    return t && (t.kind === 'root' || t.child) ? this.statOf(t, path) : undefined;
+  }
+
+  /** The target, when what stat shows of it is known without the grid. */
+  private targetKnown(path: string): Target | undefined {
     const t = this.ns.targetNow(path);
-    if (!t || (t.kind === 'child' && (!t.child || this.sizeUnknown(t.child)))) return undefined;
-    return this.statOf(t, path);
+    return t && (t.kind === 'root' || !t.child || !this.sizeUnknown(t.child)) ? t : undefined;
   }
 
   private async getattrFromGrid(path: string): Promise<Stat> {
