@@ -27,6 +27,16 @@
 // SLOTFS_FUSE_XATTR_PREFIX set, extended attributes named otherwise are answered "none"
 // in the binding. Other users of the binding see no change. build/Release/
 // slotfs-attr-replies marks a build with this fix.
+//
+// Fourth fix, for speed: `stat` of a name whose entry has expired from the kernel's cache
+// costs the same two trips to Node's main thread, though the answer is known without the
+// grid. With SLOTFS_FUSE_ATTR_TABLE=1 (set by the mount) a getattr answer that JavaScript
+// marks as good for some milliseconds (src/fs/fuse-attr-replies.ts) is kept in a table in
+// the binding, and a later getattr of that path is answered from it on libfuse's own
+// thread. Every other operation but the read-only ones empties the table when it starts
+// and again when it ends, and JavaScript empties it when its own picture changes (a
+// listing read again, a change that landed or failed), so the table never answers with
+// something JavaScript would not. build/Release/slotfs-attr-table marks a build with it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,6 +57,7 @@ const source = join(dir, 'fuse-native.c');
 const marker = join(dir, 'build', 'Release', 'slotfs-utimens-fixed');
 const rawMarker = join(dir, 'build', 'Release', 'slotfs-raw-paths');
 const attrsMarker = join(dir, 'build', 'Release', 'slotfs-attr-replies');
+const tableMarker = join(dir, 'build', 'Release', 'slotfs-attr-table');
 
 // [unpatched, patched] pairs, applied in place and idempotently.
 const UTIMENS_MS = `
@@ -123,6 +134,138 @@ static int slotfs_xattr_absent (const char *name) {
   return prefix != NULL && prefix[0] != '\\0' && strncmp(name, prefix, strlen(prefix)) != 0;
 }
 `;
+const ATTR_TABLE = `
+// slotfs: the attribute table (fourth fix). Rows are keyed by mount and path; a row is
+// good until its deadline (milliseconds on the monotonic clock) and holds a stat or
+// ENOENT. A generation counter, bumped whenever the table is emptied, keeps an answer
+// computed before a change from being stored after it.
+#include <fcntl.h>
+#define SLOTFS_TABLE_BUCKETS 8192
+#define SLOTFS_TABLE_ROWS 65536
+typedef struct slotfs_row {
+  struct slotfs_row *next;
+  const void *mount;
+  uint64_t until;
+  int32_t res;
+  struct stat st;
+  char path[];
+} slotfs_row_t;
+static slotfs_row_t *slotfs_rows[SLOTFS_TABLE_BUCKETS];
+static size_t slotfs_row_count = 0;
+static uint64_t slotfs_table_gen = 0;
+static pthread_mutex_t slotfs_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int slotfs_table_on (void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("SLOTFS_FUSE_ATTR_TABLE");
+    on = v != NULL && v[0] == '1';
+  }
+  return on;
+}
+// Operations that change nothing stat shows; every other one empties the table. An open
+// for reading may load newer contents, and an fsync waits for a publish: JavaScript
+// empties the table itself when those change anything.
+static int slotfs_reads_only (fuse_thread_locals_t *l) {
+  uint32_t op = l->op;
+  if (op == op_open || op == op_release) {
+    return l->info != NULL && (l->info->flags & (O_ACCMODE | O_TRUNC)) == O_RDONLY;
+  }
+  return op == op_getattr || op == op_fgetattr || op == op_access || op == op_readlink ||
+    op == op_opendir || op == op_readdir || op == op_releasedir || op == op_statfs ||
+    op == op_getxattr || op == op_listxattr || op == op_read || op == op_fsync ||
+    op == op_fsyncdir;
+}
+static uint64_t slotfs_now_ms (void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t) t.tv_sec * 1000 + (uint64_t) t.tv_nsec / 1000000;
+}
+static size_t slotfs_bucket (const void *mount, const char *path) {
+  uint64_t h = 14695981039346656037ULL ^ (uint64_t) (uintptr_t) mount;
+  for (const unsigned char *c = (const unsigned char *) path; *c; c++) h = (h ^ *c) * 1099511628211ULL;
+  return (size_t) (h % SLOTFS_TABLE_BUCKETS);
+}
+static void slotfs_table_empty_locked (void) {
+  slotfs_table_gen++;
+  if (slotfs_row_count == 0) return;
+  for (size_t i = 0; i < SLOTFS_TABLE_BUCKETS; i++) {
+    slotfs_row_t *row = slotfs_rows[i];
+    slotfs_rows[i] = NULL;
+    while (row != NULL) {
+      slotfs_row_t *next = row->next;
+      free(row);
+      row = next;
+    }
+  }
+  slotfs_row_count = 0;
+}
+static void slotfs_table_empty (void) {
+  if (!slotfs_table_on()) return;
+  pthread_mutex_lock(&slotfs_table_lock);
+  slotfs_table_empty_locked();
+  pthread_mutex_unlock(&slotfs_table_lock);
+}
+static uint64_t slotfs_table_generation (void) {
+  if (!slotfs_table_on()) return 0;
+  pthread_mutex_lock(&slotfs_table_lock);
+  uint64_t gen = slotfs_table_gen;
+  pthread_mutex_unlock(&slotfs_table_lock);
+  return gen;
+}
+static int slotfs_table_get (const void *mount, const char *path, struct stat *st, int32_t *res) {
+  if (!slotfs_table_on()) return 0;
+  int found = 0;
+  uint64_t now = slotfs_now_ms();
+  pthread_mutex_lock(&slotfs_table_lock);
+  for (slotfs_row_t *row = slotfs_rows[slotfs_bucket(mount, path)]; row != NULL; row = row->next) {
+    if (row->mount == mount && strcmp(row->path, path) == 0) {
+      if (row->until > now) {
+        *st = row->st;
+        *res = row->res;
+        found = 1;
+      }
+      break;
+    }
+  }
+  pthread_mutex_unlock(&slotfs_table_lock);
+  return found;
+}
+// Main thread: JavaScript answered a getattr dispatched at generation gen, good for ms.
+static void slotfs_table_put (const void *mount, const char *path, int32_t res, const struct stat *st, double ms, uint64_t gen) {
+  if (!slotfs_table_on() || !(ms >= 1) || (res != 0 && res != -ENOENT)) return;
+  size_t n = strlen(path);
+  if (n >= 4096) return;
+  pthread_mutex_lock(&slotfs_table_lock);
+  if (gen == slotfs_table_gen) {
+    if (slotfs_row_count >= SLOTFS_TABLE_ROWS) slotfs_table_empty_locked();
+    size_t b = slotfs_bucket(mount, path);
+    slotfs_row_t *row = slotfs_rows[b];
+    while (row != NULL && !(row->mount == mount && strcmp(row->path, path) == 0)) row = row->next;
+    if (row == NULL && (row = malloc(sizeof(slotfs_row_t) + n + 1)) != NULL) {
+      memcpy(row->path, path, n + 1);
+      row->mount = mount;
+      row->next = slotfs_rows[b];
+      slotfs_rows[b] = row;
+      slotfs_row_count++;
+    }
+    if (row != NULL) {
+      row->until = slotfs_now_ms() + (uint64_t) (ms > 60000 ? 60000 : ms);
+      row->res = res;
+      if (res == 0) row->st = *st;
+    }
+  }
+  pthread_mutex_unlock(&slotfs_table_lock);
+}
+static void slotfs_table_offer (napi_env env, fuse_thread_locals_t *l, int32_t res, napi_value value) {
+  double ms;
+  if (value == NULL || napi_get_value_double(env, value, &ms) != napi_ok) return;
+  slotfs_table_put(l->fuse, l->path, res, l->stat, ms, l->slotfs_gen);
+}
+NAPI_METHOD(slotfs_forget_attrs) {
+  slotfs_table_empty();
+  return NULL;
+}
+`;
 // [unpatched, patched, every occurrence?]
 const PATCHES = [
   // The bug: the access time was passed in both places.
@@ -180,6 +323,21 @@ const PATCHES = [
     'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n',
     'FUSE_METHOD(getxattr, 4, 1, (const char *path, const char *name, char *value, size_t size), {\n  if (slotfs_xattr_absent(name)) return -ENODATA;\n',
   ],
+  // The attribute table (fourth fix).
+  ['  int slotfs_attr_ready;\n', '  int slotfs_attr_ready;\n  uint64_t slotfs_gen;\n'],
+  ['static int slotfs_xattr_absent (', `${ATTR_TABLE}\nstatic int slotfs_xattr_absent (`],
+  [
+    '  l->slotfs_attr_ready = 0;\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n',
+    '  l->slotfs_attr_ready = 0;\\\n  if (!slotfs_reads_only(l)) slotfs_table_empty();\\\n  l->slotfs_gen = slotfs_table_generation();\\\n  uv_async_send(&(l->async));\\\n  uv_sem_wait(&(l->sem));\\\n  if (!slotfs_reads_only(l)) slotfs_table_empty();\\\n',
+  ],
+  [
+    'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  if (slotfs_take_attr(l, path, stat)) return 0;\n  l->path = path;\n  l->stat = stat;\n}, {\n  slotfs_path_value(env, l->path, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n})',
+    'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  if (slotfs_take_attr(l, path, stat)) return 0;\n  { int32_t slotfs_res; if (slotfs_table_get(l->fuse, path, stat, &slotfs_res)) return slotfs_res; }\n  l->path = path;\n  l->stat = stat;\n}, {\n  slotfs_path_value(env, l->path, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n  slotfs_table_offer(env, l, res, argc > 3 ? argv[3] : NULL);\n})',
+  ],
+  [
+    '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n',
+    '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n  NAPI_EXPORT_FUNCTION(slotfs_forget_attrs)\n',
+  ],
 ];
 
 let text = readFileSync(source, 'utf8');
@@ -217,6 +375,10 @@ if (result.status === 0 && existsSync(join(dir, 'build', 'Release', 'fuse.node')
   writeFileSync(marker, `utimens fixed by slotfs scripts/build-fuse.js; source ${stamp}\n`);
   writeFileSync(rawMarker, `raw paths (SLOTFS_FUSE_RAW_PATHS) by scripts/build-fuse.js\n`);
   writeFileSync(attrsMarker, `attributes answered with operations, by scripts/build-fuse.js\n`);
+  writeFileSync(
+    tableMarker,
+    `attribute table (SLOTFS_FUSE_ATTR_TABLE), by scripts/build-fuse.js\n`,
+  );
 } else {
   console.warn(
     'slotfs: could not rebuild fuse-native with the utimens and raw-path fixes (needs a C ' +

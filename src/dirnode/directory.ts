@@ -721,12 +721,21 @@ function isDirectoryCap(cap: string): boolean {
   }
 }
 
+// Children are never changed once in a table, and a re-read reuses the unchanged ones:
+// whether each is a directory (a full cap parse, which derives keys) is worked out once.
+const directoryChildren = new WeakMap<DirChild, boolean>();
+
 function entryOf(child: DirChild): DirEntry {
+  let isDirectory = directoryChildren.get(child);
+  if (isDirectory === undefined) {
+    isDirectory = isDirectoryCap(child.rwCap || child.roCap);
+    directoryChildren.set(child, isDirectory);
+  }
   const entry: DirEntry = {
     name: child.name,
     roCap: child.roCap,
     metadata: structuredClone(child.metadata) as ChildMetadata,
-    isDirectory: isDirectoryCap(child.rwCap || child.roCap),
+    isDirectory,
   };
   if (child.rwCap) entry.rwCap = child.rwCap;
   return entry;

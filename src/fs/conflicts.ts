@@ -80,7 +80,7 @@ export class Conflicts {
     this.files.relocate(st, view, copy, `${dir}/${copy}`);
     this.files.linked(st);
     view.entries.set(copy, { name: copy, isDirectory: false, ...caps, metadata });
-    view.fetchedAt = -1; // NAME now shows the other writer's version
+    this.ns.stale(view); // NAME now shows the other writer's version
     await this.fj.saveMeta(st);
     const record = { at: Date.now(), path: originalPath, copy: `${dir}/${copy}` };
     this.o.log(

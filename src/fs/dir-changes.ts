@@ -278,7 +278,7 @@ export class DirChanges {
       );
       if (code === 'ERR_DIR_EXISTS' && entry.change.op === 'add') this.keepAsCopy(entry.change);
       this.finish(entry);
-      for (const v of entry.views) v.fetchedAt = -1;
+      for (const v of entry.views) this.ns.stale(v);
       return;
     }
     entry.state = 'failed';
@@ -308,6 +308,7 @@ export class DirChanges {
   private finish(entry: Open): void {
     if (!this.open.delete(entry.id)) return;
     for (const v of entry.views) v.pending--;
+    this.o.onAttrsChanged?.(); // its folders are fresh no longer than their listings
     this.journal.clearChange(entry.id).catch(() => undefined);
   }
 

@@ -39,8 +39,10 @@ export class EntryMetadata {
         { onlyIf: { roCap: child.roCap, size: said } },
       ),
     );
-    if (applied) child.metadata.size = size;
-    else view.fetchedAt = -1; // changed meanwhile: look again next time
+    if (applied) {
+      child.metadata.size = size;
+      this.o.onAttrsChanged?.();
+    } else this.ns.stale(view); // changed meanwhile: look again next time
   }
 
   /**
@@ -65,7 +67,10 @@ export class EntryMetadata {
         await this.ns
           .change(view, () => this.dirs.setMetadata(view.cap, p.name, patch))
           .then(
-            () => Object.assign(child.metadata, patch),
+            () => {
+              Object.assign(child.metadata, patch);
+              this.o.onAttrsChanged?.();
+            },
             (err: unknown) =>
               this.o.log(
                 `slotfs: could not update the entry of ${describeObject(pathIn(view.path, p.name), 'file')} (a hard link of ${path}): ${summarizeFailure(err, path)}`,
@@ -101,6 +106,7 @@ export class EntryMetadata {
     try {
       await this.ns.change(view, () => this.dirs.setMetadata(view.cap, name, patch));
       Object.assign(child.metadata, patch);
+      this.o.onAttrsChanged?.();
       if (st.roCap)
         await this.updateOtherNames(this.ns.siOf(st.roCap), view.cap, name, patch, st.path);
     } catch (err) {

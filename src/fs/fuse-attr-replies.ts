@@ -5,6 +5,10 @@
 // (scripts/build-fuse.js) the handler's answer may carry the entry's new attributes, and
 // the binding answers that getattr with them itself. fuse-native's own wrappers drop every
 // value after the error of these operations, so this subclass replaces them.
+//
+// getattr's answer likewise carries how long it stays good (ms, 0: not at all): the
+// binding's attribute table (scripts/build-fuse.js, fourth fix) answers later getattrs of
+// that path itself until then, or until any operation that may change something.
 import type { Stat } from './nodes.js';
 
 /** The operations whose answer may carry attributes, and which argument names the entry. */
@@ -71,6 +75,11 @@ const passing =
 export function withAttrReplies<C extends new (...args: never[]) => object>(Fuse: C): C {
   // The wrappers mirror fuse-native's (index.js, `_op_<name>`), plus the attributes.
   const Replying = class extends (Fuse as unknown as new (...args: unknown[]) => FuseLike) {
+    _op_getattr(signal: Callback, path: string) {
+      this.ops.getattr(path, (err: number, st: unknown, ms: unknown) =>
+        signal(err, err ? new Uint32Array(18) : statArray(st as Stat), ms ?? 0),
+      );
+    }
     _op_create(signal: Callback, path: string, mode: number) {
       const done: Callback = (err, fd, st) => signal(err, fd, attrs(st));
       this.ops.create(path, mode, done);

@@ -25,6 +25,11 @@ export interface FuseOpsOptions {
    * entry (fuse-attr-replies.ts): they are passed when known without the grid.
    */
   attrReplies?: boolean;
+  /**
+   * The binding keeps getattr answers in its attribute table: each is passed with how long
+   * it stays good (SlotFs.cacheMsOf).
+   */
+  attrTable?: boolean;
 }
 
 /** Operations whose second argument is a path too. */
@@ -85,6 +90,7 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     const twoPaths = TWO_PATHS.has(name);
     const entryArg = options.attrReplies ? ATTR_REPLY_OPS.get(name) : undefined;
     const counted = name !== 'fsync' && name !== 'fsyncdir';
+    const tabled = options.attrTable === true && name === 'getattr';
     const handler = (...all: unknown[]) => {
       const cb = all.pop() as Callback;
       const args = all as A;
@@ -102,7 +108,11 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
         }
         if (deadline) deadlines.settle(deadline);
         try {
-          if (code !== 0) cb(code);
+          if (tabled) {
+            const ms = code === 0 || code === Errno.ENOENT ? cacheMsOf(args[0]) : 0;
+            if (code !== 0) cb(code, undefined, ms);
+            else cb(0, value, ms);
+          } else if (code !== 0) cb(code);
           else
             answer(cb, reply, value, entryArg === undefined ? undefined : attrsOf(args[entryArg]));
         } catch (err) {
@@ -169,6 +179,15 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       return typeof path === 'string' ? fs.attrsNow(path) : undefined;
     } catch {
       return undefined; // then libfuse asks getattr as usual
+    }
+  }
+
+  /** How long the binding may keep a getattr answer of `path` (0 on any doubt). */
+  function cacheMsOf(path: unknown): number {
+    try {
+      return typeof path === 'string' ? fs.cacheMsOf(path) : 0;
+    } catch {
+      return 0;
     }
   }
 

@@ -95,25 +95,22 @@ function loadFuse(): {
   utimensFixed: boolean;
   rawPaths: boolean;
   attrReplies: boolean;
+  /** Empties the binding's attribute table; undefined when the binding has none. */
+  forgetAttrs?: () => void;
 } {
   const require = createRequire(import.meta.url);
   try {
     const Fuse = require('fuse-native') as FuseConstructor;
+    const dir = resolve(require.resolve('fuse-native/package.json'), '..');
     // Which of scripts/build-fuse.js's fixes the built binding has (it marks each).
-    const built = (marker: string) => {
-      try {
-        const dir = resolve(require.resolve('fuse-native/package.json'), '..');
-        return existsSync(join(dir, 'build', 'Release', marker));
-      } catch {
-        return false;
-      }
-    };
+    const built = (marker: string) => existsSync(join(dir, 'build', 'Release', marker));
     const attrReplies = built('slotfs-attr-replies');
     return {
       Fuse: attrReplies ? withAttrReplies(Fuse) : Fuse,
       utimensFixed: built('slotfs-utimens-fixed'),
       rawPaths: built('slotfs-raw-paths'),
       attrReplies,
+      forgetAttrs: attrReplies && built('slotfs-attr-table') ? forgetOf(dir) : undefined,
     };
   } catch (err) {
     throw new MountError(
@@ -122,6 +119,15 @@ function loadFuse(): {
       { cause: err },
     );
   }
+}
+
+/** The binding's own function that empties its attribute table (the one fuse-native loads). */
+function forgetOf(dir: string): (() => void) | undefined {
+  const load = createRequire(join(dir, 'package.json'))('node-gyp-build') as (
+    dir: string,
+  ) => Record<string, unknown>;
+  const forget = load(dir).slotfs_forget_attrs;
+  return typeof forget === 'function' ? (forget as () => void) : undefined;
 }
 
 async function checkMountpoint(mountpoint: string, fuseDevice: string): Promise<void> {
@@ -172,12 +178,15 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   const log = options.log ?? ((line: string) => console.error(line));
   const mountpoint = resolve(options.mountpoint);
   await checkMountpoint(mountpoint, options.fuseDevice ?? '/dev/fuse');
-  const { Fuse, utimensFixed, rawPaths, attrReplies } = loadFuse();
+  const { Fuse, utimensFixed, rawPaths, attrReplies, forgetAttrs } = loadFuse();
   // Read by the patched binding on every request (scripts/build-fuse.js).
   if (rawPaths) process.env.SLOTFS_FUSE_RAW_PATHS = '1';
   // Only these extended attributes have answers here (SlotFs.getxattr); the binding
   // answers every other name itself (the kernel asks security.capability on each write).
   if (attrReplies) process.env.SLOTFS_FUSE_XATTR_PREFIX = XATTR_PREFIX;
+  // getattr answers that SlotFs marks good for a while are kept and answered in the binding.
+  const attrTable = forgetAttrs !== undefined && process.env.SLOTFS_ATTR_TABLE !== '0';
+  if (attrTable) process.env.SLOTFS_FUSE_ATTR_TABLE = '1';
 
   const cleanups: Array<() => Promise<unknown>> = [];
   const undo = async () => {
@@ -242,6 +251,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       log,
       onConflict: (c) => monitor.noteConflict(c),
       onPublished: () => rate.note(),
+      onAttrsChanged: attrTable ? forgetAttrs : undefined,
       capacity: async () => {
         const versions = opened.servers.map((s) => s.cachedVersion).filter((v) => v !== undefined);
         const free = versions.reduce((sum, v) => sum + Math.max(0, v.availableSpace), 0);
@@ -270,6 +280,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       onError: (line) => monitor.noteError(line),
       rawPaths,
       attrReplies,
+      attrTable,
     });
     const seconds = (ms: number) => String(ms / 1000);
     const fuse = new Fuse(mountpoint, ops, {

@@ -97,10 +97,13 @@ export class Namespace {
    * (undefined otherwise: then `target` asks the grid). The hot path of stat and lookup:
    * no promise, no await.
    */
-  targetNow(path: string): Target | undefined {
+  targetNow(path: string, fresh?: { ms: number }): Target | undefined {
     const parts = this.splitPath(path);
-    if (parts.length === 0) return { kind: 'root' };
     let view = this.freshView(this.rootCap);
+    // With `fresh`: for how long every folder on the way stays fresh (ms from now).
+    const now = fresh ? Date.now() : 0;
+    if (fresh) fresh.ms = this.freshFor(view, now);
+    if (parts.length === 0) return { kind: 'root' };
     let at = '';
     for (let i = 0; view && i < parts.length - 1; i++) {
       const child = view.entries.get(parts[i]);
@@ -109,10 +112,24 @@ export class Namespace {
       if (!child.isDirectory) throw new FsError('ENOTDIR', `${at} is not a directory`);
       view = this.freshView(child.rwCap ?? child.roCap);
       if (view) view.path = at;
+      if (fresh) fresh.ms = Math.min(fresh.ms, this.freshFor(view, now));
     }
     if (!view) return undefined;
     const name = parts[parts.length - 1];
     return { kind: 'child', parent: view, name, child: view.entries.get(name) };
+  }
+
+  /** How much longer (ms) the folder's view needs no refresh; 0 if it needs one now. */
+  private freshFor(view: DirView | undefined, now: number): number {
+    if (!view || view.fetchedAt === -Infinity) return 0;
+    if (view.pending > 0) return this.o.dirCacheMs;
+    return Math.max(0, view.fetchedAt + this.o.dirCacheMs - now);
+  }
+
+  /** Our picture of the folder may be wrong: it is listed again when next used. */
+  stale(view: DirView): void {
+    view.fetchedAt = -1;
+    this.o.onAttrsChanged?.();
   }
 
   /** The folder's view if it is loaded and needs no refresh now (see `view`). */
@@ -202,6 +219,7 @@ export class Namespace {
     view.entries.release();
     view.entries = entries;
     view.fetchedAt = Date.now();
+    this.o.onAttrsChanged?.();
   }
 
   /**
@@ -257,10 +275,11 @@ export class Namespace {
       return await this.submitTo([view.cap], fn);
     } catch (err) {
       // Our picture of the directory may now be wrong: look again next time.
-      if ((err as { code?: string }).code !== 'ERR_DIR_EXISTS') view.fetchedAt = -1;
+      if ((err as { code?: string }).code !== 'ERR_DIR_EXISTS') this.stale(view);
       throw err;
     } finally {
       view.pending--;
+      this.o.onAttrsChanged?.(); // the folder is fresh no longer than its listing
     }
   }
 

@@ -27,11 +27,17 @@ export interface SlotFsOptions {
   onConflict?: (conflict: ConflictRecord) => void;
   /** Called when a write-back reached the grid (for the publish rate). */
   onPublished?: () => void;
+  /**
+   * What stat shows may have changed other than through an operation: a listing read
+   * again, a change that landed or failed (the binding's attribute table is emptied).
+   */
+  onAttrsChanged?: () => void;
   /** Capacity for statfs, from the servers' version documents. */
   capacity?: () => Promise<{ totalBytes: number; freeBytes: number }>;
 }
 
-type Optional = 'onConflict' | 'onPublished' | 'capacity' | 'rootMtime' | 'keepRootMtime';
+type Optional =
+  'onConflict' | 'onPublished' | 'onAttrsChanged' | 'capacity' | 'rootMtime' | 'keepRootMtime';
 
 /** The options with their defaults filled in. */
 export type Settings = Required<Omit<SlotFsOptions, Optional>> & Pick<SlotFsOptions, Optional>;

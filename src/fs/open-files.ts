@@ -127,6 +127,7 @@ export class OpenFiles {
         this.hooks.loaded(st);
       } finally {
         st.loading = undefined;
+        this.o.onAttrsChanged?.(); // its size is now the contents'
       }
     })();
     await st.loading;
@@ -234,6 +235,7 @@ export class OpenFiles {
         const si = this.ns.siOf(st.roCap);
         if (this.files.get(si) === st) this.files.delete(si);
       }
+      this.o.onAttrsChanged?.(); // stat now reads the entry's size and mtime
     }, this.o.attrCacheMs);
     st.dropTimer.unref();
   }

@@ -127,6 +127,30 @@ export class SlotFs {
     return t && (t.kind === 'root' || t.child) ? this.statOf(t, path) : undefined;
   }
 
+  /**
+   * For how long (ms) the binding may answer getattr of `path` with what was just answered,
+   * from its attribute table (fuse-attr-replies.ts); 0: not at all. As long as every folder
+   * on the way stays fresh, and only for what changes through operations alone (each empties
+   * the table): not a file with changes still to publish, being loaded or open, nor one
+   * whose size is still to be learnt. A missing name counts too (its parent is fresh).
+   */
+  cacheMsOf(path: string): number {
+    const fresh = { ms: 0 };
+    let t: Target | undefined;
+    try {
+      t = this.ns.targetNow(path, fresh);
+    } catch {
+      return 0;
+    }
+    if (!t || t.kind === 'root' || !t.child || t.child.isDirectory) return t ? fresh.ms : 0;
+    const child = t.child;
+    if (child.local || this.sizeUnknown(child)) return 0;
+    const si = this.ns.linkIndex.keyOf(child);
+    const st = si === undefined ? undefined : this.files.files.get(si);
+    if (st && (st.dirty || st.metaDirty || st.link || st.loading || st.openCount > 0)) return 0;
+    return fresh.ms;
+  }
+
   /** The target, when what stat shows of it is known without the grid. */
   private targetKnown(path: string): Target | undefined {
     const t = this.ns.targetNow(path);

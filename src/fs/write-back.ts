@@ -167,6 +167,7 @@ export class WriteBack {
         st.lastError = undefined;
         clearTimeout(st.retryTimer);
         if (published) this.o.onPublished?.();
+        this.o.onAttrsChanged?.();
         this.files.maybeDrop(st);
       },
       (err: unknown) => {
@@ -307,7 +308,7 @@ export class WriteBack {
         // Another client created the same name meanwhile: theirs stays, ours is a copy.
         this.files.unlinked.delete(st);
         view.entries.delete(name);
-        view.fetchedAt = -1;
+        this.ns.stale(view);
         await this.conflicts.saveCopy(st, size, 'created');
         return;
       }

@@ -1,0 +1,122 @@
+// The binding's attribute table (scripts/build-fuse.js, fourth fix): `stat` of a name whose
+// entry has left the kernel's cache is answered by the binding from what JavaScript last
+// answered for it, as long as the folders on the way stay fresh (dir-cache-ms) — and never
+// after an operation that may have changed something. The mount here keeps listings for
+// 30 s and the kernel's cache for 0.1 s, so every stat after a short pause reaches the
+// binding; it logs the getattr calls JavaScript handles for this test's folder
+// (SLOTFS_DEBUG with a pattern), so the tests see which stats the table answered.
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MountProcess, gridSuite, run, writeClientConfig } from './harness.js';
+
+let mountProcess: MountProcess;
+const suite = gridSuite('slotfs-table-', () => mountProcess?.stop().then(() => undefined));
+const { test, mtest } = suite;
+let mnt: string;
+const FILES = 40;
+/** Longer than kernel-cache-ms: the kernel asks again after this pause. */
+const PAUSE_MS = 300;
+
+test.serial.before(async () => {
+  if (suite.unavailable) return;
+  mnt = join(suite.base, 'mnt');
+  const client = join(suite.base, 'client');
+  await writeClientConfig({
+    dir: client,
+    serversFile: suite.serversFile,
+    mount: { 'dir-cache-ms': 30000, 'attr-cache-ms': 30000, 'kernel-cache-ms': 100 },
+  });
+  const before = process.env.SLOTFS_DEBUG;
+  process.env.SLOTFS_DEBUG = '^getattr /tb/';
+  try {
+    mountProcess = await MountProcess.start(mnt, client);
+  } finally {
+    if (before === undefined) delete process.env.SLOTFS_DEBUG;
+    else process.env.SLOTFS_DEBUG = before;
+  }
+  await run('mkdir tb', mnt);
+});
+
+/** How many getattr calls of paths under /tb/ the mount's JavaScript handled so far. */
+function handled(): number {
+  return mountProcess.output.split('\n').filter((l) => l.includes('slotfs: debug: getattr /tb/'))
+    .length;
+}
+
+/** The output of `script` run in /tb after a pause long enough for the kernel to forget. */
+async function after(script: string): Promise<string> {
+  await sleep(PAUSE_MS);
+  return run(script, join(mnt, 'tb'));
+}
+
+/**
+ * Whether `measure` (which returns the getattr calls that reached JavaScript) once saw
+ * none beyond `allowed`, in up to four tries: the mount's own background work (a folder's
+ * times written into its parent, a publish landing) empties the table too, and may land
+ * during one try. A table that answers nothing never passes.
+ */
+async function answeredByTable(measure: () => Promise<number>, allowed: number) {
+  const seen: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    seen.push(await measure());
+    if (seen[i]! <= allowed) return { ok: true, seen };
+  }
+  return { ok: false, seen };
+}
+
+mtest('repeated stat of a quiet folder is answered by the binding', async (t) => {
+  const names = Array.from({ length: FILES }, (_, i) => `s${i}`).join(' ');
+  await after(`mkdir q && for f in ${names}; do echo $f > q/$f; done && sync q/*`);
+  const stat = `stat -c '%n %s %a' ${names.replace(/s/g, 'q/s')}`;
+  const first = await after(stat);
+  t.true(first.includes('q/s7 3 644'), first);
+  const { ok, seen } = await answeredByTable(async () => {
+    await after(stat); // answered by JavaScript (or the table), kept in the table
+    const before = handled();
+    t.is(await after(stat), first);
+    t.is(await after(stat), first);
+    return handled() - before;
+  }, FILES / 4);
+  // Without the table, each of the two passes asks JavaScript once per file.
+  t.true(ok, `of ${2 * FILES} stats, ${seen.join(', ')} reached JavaScript`);
+});
+
+mtest(
+  'every change through the mount shows at once, though the table held the old answer',
+  async (t) => {
+    await after('umask 022 && echo hello > a && mkdir d && touch -d @1000000000 old && sync a old');
+    const show = `for f in a d old new gone; do stat -c '%n %s %a' $f 2>/dev/null || echo "$f none"; done`;
+    // Twice: the second answers come from the table (checked by the test above).
+    t.is(await after(show), 'a 6 644\nd 4096 755\nold 0 644\nnew none\ngone none\n');
+    await after(show);
+    for (const change of [
+      'chmod 600 a',
+      'echo more >> a',
+      'mv old new',
+      'touch gone',
+      'chmod 700 d',
+    ])
+      await after(`${change} && ${show}`);
+    t.is(await after(show), 'a 11 600\nd 4096 700\nold none\nnew 0 644\ngone 0 644\n');
+    t.is(await after('stat -c %Y new'), '1000000000\n');
+    // Removed: gone at once, though a stat just before put it in the table.
+    await after('stat gone > /dev/null && stat gone > /dev/null');
+    t.is(await after('rm gone; stat gone > /dev/null 2>&1 || echo none'), 'none\n');
+  },
+);
+
+mtest('a file read again keeps its answers in the table; a write empties it', async (t) => {
+  await after('echo 12345 > w && sync w');
+  const { ok, seen } = await answeredByTable(async () => {
+    await after('stat -c %s w'); // answered by JavaScript, kept in the table
+    // Reading opens the file read-only and closes it: that changes nothing stat shows.
+    await after('cat w > /dev/null');
+    const before = handled();
+    t.is(await after('stat -c %s w'), '6\n');
+    return handled() - before;
+  }, 0);
+  t.true(ok, `the stat after a read reached JavaScript (${seen.join(', ')})`);
+  // Opening to write does: the next stat asks JavaScript, and shows the new size.
+  t.is(await after('echo 1234567890 > w && stat -c %s w'), '11\n');
+  t.is(await after('stat -c %s w'), '11\n');
+});
