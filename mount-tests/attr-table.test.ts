@@ -26,14 +26,7 @@ test.serial.before(async () => {
     serversFile: suite.serversFile,
     mount: { 'dir-cache-ms': 30000, 'attr-cache-ms': 30000, 'kernel-cache-ms': 100 },
   });
-  const before = process.env.SLOTFS_DEBUG;
-  process.env.SLOTFS_DEBUG = '^getattr /tb/';
-  try {
-    mountProcess = await MountProcess.start(mnt, client);
-  } finally {
-    if (before === undefined) delete process.env.SLOTFS_DEBUG;
-    else process.env.SLOTFS_DEBUG = before;
-  }
+  mountProcess = await MountProcess.startLogging(mnt, client, '^getattr /tb/');
   await run('mkdir tb', mnt);
 });
 
@@ -119,4 +112,19 @@ mtest('a file read again keeps its answers in the table; a write empties it', as
   // Opening to write does: the next stat asks JavaScript, and shows the new size.
   t.is(await after('echo 1234567890 > w && stat -c %s w'), '11\n');
   t.is(await after('stat -c %s w'), '11\n');
+});
+
+mtest('a stat of one name hands the binding the rest of its quiet folder', async (t) => {
+  const names = Array.from({ length: FILES }, (_, i) => `p${i}`);
+  await after(`mkdir r && for f in ${names.join(' ')}; do echo $f > r/$f; done && sync r/*`);
+  const { ok, seen } = await answeredByTable(async () => {
+    // A change empties the binding's table; then the folder is left quiet for a while.
+    await after('touch r/changed');
+    await sleep(500);
+    await after('stat r/p0 > /dev/null'); // answered by JavaScript, with the other names
+    const before = handled();
+    await after(`stat ${names.map((n) => `r/${n}`).join(' ')} > /dev/null`);
+    return handled() - before;
+  }, FILES / 4);
+  t.true(ok, `of ${FILES} stats after the first, ${seen.join(', ')} reached JavaScript`);
 });

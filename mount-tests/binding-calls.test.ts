@@ -21,14 +21,7 @@ test.serial.before(async () => {
   mnt = join(suite.base, 'mnt');
   const client = join(suite.base, 'client');
   await writeClientConfig({ dir: client, serversFile: suite.serversFile });
-  const before = process.env.SLOTFS_DEBUG;
-  process.env.SLOTFS_DEBUG = '^get(x)?attr /ar/';
-  try {
-    mountProcess = await MountProcess.start(mnt, client);
-  } finally {
-    if (before === undefined) delete process.env.SLOTFS_DEBUG;
-    else process.env.SLOTFS_DEBUG = before;
-  }
+  mountProcess = await MountProcess.startLogging(mnt, client, '^get(x)?attr /ar/');
   await run('mkdir ar', mnt);
 });
 

@@ -170,6 +170,21 @@ export class MountProcess {
   }
 
   /** Mounts and waits until the mount answers (or throws with the process output). */
+  /**
+   * A mount that logs the operations matching `pattern` (SLOTFS_DEBUG), so a test can count
+   * the calls that reached JavaScript; the variable is restored for later mounts.
+   */
+  static async startLogging(mountpoint: string, dir: string, pattern: string) {
+    const before = process.env.SLOTFS_DEBUG;
+    process.env.SLOTFS_DEBUG = pattern;
+    try {
+      return await MountProcess.start(mountpoint, dir);
+    } finally {
+      if (before === undefined) delete process.env.SLOTFS_DEBUG;
+      else process.env.SLOTFS_DEBUG = before;
+    }
+  }
+
   static async start(
     mountpoint: string,
     dir: string,

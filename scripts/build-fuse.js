@@ -261,6 +261,29 @@ static void slotfs_table_offer (napi_env env, fuse_thread_locals_t *l, int32_t r
   if (value == NULL || napi_get_value_double(env, value, &ms) != napi_ok) return;
   slotfs_table_put(l->fuse, l->path, res, l->stat, ms, l->slotfs_gen);
 }
+// Main thread: the attributes of many paths of one mount at once (a folder's names, after
+// a stat of one of them): paths NUL-terminated one after another, 18 words of stat each.
+NAPI_METHOD(slotfs_keep_attrs) {
+  NAPI_ARGV(4)
+  NAPI_ARGV_BUFFER_CAST(fuse_thread_t *, ft, 0)
+  NAPI_ARGV_BUFFER(paths, 1)
+  NAPI_ARGV_BUFFER_CAST(uint32_t *, ints, 2)
+  double ms;
+  if (napi_get_value_double(env, argv[3], &ms) != napi_ok) return NULL;
+  uint64_t gen = slotfs_table_generation();
+  size_t at = 0;
+  for (size_t i = 0; (i + 1) * 18 * 4 <= ints_len && at < paths_len; i++) {
+    const char *path = paths + at;
+    size_t n = strnlen(path, paths_len - at);
+    if (at + n >= paths_len) break;
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    populate_stat(ints + 18 * i, &st);
+    slotfs_table_put(ft, path, 0, &st, ms, gen);
+    at += n + 1;
+  }
+  return NULL;
+}
 NAPI_METHOD(slotfs_forget_attrs) {
   slotfs_table_empty();
   return NULL;
@@ -336,7 +359,7 @@ const PATCHES = [
   ],
   [
     '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n',
-    '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n  NAPI_EXPORT_FUNCTION(slotfs_forget_attrs)\n',
+    '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n  NAPI_EXPORT_FUNCTION(slotfs_forget_attrs)\n  NAPI_EXPORT_FUNCTION(slotfs_keep_attrs)\n',
   ],
 ];
 

@@ -121,6 +121,16 @@ export class DirectoryClient {
   private readonly pace: { factor: number; maxMs: number };
   /** Per directory: how long its last update took (ms), for pacing. */
   private readonly lastUpdateMs = new Map<string, number>();
+  /**
+   * Per directory and access: how many versions this client has read that it had not
+   * seen (another writer's, or any when it had forgotten the last): see `lineage`.
+   */
+  private readonly versionsSeen = new Map<string, number>();
+  /**
+   * Called after an update that found the directory as this client last saw it (no other
+   * writer in between), with the time it was read (ms) and the `lineage` it belongs to.
+   */
+  onInSync?: (dirCap: string, readAt: number, lineage: number) => void;
 
   constructor(
     readonly client: MutableClient,
@@ -165,6 +175,27 @@ export class DirectoryClient {
     const got = await this.client.retrieve(dirCap);
     const children = this.tableOf(cap, got.plaintext).children();
     return new Map(children.map((c) => [c.name, entryOf(c)]));
+  }
+
+  /**
+   * A number that changes whenever this client reads a version of the directory it had not
+   * seen: as long as it stays the same, every version read since was this client's own.
+   */
+  lineage(dirCap: string): number {
+    const parsed = parseDirectoryCap(dirCap);
+    if (parsed.kind !== 'ssk-write' && parsed.kind !== 'ssk-read') return -1;
+    return this.versionsSeen.get(tableKey(parsed)) ?? 0;
+  }
+
+  /** A directory just made empty by this client: its contents are known without a read. */
+  created(dirCap: string): void {
+    const parsed = parseDirectoryCap(dirCap);
+    if (parsed.kind !== 'ssk-write') return;
+    const empty = new Uint8Array(0);
+    this.keepTable(tableKey(parsed), {
+      packed: empty,
+      table: ChildTable.unpack(parsed.writekey, empty, { names: this.names }),
+    });
   }
 
   /** One child, or undefined if the name is absent. */
@@ -411,8 +442,10 @@ export class DirectoryClient {
     let result: { plaintext: Uint8Array } | undefined;
     let last: KnownTable | undefined;
     const started = performance.now();
+    const readAt = Date.now();
+    const lineage = this.versionsSeen.get(tableKey(q.cap)) ?? 0;
+    let applications = 0;
     try {
-      let applications = 0;
       result = await this.client.modify(q.capText, (old) => {
         applications++;
         // Only the entries the operations touch are packed again (ChildTable).
@@ -442,7 +475,12 @@ export class DirectoryClient {
       return;
     }
     // What was published is what the next change and the next listing start from.
-    if (last && result.plaintext === last.packed) this.keepTable(tableKey(q.cap), last);
+    if (last && result.plaintext === last.packed) {
+      this.keepTable(tableKey(q.cap), last);
+      // Applied once, to the version last seen: nobody else wrote since.
+      if (applications === 1 && (this.versionsSeen.get(tableKey(q.cap)) ?? 0) === lineage)
+        this.onInSync?.(q.capText, readAt, lineage);
+    }
     for (const op of batch.ops) {
       const outcome = outcomes.get(op)!;
       if (outcome.ok) op.resolve(outcome.value);
@@ -477,6 +515,7 @@ export class DirectoryClient {
       return known.table;
     }
     const writeKey = cap.kind === 'ssk-write' ? cap.writekey : undefined;
+    this.versionsSeen.set(key, (this.versionsSeen.get(key) ?? 0) + 1);
     const table = ChildTable.unpack(writeKey, plaintext, { names: this.names }, known?.table);
     this.keepTable(key, { packed: plaintext, table });
     return table;

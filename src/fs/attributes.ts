@@ -84,7 +84,9 @@ export class Attributes {
     // Immutable and literal caps state their size; Tahoe's entries carry none.
     const fixed = sizeFromCap(child.roCap);
     const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
-    const mtime = st ? st.mtime : mtimeSeconds * 1000;
+    // The entry keeps the mtime in seconds: rounded, it is the state's to the ms, so stat
+    // shows the same once a clean file's state is dropped.
+    const mtime = st ? st.mtime : Math.round(mtimeSeconds * 1000);
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
     if (!child.rwCap && !child.local && !replaceable(parentWritable, child)) mode &= ~0o222;
     return {

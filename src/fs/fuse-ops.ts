@@ -7,6 +7,7 @@ import { Errno, describeFailure, errnoOf } from './errno.js';
 import { fromFusePath, toFuseName } from './fuse-path.js';
 import { RepeatFilter, describeObject, summarizeFailure } from './failure-log.js';
 import { ATTR_REPLY_OPS } from './fuse-attr-replies.js';
+import type { Stat } from './nodes.js';
 import type { SlotFs } from './slotfs.js';
 
 export interface FuseOpsOptions {
@@ -30,6 +31,8 @@ export interface FuseOpsOptions {
    * it stays good (SlotFs.cacheMsOf).
    */
   attrTable?: boolean;
+  /** Hands the binding's attribute table the attributes of many paths at once. */
+  keepAttrs?: (paths: string[], stats: Stat[], ms: number) => void;
 }
 
 /** Operations whose second argument is a path too. */
@@ -112,6 +115,7 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
             const ms = code === 0 || code === Errno.ENOENT ? cacheMsOf(args[0]) : 0;
             if (code !== 0) cb(code, undefined, ms);
             else cb(0, value, ms);
+            if (ms > 0) keepSiblings(args[0]);
           } else if (code !== 0) cb(code);
           else
             answer(cb, reply, value, entryArg === undefined ? undefined : attrsOf(args[entryArg]));
@@ -188,6 +192,17 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       return typeof path === 'string' ? fs.cacheMsOf(path) : 0;
     } catch {
       return 0;
+    }
+  }
+
+  /** After a kept answer: the folder's other names too, when the mount offers them. */
+  function keepSiblings(path: unknown): void {
+    if (!options.keepAttrs || typeof path !== 'string') return;
+    try {
+      const got = fs.siblingAttrs(path);
+      if (got && got.paths.length > 0) options.keepAttrs(got.paths, got.stats, got.ms);
+    } catch (err) {
+      log(`slotfs: could not hand attributes to the binding: ${describeFailure(err)}`);
     }
   }
 

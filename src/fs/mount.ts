@@ -18,7 +18,8 @@ import { warmShareBuilder } from '../mutable/share-builder.js';
 import { checkAllowOther } from './allow-other.js';
 import { allMounts, controlSocketPath, serveControl, type ControlRequest } from './control.js';
 import { describeFailure, FsError } from './errno.js';
-import { withAttrReplies } from './fuse-attr-replies.js';
+import { statArray, withAttrReplies } from './fuse-attr-replies.js';
+import type { Stat } from './nodes.js';
 import { fuseOperations } from './fuse-ops.js';
 import { withTimeout } from './limit.js';
 import { MountMonitor, type MountStatus } from './monitor.js';
@@ -97,6 +98,8 @@ function loadFuse(): {
   attrReplies: boolean;
   /** Empties the binding's attribute table; undefined when the binding has none. */
   forgetAttrs?: () => void;
+  /** Puts many paths' attributes into the table: (fuse-native's thread buffer, paths, stats, ms). */
+  keepAttrs?: (thread: Buffer, paths: Buffer, stats: Buffer, ms: number) => void;
 } {
   const require = createRequire(import.meta.url);
   try {
@@ -110,7 +113,7 @@ function loadFuse(): {
       utimensFixed: built('slotfs-utimens-fixed'),
       rawPaths: built('slotfs-raw-paths'),
       attrReplies,
-      forgetAttrs: attrReplies && built('slotfs-attr-table') ? forgetOf(dir) : undefined,
+      ...(attrReplies && built('slotfs-attr-table') ? tableOf(dir) : {}),
     };
   } catch (err) {
     throw new MountError(
@@ -121,13 +124,29 @@ function loadFuse(): {
   }
 }
 
-/** The binding's own function that empties its attribute table (the one fuse-native loads). */
-function forgetOf(dir: string): (() => void) | undefined {
+/** The binding's own functions for its attribute table (of the binding fuse-native loads). */
+function tableOf(dir: string): Pick<ReturnType<typeof loadFuse>, 'forgetAttrs' | 'keepAttrs'> {
   const load = createRequire(join(dir, 'package.json'))('node-gyp-build') as (
     dir: string,
   ) => Record<string, unknown>;
-  const forget = load(dir).slotfs_forget_attrs;
-  return typeof forget === 'function' ? (forget as () => void) : undefined;
+  const binding = load(dir);
+  const forget = binding.slotfs_forget_attrs;
+  const keep = binding.slotfs_keep_attrs;
+  if (typeof forget !== 'function' || typeof keep !== 'function') return {};
+  return {
+    forgetAttrs: forget as () => void,
+    keepAttrs: keep as (thread: Buffer, paths: Buffer, stats: Buffer, ms: number) => void,
+  };
+}
+
+/** Paths as the binding sees them (UTF-8 bytes), each ended by a NUL; 18 words of stat each. */
+function packAttrs(paths: string[], stats: Stat[]): { paths: Buffer; stats: Buffer } {
+  const ints = new Uint32Array(18 * stats.length);
+  stats.forEach((st, i) => ints.set(statArray(st), 18 * i));
+  return {
+    paths: Buffer.from(paths.map((p) => `${p}\0`).join(''), 'utf8'),
+    stats: Buffer.from(ints.buffer, ints.byteOffset, ints.byteLength),
+  };
 }
 
 async function checkMountpoint(mountpoint: string, fuseDevice: string): Promise<void> {
@@ -178,7 +197,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   const log = options.log ?? ((line: string) => console.error(line));
   const mountpoint = resolve(options.mountpoint);
   await checkMountpoint(mountpoint, options.fuseDevice ?? '/dev/fuse');
-  const { Fuse, utimensFixed, rawPaths, attrReplies, forgetAttrs } = loadFuse();
+  const { Fuse, utimensFixed, rawPaths, attrReplies, forgetAttrs, keepAttrs } = loadFuse();
   // Read by the patched binding on every request (scripts/build-fuse.js).
   if (rawPaths) process.env.SLOTFS_FUSE_RAW_PATHS = '1';
   // Only these extended attributes have answers here (SlotFs.getxattr); the binding
@@ -281,6 +300,16 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       rawPaths,
       attrReplies,
       attrTable,
+      keepAttrs:
+        attrTable && keepAttrs
+          ? (paths, stats, ms) => {
+              // fuse-native's buffer for the mount's thread: the binding's key for it.
+              const thread = (fuse as unknown as { _thread: Buffer | null })._thread;
+              if (!thread) return;
+              const packed = packAttrs(paths, stats);
+              keepAttrs(thread, packed.paths, packed.stats, ms);
+            }
+          : undefined,
     });
     const seconds = (ms: number) => String(ms / 1000);
     const fuse = new Fuse(mountpoint, ops, {
@@ -315,7 +344,11 @@ export async function mount(options: MountOptions): Promise<Mounted> {
           : ok(),
       ),
     );
+    // The table is keyed by fuse-native's buffer for this mount, which a later mount in
+    // this process may reuse: nothing of an earlier mount may answer for it.
+    if (attrTable) forgetAttrs?.();
     cleanups.push(() => new Promise<void>((ok) => fuse.unmount(() => ok())));
+    if (attrTable) cleanups.push(async () => forgetAttrs?.());
     // Large files are built on a worker thread: started now, not by the first fsync.
     warmShareBuilder();
     if (!rawPaths) {
@@ -379,6 +412,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
               () => new Error('timeout'),
             ).catch(() => fs.pending().map((p) => ({ path: p.path, error: 'timed out' })));
         await new Promise<void>((ok) => fuse.unmount(() => ok()));
+        if (attrTable) forgetAttrs?.();
         // Anything written between the flush and the unmount.
         const failures = first.length
           ? first

@@ -182,26 +182,44 @@ export class Namespace {
 
   /** A directory made here: its (empty) listing is known without asking the grid. */
   addEmpty(cap: string, path: string): void {
+    this.dirs.created(cap);
     this.views.set(cap, {
       cap,
       writable: true,
       entries: new DirEntries(this.linkIndex, cap),
       fetchedAt: Date.now(),
+      lineage: this.dirs.lineage(cap),
       pending: 0,
       changes: 0,
       path,
     });
   }
 
+  /**
+   * An update of ours found the folder as we last saw it, at `readAt`: the view (with our
+   * changes) is what the grid held then, as good as a listing read at that time.
+   */
+  synced(cap: string, readAt: number, lineage: number): void {
+    const view = this.views.get(cap);
+    // Not a view marked stale (-1, a change that failed) nor one never listed.
+    if (!view || view.lineage !== lineage || view.fetchedAt < 0) return;
+    view.fetchedAt = Math.max(view.fetchedAt, readAt);
+  }
+
   private async refresh(view: DirView): Promise<void> {
     await this.gates.get(view.cap); // a folder made here is listed once it exists
     const changes = view.changes;
+    const lineage = this.dirs.lineage(view.cap);
     const listing = await this.dirs.list(view.cap);
     if (view.fetchedAt > -Infinity && (view.changes !== changes || view.pending > 0)) {
       // A change of ours raced the fetch: the listing may not show it. Keep ours.
       view.fetchedAt = Date.now();
+      view.lineage = undefined; // not the listing just read
       return;
     }
+    // Only a listing of the version last seen (no new one read meanwhile, by this refresh or
+    // any other read) is known to be the grid's as of our later updates.
+    view.lineage = this.dirs.lineage(view.cap) === lineage ? lineage : undefined;
     const entries = new DirEntries<Child>(this.linkIndex, view.cap);
     for (const [name, e] of listing) {
       entries.set(name, {

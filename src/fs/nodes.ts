@@ -101,6 +101,11 @@ export interface DirView {
   writable: boolean;
   entries: DirEntries<Child>;
   fetchedAt: number;
+  /**
+   * The DirectoryClient's lineage of the listing shown (DirectoryClient.lineage): while it
+   * holds, updates of ours that found no other writer keep the view fresh.
+   */
+  lineage?: number;
   /** Changes of this mount in flight: a listing fetched meanwhile may predate them. */
   pending: number;
   /** Bumped by every local change, so a refresh racing one is discarded. */

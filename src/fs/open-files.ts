@@ -235,7 +235,6 @@ export class OpenFiles {
         const si = this.ns.siOf(st.roCap);
         if (this.files.get(si) === st) this.files.delete(si);
       }
-      this.o.onAttrsChanged?.(); // stat now reads the entry's size and mtime
     }, this.o.attrCacheMs);
     st.dropTimer.unref();
   }

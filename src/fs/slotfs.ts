@@ -49,6 +49,10 @@ import { WriteBack } from './write-back.js';
 export type { ConflictRecord, PendingWrite, SlotFsOptions, Stat } from './nodes.js';
 
 /** The extended attributes slotfs answers (`user.slotfs.cap`, `user.slotfs.rocap`). */
+/** A folder changed here this recently, or handed to the binding this recently, is not (siblingAttrs). */
+const QUIET_MS = 100;
+/** At most this many names of one folder are handed to the binding at once. */
+const MAX_SIBLING_ATTRS = 4096;
 export const XATTR_PREFIX = 'user.slotfs.';
 
 const O_ACCMODE = 3;
@@ -68,6 +72,8 @@ export class SlotFs {
   private readonly writeBack: WriteBack;
   private readonly attrs: Attributes;
   private readonly changes: DirChanges;
+  /** When each folder's names were last handed to the binding (siblingAttrs). */
+  private readonly warmed = new WeakMap<DirView, number>();
 
   constructor(
     private readonly mutable: MutableClient,
@@ -78,6 +84,7 @@ export class SlotFs {
     this.rootCap = options.rootCap;
     this.o = settingsOf(options);
     this.ns = new Namespace(this.rootCap, dirs, this.o, () => this.files.unlinked);
+    dirs.onInSync = (cap, readAt, lineage) => this.ns.synced(cap, readAt, lineage);
     this.fj = new FileJournal(journal, this.o.log);
     this.changes = new DirChanges(this.ns, dirs, mutable, journal, this.o);
     this.files = new OpenFiles(this.ns, this.fj, mutable, this.o);
@@ -142,13 +149,51 @@ export class SlotFs {
     } catch {
       return 0;
     }
-    if (!t || t.kind === 'root' || !t.child || t.child.isDirectory) return t ? fresh.ms : 0;
-    const child = t.child;
-    if (child.local || this.sizeUnknown(child)) return 0;
-    const si = this.ns.linkIndex.keyOf(child);
-    const st = si === undefined ? undefined : this.files.files.get(si);
-    if (st && (st.dirty || st.metaDirty || st.link || st.loading || st.openCount > 0)) return 0;
-    return fresh.ms;
+    if (!t || t.kind === 'root' || !t.child) return t ? fresh.ms : 0;
+    return this.settled(t.child) ? fresh.ms : 0;
+  }
+
+  /** Whether what stat shows of `child` changes through operations alone (cacheMsOf). */
+  private settled(child: Child): boolean {
+    if (child.isDirectory) return true;
+    if (this.sizeUnknown(child)) return false;
+    const si = child.local ? undefined : this.ns.linkIndex.keyOf(child);
+    const st = child.local ?? (si === undefined ? undefined : this.files.files.get(si));
+    // A file made here shows its state until the entry is swapped: settled once on the grid.
+    if (child.local && !child.local.cap) return false;
+    return !(st && (st.dirty || st.metaDirty || st.link || st.loading || st.openCount > 0));
+  }
+
+  /**
+   * After a stat of `path` that the binding keeps: the attributes of the other names in its
+   * folder, for the binding to keep too — a program that stats one name of a folder mostly
+   * goes on with the others (ls -l, find, git status, a second pass), as NFS's READDIRPLUS
+   * assumes. Only for a folder that has not changed here for a while, and once in a while.
+   */
+  siblingAttrs(path: string): { paths: string[]; stats: Stat[]; ms: number } | undefined {
+    const fresh = { ms: 0 };
+    let t: Target | undefined;
+    try {
+      t = this.ns.targetNow(path, fresh);
+    } catch {
+      return undefined;
+    }
+    if (!t || t.kind === 'root' || fresh.ms <= 0) return undefined;
+    const view = t.parent;
+    const now = Date.now();
+    if (now - (view.mtime ?? 0) < QUIET_MS || now - (this.warmed.get(view) ?? 0) < QUIET_MS)
+      return undefined;
+    this.warmed.set(view, now);
+    const dir = path.slice(0, path.lastIndexOf('/'));
+    const paths: string[] = [];
+    const stats: Stat[] = [];
+    for (const [name, child] of view.entries) {
+      if (paths.length >= MAX_SIBLING_ATTRS) break;
+      if (!this.settled(child)) continue;
+      paths.push(`${dir}/${name}`);
+      stats.push(this.attrs.childStat(child, view.writable));
+    }
+    return { paths, stats, ms: fresh.ms };
   }
 
   /** The target, when what stat shows of it is known without the grid. */
