@@ -48,11 +48,12 @@ import { WriteBack } from './write-back.js';
 
 export type { ConflictRecord, PendingWrite, SlotFsOptions, Stat } from './nodes.js';
 
-/** The extended attributes slotfs answers (`user.slotfs.cap`, `user.slotfs.rocap`). */
 /** A folder changed here this recently, or handed to the binding this recently, is not (siblingAttrs). */
 const QUIET_MS = 100;
 /** At most this many names of one folder are handed to the binding at once. */
 const MAX_SIBLING_ATTRS = 4096;
+
+/** The extended attributes slotfs answers (`user.slotfs.cap`, `user.slotfs.rocap`). */
 export const XATTR_PREFIX = 'user.slotfs.';
 
 const O_ACCMODE = 3;
