@@ -602,6 +602,57 @@ test.serial('directories of either format hold children of either format', async
   t.regex((await other.dirs.list(readCap(tahoeDir))).get('rsa.txt')!.roCap, /^URI:SSK-RO:/);
 });
 
+test.serial(
+  'updates that met only this client’s versions report in sync; another writer’s version changes the lineage',
+  async (t) => {
+    const a = await newClient();
+    const b = await newClient();
+    const synced: Array<{ cap: string; readAt: number; lineage: number }> = [];
+    a.dirs.onInSync = (cap, readAt, lineage) => synced.push({ cap, readAt, lineage });
+    const file = await newFile(a, 'x');
+
+    // A folder made and announced here: its empty table is known, so the first update met
+    // nothing unseen.
+    const dir = await a.dirs.createDirectory();
+    a.dirs.created(dir);
+    const lineage = a.dirs.lineage(dir);
+    const before = Date.now();
+    await a.dirs.add(dir, 'one', file);
+    await a.dirs.add(dir, 'two', file);
+    t.deepEqual(
+      synced.map((s) => [s.cap, s.lineage]),
+      [
+        [dir, lineage],
+        [dir, lineage],
+      ],
+    );
+    t.true(synced[0]!.readAt >= before && synced[1]!.readAt <= Date.now());
+    t.is(a.dirs.lineage(dir), lineage);
+
+    // Another writer's version, met by the next update: not in sync, and the lineage moves on.
+    await b.dirs.add(dir, 'theirs', file);
+    await a.dirs.add(dir, 'three', file);
+    t.is(synced.length, 2);
+    t.not(a.dirs.lineage(dir), lineage);
+    // From then on this client's own versions again.
+    await a.dirs.add(dir, 'four', file);
+    t.is(synced.length, 3);
+    t.is(synced[2]!.lineage, a.dirs.lineage(dir));
+
+    // A folder this client did not announce: its first update reads a version it had not seen.
+    const unannounced = await a.dirs.createDirectory();
+    await a.dirs.add(unannounced, 'one', file);
+    t.is(synced.length, 3);
+    t.deepEqual([...(await a.dirs.list(dir)).keys()].sort(), [
+      'four',
+      'one',
+      'theirs',
+      'three',
+      'two',
+    ]);
+  },
+);
+
 test('pace: a slow folder collects its next changes until flush() (or the paced window)', async (t) => {
   const h = await one();
   // factor × the last update's duration (≥ 1 ms on a real grid) is ≥ 1 s: far longer than

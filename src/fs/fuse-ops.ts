@@ -8,7 +8,7 @@ import { fromFusePath, toFuseName } from './fuse-path.js';
 import { RepeatFilter, describeObject, summarizeFailure } from './failure-log.js';
 import { ATTR_REPLY_OPS } from './fuse-attr-replies.js';
 import type { Stat } from './nodes.js';
-import type { SlotFs } from './slotfs.js';
+import type { AttrsToKeep, SlotFs } from './slotfs.js';
 
 export interface FuseOpsOptions {
   opTimeoutMs: number;
@@ -28,7 +28,7 @@ export interface FuseOpsOptions {
   attrReplies?: boolean;
   /**
    * The binding keeps getattr answers in its attribute table: each is passed with how long
-   * it stays good (SlotFs.cacheMsOf).
+   * it stays good (SlotFs.attrsToKeep).
    */
   attrTable?: boolean;
   /** Hands the binding's attribute table the attributes of many paths at once. */
@@ -112,10 +112,10 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
         if (deadline) deadlines.settle(deadline);
         try {
           if (tabled) {
-            const ms = code === 0 || code === Errno.ENOENT ? cacheMsOf(args[0]) : 0;
-            if (code !== 0) cb(code, undefined, ms);
-            else cb(0, value, ms);
-            if (ms > 0) keepSiblings(args[0]);
+            const keep = code === 0 || code === Errno.ENOENT ? attrsToKeep(args[0]) : { ms: 0 };
+            if (code !== 0) cb(code, undefined, keep.ms);
+            else cb(0, value, keep.ms);
+            if (keep.siblings) keepSiblings(keep.siblings, keep.ms);
           } else if (code !== 0) cb(code);
           else
             answer(cb, reply, value, entryArg === undefined ? undefined : attrsOf(args[entryArg]));
@@ -186,21 +186,20 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     }
   }
 
-  /** How long the binding may keep a getattr answer of `path` (0 on any doubt). */
-  function cacheMsOf(path: unknown): number {
+  /** What the binding may keep of a getattr answer of `path` (nothing on any doubt). */
+  function attrsToKeep(path: unknown): AttrsToKeep {
     try {
-      return typeof path === 'string' ? fs.cacheMsOf(path) : 0;
+      return typeof path === 'string' ? fs.attrsToKeep(path) : { ms: 0 };
     } catch {
-      return 0;
+      return { ms: 0 };
     }
   }
 
-  /** After a kept answer: the folder's other names too, when the mount offers them. */
-  function keepSiblings(path: unknown): void {
-    if (!options.keepAttrs || typeof path !== 'string') return;
+  /** After a kept answer: the folder's other names too, when the mount takes them. */
+  function keepSiblings(siblings: NonNullable<AttrsToKeep['siblings']>, ms: number): void {
+    if (!options.keepAttrs || siblings.paths.length === 0) return;
     try {
-      const got = fs.siblingAttrs(path);
-      if (got && got.paths.length > 0) options.keepAttrs(got.paths, got.stats, got.ms);
+      options.keepAttrs(siblings.paths, siblings.stats, ms);
     } catch (err) {
       log(`slotfs: could not hand attributes to the binding: ${describeFailure(err)}`);
     }

@@ -48,7 +48,13 @@ import { WriteBack } from './write-back.js';
 
 export type { ConflictRecord, PendingWrite, SlotFsOptions, Stat } from './nodes.js';
 
-/** A folder changed here this recently, or handed to the binding this recently, is not (siblingAttrs). */
+/** What the binding may keep of a getattr answer (SlotFs.attrsToKeep). */
+export interface AttrsToKeep {
+  ms: number;
+  siblings?: { paths: string[]; stats: Stat[] };
+}
+
+/** A folder changed here this recently, or handed to the binding this recently, is not (attrsToKeep). */
 const QUIET_MS = 100;
 /** At most this many names of one folder are handed to the binding at once. */
 const MAX_SIBLING_ATTRS = 4096;
@@ -73,7 +79,7 @@ export class SlotFs {
   private readonly writeBack: WriteBack;
   private readonly attrs: Attributes;
   private readonly changes: DirChanges;
-  /** When each folder's names were last handed to the binding (siblingAttrs). */
+  /** When each folder's names were last handed to the binding (attrsToKeep). */
   private readonly warmed = new WeakMap<DirView, number>();
 
   constructor(
@@ -136,25 +142,34 @@ export class SlotFs {
   }
 
   /**
-   * For how long (ms) the binding may answer getattr of `path` with what was just answered,
-   * from its attribute table (fuse-attr-replies.ts); 0: not at all. As long as every folder
-   * on the way stays fresh, and only for what changes through operations alone (each empties
-   * the table): not a file with changes still to publish, being loaded or open, nor one
-   * whose size is still to be learnt. A missing name counts too (its parent is fresh).
+   * What the binding may keep of a getattr of `path` just answered, in its attribute table
+   * (fuse-attr-replies.ts): for how long (ms; 0: not at all), and after a kept answer,
+   * sometimes the other names of its folder too (see below).
+   *
+   * As long as every folder on the way stays fresh, and only for what changes through
+   * operations alone (each empties the table): not a file with changes still to publish,
+   * being loaded or open, nor one whose size is still to be learnt. A missing name counts
+   * too (its parent is fresh).
+   *
+   * The folder's other names: a program that stats one name of a folder mostly goes on with
+   * the others (ls -l, find, git status, a second pass), as NFS's READDIRPLUS assumes. Only
+   * for a folder that has not changed here for a while, and once in a while.
    */
-  cacheMsOf(path: string): number {
+  attrsToKeep(path: string): AttrsToKeep {
     const fresh = { ms: 0 };
     let t: Target | undefined;
     try {
       t = this.ns.targetNow(path, fresh);
     } catch {
-      return 0;
+      return { ms: 0 };
     }
-    if (!t || t.kind === 'root' || !t.child) return t ? fresh.ms : 0;
-    return this.settled(t.child) ? fresh.ms : 0;
+    if (!t) return { ms: 0 };
+    if (t.kind === 'root') return { ms: fresh.ms };
+    const ms = !t.child || this.settled(t.child) ? fresh.ms : 0;
+    return { ms, siblings: ms > 0 ? this.siblingAttrs(t.parent, path) : undefined };
   }
 
-  /** Whether what stat shows of `child` changes through operations alone (cacheMsOf). */
+  /** Whether what stat shows of `child` changes through operations alone (attrsToKeep). */
   private settled(child: Child): boolean {
     if (child.isDirectory) return true;
     if (this.sizeUnknown(child)) return false;
@@ -165,22 +180,8 @@ export class SlotFs {
     return !(st && (st.dirty || st.metaDirty || st.link || st.loading || st.openCount > 0));
   }
 
-  /**
-   * After a stat of `path` that the binding keeps: the attributes of the other names in its
-   * folder, for the binding to keep too — a program that stats one name of a folder mostly
-   * goes on with the others (ls -l, find, git status, a second pass), as NFS's READDIRPLUS
-   * assumes. Only for a folder that has not changed here for a while, and once in a while.
-   */
-  siblingAttrs(path: string): { paths: string[]; stats: Stat[]; ms: number } | undefined {
-    const fresh = { ms: 0 };
-    let t: Target | undefined;
-    try {
-      t = this.ns.targetNow(path, fresh);
-    } catch {
-      return undefined;
-    }
-    if (!t || t.kind === 'root' || fresh.ms <= 0) return undefined;
-    const view = t.parent;
+  /** The settled names of a quiet folder not handed over lately, with their attributes. */
+  private siblingAttrs(view: DirView, path: string): AttrsToKeep['siblings'] {
     const now = Date.now();
     if (now - (view.mtime ?? 0) < QUIET_MS || now - (this.warmed.get(view) ?? 0) < QUIET_MS)
       return undefined;
@@ -194,7 +195,7 @@ export class SlotFs {
       paths.push(`${dir}/${name}`);
       stats.push(this.attrs.childStat(child, view.writable));
     }
-    return { paths, stats, ms: fresh.ms };
+    return { paths, stats };
   }
 
   /** The target, when what stat shows of it is known without the grid. */
