@@ -11,10 +11,11 @@ import { parseCap } from '../caps/index.js';
 import type { ImmutableCap } from '../caps/types.js';
 import { HttpStorageClient } from '../grid/http-client.js';
 import { TestGrid } from '../mutable/test-support/test-grid.js';
+import { slotfsCommand } from '../grid/local-grid.js';
 import { REPO_ROOT } from '../storage/test-support/server-process.js';
 
 const run = promisify(execFile);
-const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+const CLI = slotfsCommand();
 const VECTORS = join(REPO_ROOT, 'src', 'chk', 'vectors');
 
 let grid: TestGrid;
@@ -34,9 +35,9 @@ test.after.always(async () => {
 
 async function get(cap: string, dir = join(root, 'client')) {
   const { stdout, stderr } = await run(
-    process.execPath,
-    ['--import=tsx', CLI, 'get', cap, '--dir', dir, '--servers', serversFile, '--json'],
-    { cwd: REPO_ROOT, encoding: 'buffer', maxBuffer: 64 << 20 },
+    CLI.command,
+    [...CLI.args, 'get', cap, '--dir', dir, '--servers', serversFile, '--json'],
+    { cwd: CLI.cwd, encoding: 'buffer', maxBuffer: 64 << 20 },
   );
   const last = stderr.toString().trim().split('\n').pop() ?? '{}';
   return { bytes: new Uint8Array(stdout), report: JSON.parse(last) as { seqnum: null } };

@@ -11,10 +11,10 @@ import { readByTheDoc, storageIndexByTheDoc } from '../sdmf/test-support/doc-rea
 import { fileContext } from '../mutable/context.js';
 import { newLeaseSecret } from '../mutable/mutable-client.js';
 import { TestGrid } from '../mutable/test-support/test-grid.js';
-import { REPO_ROOT } from '../storage/test-support/server-process.js';
+import { slotfsCommand } from '../grid/local-grid.js';
 
 const run = promisify(execFile);
-const CLI = join(REPO_ROOT, 'src', 'cli', 'main.ts');
+const CLI = slotfsCommand();
 
 let grid: TestGrid;
 let root: string;
@@ -42,8 +42,8 @@ interface Cost {
 }
 
 async function slotfs(args: string[], input?: string) {
-  const child = run(process.execPath, ['--import=tsx', CLI, ...args], {
-    cwd: REPO_ROOT,
+  const child = run(CLI.command, [...CLI.args, ...args], {
+    cwd: CLI.cwd,
     maxBuffer: 64 << 20,
   });
   if (input !== undefined) {

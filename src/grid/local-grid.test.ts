@@ -2,12 +2,13 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HttpStorageClient } from './http-client.js';
 import {
   alive,
+  buildIsCurrent,
   gridDown,
   gridStatus,
   gridUp,
@@ -157,10 +158,51 @@ test('a pid file naming some other live process is not taken for a server', asyn
   t.deepEqual((await gridDown({ dir })).notRunning, ['server-0'], 'and it is not signalled');
 });
 
-test('the child command runs this slotfs: from source through tsx', (t) => {
-  const { command, args, cwd } = slotfsCommand();
-  t.is(command, process.execPath);
-  t.regex(args[0], /^--import=file:.*tsx/);
-  t.is(args[1], path.join(cwd, 'src', 'cli', 'main.ts'));
-  t.true(existsSync(args[1]));
+test('the child command runs this slotfs: from source through tsx with SLOTFS_FROM_SOURCE=1, else its current build', (t) => {
+  const saved = process.env.SLOTFS_FROM_SOURCE;
+  try {
+    process.env.SLOTFS_FROM_SOURCE = '1';
+    const { command, args, cwd } = slotfsCommand();
+    t.is(command, process.execPath);
+    t.regex(args[0], /^--import=file:.*tsx/);
+    t.is(args[1], path.join(cwd, 'src', 'cli', 'main.ts'));
+    t.true(existsSync(args[1]));
+    delete process.env.SLOTFS_FROM_SOURCE;
+    const other = slotfsCommand();
+    if (buildIsCurrent(cwd)) t.deepEqual(other.args, [path.join(cwd, 'dist', 'cli', 'main.js')]);
+    else t.deepEqual(other.args, args);
+  } finally {
+    if (saved === undefined) delete process.env.SLOTFS_FROM_SOURCE;
+    else process.env.SLOTFS_FROM_SOURCE = saved;
+  }
+});
+
+test('a build counts as current while it is newer than every source file it compiles', async (t) => {
+  const root = await mkdtemp(path.join(tmpdir(), 'slotfs-build-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const at = async (file: string, seconds: number) => {
+    const full = path.join(root, file);
+    await mkdir(path.dirname(full), { recursive: true });
+    await writeFile(full, '');
+    await utimes(full, seconds, seconds);
+  };
+  await at('src/cli/main.ts', 1000);
+  await at('src/grid/local-grid.ts', 2000);
+  t.false(buildIsCurrent(root), 'no build at all');
+  await at('dist/cli/main.js', 3000);
+  t.true(buildIsCurrent(root));
+  // Tests and test support are not compiled: a newer one leaves the build current.
+  await at('src/grid/local-grid.test.ts', 4000);
+  await at('src/mutable/test-support/grid.ts', 4000);
+  t.true(buildIsCurrent(root));
+  await at('src/fs/deep/newer.ts', 3001);
+  t.false(buildIsCurrent(root), 'a source changed after the build');
+  await at('dist/cli/main.js', 5000);
+  process.env.SLOTFS_FROM_SOURCE = '1';
+  try {
+    t.false(buildIsCurrent(root), 'SLOTFS_FROM_SOURCE=1');
+  } finally {
+    delete process.env.SLOTFS_FROM_SOURCE;
+  }
+  t.true(buildIsCurrent(root));
 });

@@ -6,7 +6,7 @@
 // Identity and port live in each server's directory (the server reuses its previous port
 // when it is free), so `up` after `down` brings back the same NURLs.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,15 +76,55 @@ export interface GridDownResult {
   notRunning: string[];
 }
 
-/** How to run this very `slotfs` (built or from source under tsx) as a child process. */
+/**
+ * How to run this very `slotfs` as a child process: built (dist/) when this runs built;
+ * from source it runs source under tsx — unless a build newer than every source file is
+ * there (CI builds before testing), whose processes start with a third of the CPU time.
+ * Tests start hundreds of servers and mounts. SLOTFS_FROM_SOURCE=1 always runs source.
+ */
 export function slotfsCommand(): { command: string; args: string[]; cwd: string } {
   const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith('.ts');
-  const main = path.resolve(path.dirname(here), '..', 'cli', fromSource ? 'main.ts' : 'main.js');
   // src/grid or dist/grid → the package root (tsx finds tsconfig.json there).
   const cwd = path.resolve(path.dirname(here), '..', '..');
-  const args = fromSource ? [`--import=${import.meta.resolve('tsx')}`, main] : [main];
-  return { command: process.execPath, args, cwd };
+  const fromSource = here.endsWith('.ts');
+  // Checked once per process: a build does not go stale while tests run.
+  if (fromSource && process.env.SLOTFS_FROM_SOURCE !== '1') current ??= buildIsCurrent(cwd);
+  if (!fromSource || (current && process.env.SLOTFS_FROM_SOURCE !== '1'))
+    return { command: process.execPath, args: [path.join(cwd, 'dist', 'cli', 'main.js')], cwd };
+  const main = path.join(cwd, 'src', 'cli', 'main.ts');
+  return { command: process.execPath, args: [`--import=${import.meta.resolve('tsx')}`, main], cwd };
+}
+
+let current: boolean | undefined;
+
+/**
+ * Whether the package at `root` has a build (dist/cli/main.js) newer than every source file
+ * it was built from. SLOTFS_FROM_SOURCE=1: never.
+ */
+export function buildIsCurrent(root: string): boolean {
+  if (process.env.SLOTFS_FROM_SOURCE === '1') return false;
+  try {
+    return (
+      statSync(path.join(root, 'dist', 'cli', 'main.js')).mtimeMs >
+      newestSource(path.join(root, 'src'))
+    );
+  } catch {
+    return false; // no build (or no sources)
+  }
+}
+
+/** The newest mtime of the files `npm run build` compiles (not tests nor test support). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const at = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'test-support') newest = Math.max(newest, newestSource(at));
+    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+      newest = Math.max(newest, statSync(at).mtimeMs);
+    }
+  }
+  return newest;
 }
 
 function serverName(index: number): string {

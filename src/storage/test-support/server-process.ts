@@ -1,13 +1,13 @@
-// Test helper: runs `slotfs server` as a real child process (through tsx, no build) and
-// waits for its "listening at <NURL>" line.
+// Test helper: runs `slotfs server` as a real child process (from source through tsx, or
+// the current build: slotfsCommand) and waits for its "listening at <NURL>" line.
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { slotfsCommand } from '../../grid/local-grid.js';
 import { parseNurl, type Nurl } from '../protocol.js';
 import { spawnOwned } from './owned-process.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const CLI = path.join(REPO_ROOT, 'src', 'cli', 'main.ts');
 
 export interface ServerProcess {
   proc: ChildProcess;
@@ -30,14 +30,11 @@ export async function spawnServer(
   args: string[] = ['--port', '0'],
   timeoutMs = 30_000,
 ): Promise<ServerProcess> {
-  const proc = spawnOwned(
-    process.execPath,
-    ['--import=tsx', CLI, 'server', '--dir', dir, ...args],
-    {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const cmd = slotfsCommand();
+  const proc = spawnOwned(cmd.command, [...cmd.args, 'server', '--dir', dir, ...args], {
+    cwd: cmd.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
