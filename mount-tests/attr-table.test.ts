@@ -2,7 +2,7 @@
 // entry has left the kernel's cache is answered by the binding from what JavaScript last
 // answered for it, as long as the folders on the way stay fresh (dir-cache-ms) — and never
 // after an operation that may have changed something. The mount here keeps listings for
-// 30 s and the kernel's cache for 0.1 s, so every stat after a short pause reaches the
+// 30 s, contents for 2 s and the kernel's cache for 0.1 s, so every stat after a short pause reaches the
 // binding; it logs the getattr calls JavaScript handles for this test's folder
 // (SLOTFS_DEBUG with a pattern), so the tests see which stats the table answered.
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ let mnt: string;
 const FILES = 40;
 /** Longer than kernel-cache-ms: the kernel asks again after this pause. */
 const PAUSE_MS = 300;
+/** attr-cache-ms: a file opened this long after its last check is checked again. */
+const ATTR_CACHE_MS = 2000;
 
 test.serial.before(async () => {
   if (suite.unavailable) return;
@@ -24,7 +26,7 @@ test.serial.before(async () => {
   await writeClientConfig({
     dir: client,
     serversFile: suite.serversFile,
-    mount: { 'dir-cache-ms': 30000, 'attr-cache-ms': 30000, 'kernel-cache-ms': 100 },
+    mount: { 'dir-cache-ms': 30000, 'attr-cache-ms': ATTR_CACHE_MS, 'kernel-cache-ms': 100 },
   });
   mountProcess = await MountProcess.startLogging(mnt, client, '^getattr /tb/');
   await run('mkdir tb', mnt);
@@ -127,4 +129,20 @@ mtest('a stat of one name hands the binding the rest of its quiet folder', async
     return handled() - before;
   }, FILES / 4);
   t.true(ok, `of ${FILES} stats after the first, ${seen.join(', ')} reached JavaScript`);
+});
+
+mtest('files whose check came with a sibling’s are kept in the table after reading', async (t) => {
+  // Read once their check is due: the first open checks the folder's other files with it,
+  // and their opens take that answer without asking the grid.
+  const paths = Array.from({ length: 12 }, (_, i) => `c/c${i}`).join(' ');
+  await after(`mkdir c && for f in ${paths}; do echo $f > $f; done && sync ${paths}`);
+  const { ok, seen } = await answeredByTable(async () => {
+    await sleep(ATTR_CACHE_MS + 500);
+    await after(`cat ${paths} > /dev/null`);
+    await after(`stat ${paths} > /dev/null`); // answered by JavaScript, kept in the table
+    const before = handled();
+    await after(`stat ${paths} > /dev/null`);
+    return handled() - before;
+  }, 3);
+  t.true(ok, `of 12 stats after reading, ${seen.join(', ')} reached JavaScript`);
 });

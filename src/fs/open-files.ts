@@ -104,33 +104,40 @@ export class OpenFiles {
       st.loadedAt = Date.now();
       return;
     }
-    st.loading ??= (async () => {
-      try {
-        // Checked with its folder (or just now, with another file of it): no request.
-        const folder = st.detached ? undefined : this.ns.views.get(st.parent);
-        const checked =
-          this.checks.take(st.cap!) ?? (folder && (await this.checks.check(folder, st.cap!)));
-        // A check sent before this mount's own latest publish (it ran while the file was
-        // being written, or just before) confirms an older version: not the contents.
-        if (checked && !st.dirty && !olderThan(checked.file.version, st.basedOn)) {
-          st.buffer = new FileBuffer(checked.file.plaintext);
-          st.basedOn = checked.file.version;
-          st.loadedAt = checked.at;
-          this.hooks.loaded(st);
-          return;
-        }
-        const got = await this.mutable.retrieve(st.cap!);
-        if (st.dirty) return; // a write got in first (cannot happen without a buffer)
-        st.buffer = new FileBuffer(got.plaintext);
-        st.basedOn = got.version;
-        st.loadedAt = Date.now();
-        this.hooks.loaded(st);
-      } finally {
-        st.loading = undefined;
+    if (!st.loading) {
+      const loading = this.loadNow(st);
+      st.loading = loading;
+      // Cleared once it is done — never before it was set: a load answered by a check
+      // already made finishes within loadNow's first step.
+      const done = () => {
+        if (st.loading === loading) st.loading = undefined;
         this.o.onAttrsChanged?.(); // its size is now the contents'
-      }
-    })();
+      };
+      loading.then(done, done);
+    }
     await st.loading;
+  }
+
+  private async loadNow(st: FileState): Promise<void> {
+    // Checked with its folder (or just now, with another file of it): no request.
+    const folder = st.detached ? undefined : this.ns.views.get(st.parent);
+    const checked =
+      this.checks.take(st.cap!) ?? (folder && (await this.checks.check(folder, st.cap!)));
+    // A check sent before this mount's own latest publish (it ran while the file was
+    // being written, or just before) confirms an older version: not the contents.
+    if (checked && !st.dirty && !olderThan(checked.file.version, st.basedOn)) {
+      st.buffer = new FileBuffer(checked.file.plaintext);
+      st.basedOn = checked.file.version;
+      st.loadedAt = checked.at;
+      this.hooks.loaded(st);
+      return;
+    }
+    const got = await this.mutable.retrieve(st.cap!);
+    if (st.dirty) return; // a write got in first (cannot happen without a buffer)
+    st.buffer = new FileBuffer(got.plaintext);
+    st.basedOn = got.version;
+    st.loadedAt = Date.now();
+    this.hooks.loaded(st);
   }
 
   newHandle(st: FileState, writable: boolean): number {
