@@ -111,6 +111,16 @@ mtest('a file read again keeps its answers in the table; a write empties it', as
     return handled() - before;
   }, 0);
   t.true(ok, `the stat after a read reached JavaScript (${seen.join(', ')})`);
+  // Held open for reading, it still is answered by the table (libfuse asks after each open).
+  const held = await answeredByTable(async () => {
+    await run('sleep 3 < w > /dev/null 2>&1 &', join(mnt, 'tb')); // opens w for 3 s
+    // A change empties the table; the stat after it is answered by JavaScript, and kept.
+    await after('touch other && stat -c %s w');
+    const before = handled();
+    t.is(await after('stat -c %s w'), '6\n');
+    return handled() - before;
+  }, 0);
+  t.true(held.ok, `a stat of the open file reached JavaScript (${held.seen.join(', ')})`);
   // Opening to write does: the next stat asks JavaScript, and shows the new size.
   t.is(await after('echo 1234567890 > w && stat -c %s w'), '11\n');
   t.is(await after('stat -c %s w'), '11\n');
@@ -144,5 +154,20 @@ mtest('files whose check came with a sibling’s are kept in the table after rea
     await after(`stat ${paths} > /dev/null`);
     return handled() - before;
   }, 3);
+  t.true(ok, `of 12 stats after reading, ${seen.join(', ')} reached JavaScript`);
+});
+
+mtest('contents loaded at the size stat showed leave the table as it was', async (t) => {
+  // One file per folder: no folder hands the binding its other names.
+  const paths = Array.from({ length: 12 }, (_, i) => `e${i}/f`).join(' ');
+  await after(`for f in ${paths}; do mkdir $(dirname $f) && echo $f > $f; done && sync ${paths}`);
+  const { ok, seen } = await answeredByTable(async () => {
+    await sleep(ATTR_CACHE_MS + 500); // each open checks the grid again, and loads
+    await after(`stat ${paths} > /dev/null`); // answered by JavaScript, kept in the table
+    await after(`cat ${paths} > /dev/null`);
+    const before = handled();
+    await after(`stat ${paths} > /dev/null`);
+    return handled() - before;
+  }, 0);
   t.true(ok, `of 12 stats after reading, ${seen.join(', ')} reached JavaScript`);
 });

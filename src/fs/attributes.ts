@@ -1,6 +1,6 @@
 // What stat shows: built from a directory entry, the file's state when this mount holds
 // one (its size and times are newer than the entry's), and the loaded listings (st_nlink).
-import { sizeFromCap } from './cap-size.js';
+import { entrySize, sizeFromCap } from './cap-size.js';
 import type { Namespace } from './namespace.js';
 import type { Child, DirView, Settings, Stat } from './nodes.js';
 import type { OpenFiles } from './open-files.js';
@@ -82,8 +82,7 @@ export class Attributes {
     }
     const st = child.local ?? (si === undefined ? undefined : this.files.files.get(si));
     // Immutable and literal caps state their size; Tahoe's entries carry none.
-    const fixed = sizeFromCap(child.roCap);
-    const size = st?.buffer ? st.size : (fixed ?? (typeof m.size === 'number' ? m.size : 0));
+    const size = st?.buffer ? st.size : entrySize(child);
     // The entry keeps the mtime in seconds: rounded, it is the state's to the ms, so stat
     // shows the same once a clean file's state is dropped.
     const mtime = st ? st.mtime : Math.round(mtimeSeconds * 1000);

@@ -19,3 +19,9 @@ export function sizeFromCap(cap: string): number | undefined {
   sizes.set(cap, size);
   return size;
 }
+
+/** The size stat shows of a file with no contents loaded: its cap's, else its entry's. */
+export function entrySize(child: { roCap: string; metadata: { size?: unknown } }): number {
+  const size = child.metadata.size;
+  return sizeFromCap(child.roCap) ?? (typeof size === 'number' ? size : 0);
+}

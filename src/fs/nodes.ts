@@ -135,6 +135,8 @@ export class FileState {
   metaDirty = false;
   gen = 0;
   openCount = 0;
+  /** Of openCount, the handles open for writing. */
+  writers = 0;
   detached = false;
   /** Not linked into its directory yet: 'new' (name was free) or 'replace'. */
   link?: 'new' | 'replace';

@@ -6,6 +6,7 @@
 import { parseCap } from '../caps/index.js';
 import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
+import { entrySize } from './cap-size.js';
 import { FsError } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
 import type { FileJournal } from './file-journal.js';
@@ -71,7 +72,8 @@ export class OpenFiles {
         path,
         !!child.rwCap,
         typeof m.mode === 'number' ? m.mode : 0o644,
-        (typeof m.mtime === 'number' ? m.mtime : (m.tahoe?.linkmotime ?? 0)) * 1000,
+        // To the ms, as stat showed it before there was a state (attributes.ts).
+        Math.round((typeof m.mtime === 'number' ? m.mtime : (m.tahoe?.linkmotime ?? 0)) * 1000),
       );
       st.cap = child.rwCap ?? child.roCap;
       st.roCap = child.roCap;
@@ -105,17 +107,26 @@ export class OpenFiles {
       return;
     }
     if (!st.loading) {
+      const shown = this.shownSize(st);
       const loading = this.loadNow(st);
       st.loading = loading;
       // Cleared once it is done — never before it was set: a load answered by a check
       // already made finishes within loadNow's first step.
       const done = () => {
         if (st.loading === loading) st.loading = undefined;
-        this.o.onAttrsChanged?.(); // its size is now the contents'
+        // Its size is now the contents': the binding forgets what it kept, if that differs.
+        if (st.size !== shown) this.o.onAttrsChanged?.();
       };
       loading.then(done, done);
     }
     await st.loading;
+  }
+
+  /** The size stat shows of `st` (attributes.ts); undefined if its entry is not in view. */
+  private shownSize(st: FileState): number | undefined {
+    if (st.buffer) return st.size;
+    const child = st.detached ? undefined : this.ns.views.get(st.parent)?.entries.get(st.name);
+    return child && !child.local ? entrySize(child) : undefined;
   }
 
   private async loadNow(st: FileState): Promise<void> {
@@ -145,6 +156,7 @@ export class OpenFiles {
     if (this.nextFh > 0xfffffff0) this.nextFh = 1;
     this.handles.set(fh, { file: st, writable });
     st.openCount++;
+    if (writable) st.writers++;
     clearTimeout(st.dropTimer);
     return fh;
   }
@@ -161,6 +173,7 @@ export class OpenFiles {
     if (!h) return undefined;
     this.handles.delete(fh);
     h.file.openCount--;
+    if (h.writable) h.file.writers--;
     return h.file;
   }
 

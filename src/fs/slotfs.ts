@@ -148,7 +148,7 @@ export class SlotFs {
    *
    * As long as every folder on the way stays fresh, and only for what changes through
    * operations alone (each empties the table): not a file with changes still to publish,
-   * being loaded or open, nor one whose size is still to be learnt. A missing name counts
+   * being loaded or open for writing, nor one whose size is still to be learnt. A missing name counts
    * too (its parent is fresh).
    *
    * The folder's other names: a program that stats one name of a folder mostly goes on with
@@ -177,7 +177,8 @@ export class SlotFs {
     const st = child.local ?? (si === undefined ? undefined : this.files.files.get(si));
     // A file made here shows its state until the entry is swapped: settled once on the grid.
     if (child.local && !child.local.cap) return false;
-    return !(st && (st.dirty || st.metaDirty || st.link || st.loading || st.openCount > 0));
+    // Open for reading only, it shows what it showed before (libfuse asks right after open).
+    return !(st && (st.dirty || st.metaDirty || st.link || st.loading || st.writers > 0));
   }
 
   /** The settled names of a quiet folder not handed over lately, with their attributes. */
