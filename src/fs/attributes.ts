@@ -58,15 +58,16 @@ export class Attributes {
     // was this mount's own, whose time it knows better (own-times.ts).
     const key = child.isDirectory ? this.ns.keyOf(child.roCap) : undefined;
     const si = child.isDirectory ? undefined : this.ns.linkIndex.keyOf(child);
-    const changed = this.ns.ownTimes.ctime(key ?? si, linkTime * 1000);
+    // To the ms (entries keep seconds as floats): as this mount showed its own change.
+    const changed = this.ns.ownTimes.ctime(key ?? si, Math.round(linkTime * 1000));
     if (child.isDirectory) {
       const mode = typeof m.mode === 'number' ? m.mode : undefined;
       const view = this.ns.views.get(child.rwCap ?? child.roCap);
       const shown = child.rwCap ? mode : (mode ?? 0o755) & ~0o222;
-      return this.dirStat(view, mtimeSeconds * 1000, changed, shown);
+      return this.dirStat(view, Math.round(mtimeSeconds * 1000), changed, shown);
     }
     if (child.symlink) {
-      const mtime = mtimeSeconds * 1000;
+      const mtime = Math.round(mtimeSeconds * 1000);
       return {
         mode: S_IFLNK | 0o777,
         size: child.symlink.length,

@@ -282,7 +282,11 @@ export class Namespace {
     const key = this.keyOf(child.roCap);
     if (key === undefined) return () => undefined;
     const m = child.metadata.tahoe;
-    return this.ownTimes.changing(key, ctime, (m?.linkmotime ?? m?.linkcrtime ?? 0) * 1000);
+    return this.ownTimes.changing(
+      key,
+      ctime,
+      Math.round((m?.linkmotime ?? m?.linkcrtime ?? 0) * 1000),
+    );
   }
 
   /** Runs a directory change of this mount, keeping refreshes from undoing it. */
