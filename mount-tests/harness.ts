@@ -169,7 +169,6 @@ export class MountProcess {
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
   }
 
-  /** Mounts and waits until the mount answers (or throws with the process output). */
   /**
    * A mount that logs the operations matching `pattern` (SLOTFS_DEBUG), so a test can count
    * the calls that reached JavaScript; the variable is restored for later mounts.
@@ -185,6 +184,7 @@ export class MountProcess {
     }
   }
 
+  /** Mounts and waits until the mount answers (or throws with the process output). */
   static async start(
     mountpoint: string,
     dir: string,

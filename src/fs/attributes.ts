@@ -20,6 +20,11 @@ export function replaceable(parentWritable: boolean, child: Child): boolean {
   return typeof mode !== 'number' || (mode & 0o200) !== 0;
 }
 
+/** An entry's time (seconds, a float) in ms, rounded: as this mount showed it when it set it. */
+export function entryMs(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+
 export class Attributes {
   constructor(
     private readonly ns: Namespace,
@@ -58,16 +63,15 @@ export class Attributes {
     // was this mount's own, whose time it knows better (own-times.ts).
     const key = child.isDirectory ? this.ns.keyOf(child.roCap) : undefined;
     const si = child.isDirectory ? undefined : this.ns.linkIndex.keyOf(child);
-    // To the ms (entries keep seconds as floats): as this mount showed its own change.
-    const changed = this.ns.ownTimes.ctime(key ?? si, Math.round(linkTime * 1000));
+    const changed = this.ns.ownTimes.ctime(key ?? si, entryMs(linkTime));
     if (child.isDirectory) {
       const mode = typeof m.mode === 'number' ? m.mode : undefined;
       const view = this.ns.views.get(child.rwCap ?? child.roCap);
       const shown = child.rwCap ? mode : (mode ?? 0o755) & ~0o222;
-      return this.dirStat(view, Math.round(mtimeSeconds * 1000), changed, shown);
+      return this.dirStat(view, entryMs(mtimeSeconds), changed, shown);
     }
     if (child.symlink) {
-      const mtime = Math.round(mtimeSeconds * 1000);
+      const mtime = entryMs(mtimeSeconds);
       return {
         mode: S_IFLNK | 0o777,
         size: child.symlink.length,
@@ -84,9 +88,9 @@ export class Attributes {
     const st = child.local ?? (si === undefined ? undefined : this.files.files.get(si));
     // Immutable and literal caps state their size; Tahoe's entries carry none.
     const size = st?.buffer ? st.size : entrySize(child);
-    // The entry keeps the mtime in seconds: rounded, it is the state's to the ms, so stat
-    // shows the same once a clean file's state is dropped.
-    const mtime = st ? st.mtime : Math.round(mtimeSeconds * 1000);
+    // Rounded, the entry's mtime is the state's to the ms: stat shows the same once a clean
+    // file's state is dropped.
+    const mtime = st ? st.mtime : entryMs(mtimeSeconds);
     let mode = st ? st.mode : typeof m.mode === 'number' ? m.mode : 0o644;
     if (!child.rwCap && !child.local && !replaceable(parentWritable, child)) mode &= ~0o222;
     return {

@@ -7,6 +7,7 @@ import { parseCap, storageIndexOf } from '../caps/index.js';
 import type { ChildMetadata, DirectoryClient } from '../dirnode/directory.js';
 import { symlinkTargetOf } from '../dirnode/symlink.js';
 import { toBase32 } from '../encoding/base32.js';
+import { entryMs } from './attributes.js';
 import { DirEntries, LinkIndex } from './dir-entries.js';
 import { FsError, describeFailure } from './errno.js';
 import type { ObjectKind } from './failure-log.js';
@@ -282,11 +283,7 @@ export class Namespace {
     const key = this.keyOf(child.roCap);
     if (key === undefined) return () => undefined;
     const m = child.metadata.tahoe;
-    return this.ownTimes.changing(
-      key,
-      ctime,
-      Math.round((m?.linkmotime ?? m?.linkcrtime ?? 0) * 1000),
-    );
+    return this.ownTimes.changing(key, ctime, entryMs(m?.linkmotime ?? m?.linkcrtime ?? 0));
   }
 
   /** Runs a directory change of this mount, keeping refreshes from undoing it. */

@@ -6,6 +6,7 @@
 import { parseCap } from '../caps/index.js';
 import type { MutableClient, VersionId } from '../mutable/mutable-client.js';
 import { MAX_SDMF_FILE_SIZE } from '../sdmf/layout.js';
+import { entryMs } from './attributes.js';
 import { entrySize } from './cap-size.js';
 import { FsError } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
@@ -72,8 +73,8 @@ export class OpenFiles {
         path,
         !!child.rwCap,
         typeof m.mode === 'number' ? m.mode : 0o644,
-        // To the ms, as stat showed it before there was a state (attributes.ts).
-        Math.round((typeof m.mtime === 'number' ? m.mtime : (m.tahoe?.linkmotime ?? 0)) * 1000),
+        // To the ms, as stat showed it before there was a state.
+        entryMs(typeof m.mtime === 'number' ? m.mtime : (m.tahoe?.linkmotime ?? 0)),
       );
       st.cap = child.rwCap ?? child.roCap;
       st.roCap = child.roCap;

@@ -148,8 +148,8 @@ export class SlotFs {
    *
    * As long as every folder on the way stays fresh, and only for what changes through
    * operations alone (each empties the table): not a file with changes still to publish,
-   * being loaded or open for writing, nor one whose size is still to be learnt. A missing name counts
-   * too (its parent is fresh).
+   * being loaded or open for writing, nor one whose size is still to be learnt. A missing
+   * name counts too (its parent is fresh).
    *
    * The folder's other names: a program that stats one name of a folder mostly goes on with
    * the others (ls -l, find, git status, a second pass), as NFS's READDIRPLUS assumes. Only
@@ -173,10 +173,9 @@ export class SlotFs {
   private settled(child: Child): boolean {
     if (child.isDirectory) return true;
     if (this.sizeUnknown(child)) return false;
+    // A file made here (child.local) is not linked yet (st.link) until its entry is swapped.
     const si = child.local ? undefined : this.ns.linkIndex.keyOf(child);
     const st = child.local ?? (si === undefined ? undefined : this.files.files.get(si));
-    // A file made here shows its state until the entry is swapped: settled once on the grid.
-    if (child.local && !child.local.cap) return false;
     // Open for reading only, it shows what it showed before (libfuse asks right after open).
     return !(st && (st.dirty || st.metaDirty || st.link || st.loading || st.writers > 0));
   }
