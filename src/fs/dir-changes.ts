@@ -86,18 +86,20 @@ export class DirChanges {
    * Journals `change` and starts it on the grid; resolves once it is journaled. The
    * caller has already (or in the same tick) applied it to the loaded listings. A new
    * folder's link (`create`) is queued once `created` (its first publish) has settled.
+   * `at`: when the change was made (ms), the ctime its entry keeps; a caller that shows
+   * the same time elsewhere (a file state's ctime) passes the one it shows.
    */
-  submit(change: DirChange, created?: Promise<unknown>): Promise<void> {
+  submit(change: DirChange, created?: Promise<unknown>, at = Date.now()): Promise<void> {
     const { id, recorded } = this.journal.recordChange(change);
     const entry = this.track(id, change);
-    const landed = this.ownChange(change);
+    const landed = this.ownChange(change, at);
     this.follow(entry, this.start(change, created));
     void entry.settled.then(landed);
     return recorded;
   }
 
   /** The entry the change leaves keeps the change's time as its ctime (own-times.ts). */
-  private ownChange(c: DirChange): () => void {
+  private ownChange(c: DirChange, at: number): () => void {
     if (c.op === 'remove') return () => undefined;
     const roCap = c.op === 'add' || c.op === 'move' ? c.caps.roCap : c.roCap;
     // The entry as shown before the change (the caller applies it after this call).
@@ -105,7 +107,7 @@ export class DirChanges {
       c.op === 'move' ? [c.fromDir, c.from] : c.op === 'rename' ? [c.dir, c.from] : [c.dir, c.name];
     const before = this.ns.views.get(dir)?.entries.get(name);
     const metadata = before?.roCap === roCap ? before.metadata : {};
-    return this.ns.ownChange({ roCap, metadata }, Date.now());
+    return this.ns.ownChange({ roCap, metadata }, at);
   }
 
   /** Changes not yet on the grid, for status and the unmount progress. */

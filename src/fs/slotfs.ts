@@ -559,14 +559,14 @@ export class SlotFs {
     }
     const linked = { rwCap: caps.rwCap, roCap: caps.roCap };
     if (parent.entries.has(name)) throw new FsError('EEXIST', `${to} already exists`);
-    const recorded = this.changes.submit({
-      op: 'add',
-      dir: parent.cap,
-      name,
-      caps: linked,
-      metadata,
-      path: to,
-    });
+    // One time for the file state's ctime and the new entry's: stat shows the same once
+    // the state is dropped.
+    const now = Date.now();
+    const recorded = this.changes.submit(
+      { op: 'add', dir: parent.cap, name, caps: linked, metadata, path: to },
+      undefined,
+      now,
+    );
     parent.entries.set(name, {
       name,
       isDirectory: false,
@@ -574,7 +574,7 @@ export class SlotFs {
       metadata,
       symlink: fresh.symlink,
     });
-    if (st) st.ctime = Date.now();
+    if (st) st.ctime = now;
     this.ns.touchDir(parent);
     await recorded;
   }
@@ -714,28 +714,39 @@ export class SlotFs {
     // new name, after the move.
     const st = child.isDirectory || child.symlink ? undefined : this.files.byCap(child.roCap);
     const moving = st && st.parent === srcView.cap && st.name === src.name ? st : undefined;
+    // The moved file's state and its entry keep one ctime: stat shows the same after the
+    // state is dropped (a journal write between two clock reads once showed 8 ms earlier).
+    const now = Date.now();
     let recorded: Promise<void>;
     if (srcView === dstView) {
-      recorded = this.changes.submit({
-        op: 'rename',
-        dir: srcView.cap,
-        from: src.name,
-        to: dst.name,
-        roCap: child.roCap,
-        path: to,
-      });
+      recorded = this.changes.submit(
+        {
+          op: 'rename',
+          dir: srcView.cap,
+          from: src.name,
+          to: dst.name,
+          roCap: child.roCap,
+          path: to,
+        },
+        undefined,
+        now,
+      );
     } else {
       const { tahoe: _tahoe, ...metadata } = child.metadata;
-      recorded = this.changes.submit({
-        op: 'move',
-        fromDir: srcView.cap,
-        from: src.name,
-        dir: dstView.cap,
-        name: dst.name,
-        caps: { rwCap: child.rwCap, roCap: child.roCap },
-        metadata,
-        path: to,
-      });
+      recorded = this.changes.submit(
+        {
+          op: 'move',
+          fromDir: srcView.cap,
+          from: src.name,
+          dir: dstView.cap,
+          name: dst.name,
+          caps: { rwCap: child.rwCap, roCap: child.roCap },
+          metadata,
+          path: to,
+        },
+        undefined,
+        now,
+      );
     }
     srcView.entries.delete(src.name);
     dstView.entries.set(dst.name, moved);
@@ -743,7 +754,7 @@ export class SlotFs {
     this.ns.touchDir(dstView);
     if (moving) {
       this.files.relocate(moving, dstView, dst.name, to);
-      moving.ctime = Date.now();
+      moving.ctime = now;
     }
     if (replaced) {
       const old =
