@@ -84,6 +84,27 @@ mtest(
   },
 );
 
+mtest(
+  "the other mount's new contents show though size and mtime stayed, and the old pages were cached",
+  async (t) => {
+    // Same size, same mtime: only the version on the grid tells the contents apart, so
+    // the pages B's kernel kept from the first contents must be dropped at the next open.
+    const write = (text: string) =>
+      run(`printf '${text}' > same.txt; touch -d @1700000000 same.txt; ${fsync('same.txt')}`, mntA);
+    await write('first');
+    await eventually(async () => (await sh('cat same.txt', mntB)).stdout === 'first', 10_000);
+    await run('cat same.txt; sleep 0.5; cat same.txt', mntB); // kept by now
+    await write('other');
+    t.is(await run('stat -c %s.%Y same.txt', mntA), '5.1700000000\n');
+    await eventually(
+      async () => (await sh('cat same.txt', mntB)).stdout === 'other',
+      10_000,
+      "A's new contents in B",
+    );
+    t.is(await run('stat -c %s.%Y same.txt', mntB), '5.1700000000\n');
+  },
+);
+
 /**
  * Makes B's write of `file` collide with A's: B opens it (and reads version 0), A writes
  * and fsyncs "edited by alice", then B writes and fsyncs "edited by bob".

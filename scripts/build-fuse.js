@@ -37,9 +37,20 @@
 // and again when it ends, and JavaScript empties it when its own picture changes (a
 // listing read again, a change that landed or failed), so the table never answers with
 // something JavaScript would not. build/Release/slotfs-attr-table marks a build with it.
+//
+// Fifth fix, for speed: the kernel drops a file's cached pages at every open unless the
+// open's answer says keep_cache, so each read of an unchanged file reaches JavaScript
+// again. With SLOTFS_FUSE_KEEP_CACHE=1 (set by the mount), an open answered with bit 30 of
+// the handle set (SlotFs decides it from the contents' version: src/fs/kernel-contents.ts)
+// tells the kernel to keep them; the handle goes on without the bit. Other users of the
+// binding see no change. build/Release/slotfs-keep-cache marks a build with it.
+//
+// The patches apply to fuse-native.c as npm installed it, kept beside it the first time
+// (fuse-native.c.orig): later patches rewrite earlier ones' text, so patching a patched
+// file again would not find what it looks for.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -58,8 +69,8 @@ const marker = join(dir, 'build', 'Release', 'slotfs-utimens-fixed');
 const rawMarker = join(dir, 'build', 'Release', 'slotfs-raw-paths');
 const attrsMarker = join(dir, 'build', 'Release', 'slotfs-attr-replies');
 const tableMarker = join(dir, 'build', 'Release', 'slotfs-attr-table');
+const keepMarker = join(dir, 'build', 'Release', 'slotfs-keep-cache');
 
-// [unpatched, patched] pairs, applied in place and idempotently.
 const UTIMENS_MS = `
 // slotfs: UTIME_NOW becomes the current time; UTIME_OMIT a sentinel (2^52 - 1 ms) that the
 // JavaScript handler reads as "leave unchanged".
@@ -289,7 +300,20 @@ NAPI_METHOD(slotfs_forget_attrs) {
   return NULL;
 }
 `;
-// [unpatched, patched, every occurrence?]
+const KEEP_CACHE = `
+// slotfs: an open answered with this bit set keeps the file's cached pages (fifth fix).
+#define SLOTFS_KEEP_CACHE 0x40000000
+static int slotfs_keep_cache_on (void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("SLOTFS_FUSE_KEEP_CACHE");
+    on = v != NULL && v[0] == '1';
+  }
+  return on;
+}
+`;
+// [unpatched, patched, every occurrence?], applied in order to the source as installed.
+
 const PATCHES = [
   // The bug: the access time was passed in both places.
   ['FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)', 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)'],
@@ -357,15 +381,30 @@ const PATCHES = [
     'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  if (slotfs_take_attr(l, path, stat)) return 0;\n  l->path = path;\n  l->stat = stat;\n}, {\n  slotfs_path_value(env, l->path, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n})',
     'FUSE_METHOD(getattr, 1, 1, (const char *path, struct stat *stat), {\n  if (slotfs_take_attr(l, path, stat)) return 0;\n  { int32_t slotfs_res; if (slotfs_table_get(l->fuse, path, stat, &slotfs_res)) return slotfs_res; }\n  l->path = path;\n  l->stat = stat;\n}, {\n  slotfs_path_value(env, l->path, &(argv[2]));\n}, {\n  NAPI_ARGV_BUFFER_CAST(uint32_t*, ints, 2)\n  populate_stat(ints, l->stat);\n  slotfs_table_offer(env, l, res, argc > 3 ? argv[3] : NULL);\n})',
   ],
+  // Pages kept across opens (fifth fix): only open's answer carries the bit.
+  [
+    '  NAPI_ARGV_INT32(fd, 2)\n  if (fd != 0) {\n    l->info->fh = fd;\n  }\n})\n\nFUSE_METHOD(opendir,',
+    '  NAPI_ARGV_INT32(fd, 2)\n  if (slotfs_keep_cache_on() && l->info != NULL && (fd & SLOTFS_KEEP_CACHE)) {\n    l->info->keep_cache = 1;\n    fd &= ~SLOTFS_KEEP_CACHE;\n  }\n  if (fd != 0) {\n    l->info->fh = fd;\n  }\n})\n\nFUSE_METHOD(opendir,',
+  ],
+  ['FUSE_METHOD(open, 2, 1,', `${KEEP_CACHE}\nFUSE_METHOD(open, 2, 1,`],
   [
     '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n',
     '  NAPI_EXPORT_FUNCTION(fuse_native_unmount)\n  NAPI_EXPORT_FUNCTION(slotfs_forget_attrs)\n  NAPI_EXPORT_FUNCTION(slotfs_keep_attrs)\n',
   ],
 ];
 
-let text = readFileSync(source, 'utf8');
+const original = `${source}.orig`;
+if (!existsSync(original)) {
+  if (readFileSync(source, 'utf8').includes('slotfs')) {
+    console.warn(
+      'slotfs: fuse-native.c is patched but its original is gone; reinstall fuse-native (npm ci)',
+    );
+    process.exit(0);
+  }
+  copyFileSync(source, original);
+}
+let text = readFileSync(original, 'utf8');
 for (const [before, after, every] of PATCHES) {
-  if (text.includes(after)) continue;
   if (!text.includes(before)) {
     console.warn('slotfs: fuse-native.c looks different than expected; not patched');
     process.exit(0);
@@ -401,6 +440,10 @@ if (result.status === 0 && existsSync(join(dir, 'build', 'Release', 'fuse.node')
   writeFileSync(
     tableMarker,
     `attribute table (SLOTFS_FUSE_ATTR_TABLE), by scripts/build-fuse.js\n`,
+  );
+  writeFileSync(
+    keepMarker,
+    `keep_cache on open (SLOTFS_FUSE_KEEP_CACHE), by scripts/build-fuse.js\n`,
   );
 } else {
   console.warn(

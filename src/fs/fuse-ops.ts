@@ -33,6 +33,16 @@ export interface FuseOpsOptions {
   attrTable?: boolean;
   /** Hands the binding's attribute table the attributes of many paths at once. */
   keepAttrs?: (paths: string[], stats: Stat[], ms: number) => void;
+  /** The binding takes bit 30 of an open's answer as keep_cache (SlotFs.keepsCache). */
+  keepCache?: boolean;
+}
+
+/** The bit of an open's answer that asks the kernel to keep the file's cached pages. */
+export const KEEP_CACHE_BIT = 0x40000000;
+
+/** The path of the kernel node an I/O call came through (none for a deleted open file). */
+function viaPath(path: unknown): string | undefined {
+  return typeof path === 'string' && path !== '' ? path : undefined;
 }
 
 /** Operations whose second argument is a path too. */
@@ -216,7 +226,11 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
       (await fs.readdir(path)).map((n) => toFuseName(n, raw)),
     ),
     statfs: op('statfs', 'value', () => fs.statfs()),
-    open: op('open', 'value', (path: string, flags: number) => fs.open(path, flags)),
+    open: op('open', 'value', async (path: string, flags: number) => {
+      const fh = await fs.open(path, flags);
+      // The binding reads bit 30 as keep_cache (scripts/build-fuse.js, fifth fix).
+      return options.keepCache && fs.keepsCache(fh) ? fh | KEEP_CACHE_BIT : fh;
+    }),
     create: op('create', 'value', (path: string, mode: number) => fs.create(path, mode)),
     read: op(
       'read',
@@ -228,13 +242,13 @@ export function fuseOperations(fs: SlotFs, options: FuseOpsOptions): Record<stri
     write: op(
       'write',
       'count',
-      (_path: string, fd: number, buf: Buffer, len: number, pos: number) =>
-        fs.write(fd, buf, len, pos),
+      (path: string, fd: number, buf: Buffer, len: number, pos: number) =>
+        fs.write(fd, buf, len, pos, viaPath(path)),
       describeIo,
     ),
     truncate: op('truncate', 'void', (path: string, size: number) => fs.truncate(path, size)),
-    ftruncate: op('ftruncate', 'void', (_path: string, fd: number, size: number) =>
-      fs.ftruncate(fd, size),
+    ftruncate: op('ftruncate', 'void', (path: string, fd: number, size: number) =>
+      fs.ftruncate(fd, size, viaPath(path)),
     ),
     // No flush: without it libfuse answers ENOSYS once and the kernel stops sending it, so
     // close() no longer waits for a trip to the main thread. Nothing is lost: release (the

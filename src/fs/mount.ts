@@ -96,6 +96,8 @@ function loadFuse(): {
   utimensFixed: boolean;
   rawPaths: boolean;
   attrReplies: boolean;
+  /** The binding takes bit 30 of an open's answer as keep_cache. */
+  keepCache: boolean;
   /** Empties the binding's attribute table; undefined when the binding has none. */
   forgetAttrs?: () => void;
   /** Puts many paths' attributes into the table: (fuse-native's thread buffer, paths, stats, ms). */
@@ -113,6 +115,7 @@ function loadFuse(): {
       utimensFixed: built('slotfs-utimens-fixed'),
       rawPaths: built('slotfs-raw-paths'),
       attrReplies,
+      keepCache: built('slotfs-keep-cache'),
       ...(attrReplies && built('slotfs-attr-table') ? tableOf(dir) : {}),
     };
   } catch (err) {
@@ -197,7 +200,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   const log = options.log ?? ((line: string) => console.error(line));
   const mountpoint = resolve(options.mountpoint);
   await checkMountpoint(mountpoint, options.fuseDevice ?? '/dev/fuse');
-  const { Fuse, utimensFixed, rawPaths, attrReplies, forgetAttrs, keepAttrs } = loadFuse();
+  const { Fuse, utimensFixed, rawPaths, attrReplies, forgetAttrs, keepAttrs, ...more } = loadFuse();
   // Read by the patched binding on every request (scripts/build-fuse.js).
   if (rawPaths) process.env.SLOTFS_FUSE_RAW_PATHS = '1';
   // Only these extended attributes have answers here (SlotFs.getxattr); the binding
@@ -206,6 +209,9 @@ export async function mount(options: MountOptions): Promise<Mounted> {
   // getattr answers that SlotFs marks good for a while are kept and answered in the binding.
   const attrTable = forgetAttrs !== undefined && process.env.SLOTFS_ATTR_TABLE !== '0';
   if (attrTable) process.env.SLOTFS_FUSE_ATTR_TABLE = '1';
+  // An unchanged file's pages stay in the kernel's cache across opens (kernel-contents.ts).
+  const keepCache = more.keepCache && process.env.SLOTFS_KEEP_CACHE !== '0';
+  if (keepCache) process.env.SLOTFS_FUSE_KEEP_CACHE = '1';
 
   const cleanups: Array<() => Promise<unknown>> = [];
   const undo = async () => {
@@ -300,6 +306,7 @@ export async function mount(options: MountOptions): Promise<Mounted> {
       rawPaths,
       attrReplies,
       attrTable,
+      keepCache,
       keepAttrs:
         attrTable && keepAttrs
           ? (paths, stats, ms) => {

@@ -152,6 +152,8 @@ export class FileState {
   urgent = 0;
   /** Status change time (ms) of changes made here; the entry's linkmotime covers the rest. */
   ctime = 0;
+  /** Names the contents the buffer holds (OpenFiles.contentsNow); undefined until loaded. */
+  token?: string;
 
   constructor(
     public parent: string,
@@ -170,6 +172,8 @@ export class FileState {
 export interface Handle {
   file: FileState;
   writable: boolean;
+  /** Opened with the kernel keeping its cached pages (KernelContents). */
+  keepCache: boolean;
 }
 
 export type Target =

@@ -11,6 +11,7 @@ import { entrySize } from './cap-size.js';
 import { FsError } from './errno.js';
 import { FileBuffer } from './file-buffer.js';
 import type { FileJournal } from './file-journal.js';
+import { KernelContents } from './kernel-contents.js';
 import type { Namespace } from './namespace.js';
 import { SiblingCheck } from './sibling-check.js';
 import {
@@ -38,6 +39,9 @@ export class OpenFiles {
   private nextFh = 1;
   /** Close-to-open checks of a folder's cached files in one request per server. */
   readonly checks: SiblingCheck;
+  /** Which contents the kernel may hold for each path: opens keep them when unchanged. */
+  readonly kernel = new KernelContents();
+  private localContents = 0;
   hooks: OpenFilesHooks = { changed: () => undefined, loaded: () => undefined };
 
   constructor(
@@ -105,6 +109,7 @@ export class OpenFiles {
       // A tiny immutable file a Tahoe client linked: its contents are in the cap.
       st.buffer = new FileBuffer(cap.data);
       st.loadedAt = Date.now();
+      this.contentsNow(st, st.cap!);
       return;
     }
     if (!st.loading) {
@@ -140,6 +145,7 @@ export class OpenFiles {
     if (checked && !st.dirty && !olderThan(checked.file.version, st.basedOn)) {
       st.buffer = new FileBuffer(checked.file.plaintext);
       st.basedOn = checked.file.version;
+      this.contentsNow(st, this.versionToken(st, checked.file.version));
       st.loadedAt = checked.at;
       this.hooks.loaded(st);
       return;
@@ -148,14 +154,51 @@ export class OpenFiles {
     if (st.dirty) return; // a write got in first (cannot happen without a buffer)
     st.buffer = new FileBuffer(got.plaintext);
     st.basedOn = got.version;
+    this.contentsNow(st, this.versionToken(st, got.version));
     st.loadedAt = Date.now();
     this.hooks.loaded(st);
   }
 
-  newHandle(st: FileState, writable: boolean): number {
+  /** The name of version `version` of `st`'s contents, for KernelContents. */
+  private versionToken(st: FileState, version: VersionId): string {
+    const file = this.ns.keyOf(st.roCap!) ?? st.roCap!;
+    return `${file}@${version.seqnum}:${Buffer.from(version.rootHash).toString('hex')}`;
+  }
+
+  /** `st` holds contents made here (a new file, a write): a name no other contents have. */
+  newContents(st: FileState, via?: string): void {
+    this.contentsNow(st, `local:${++this.localContents}`, via);
+  }
+
+  /** `st`'s contents are now `token`: through the node of `via`, or loaded (no `via`). */
+  private contentsNow(st: FileState, token: string, via?: string): void {
+    if (st.token !== token) this.kernel.changed(st.token, token, via);
+    st.token = token;
+  }
+
+  /**
+   * `st`'s contents, unchanged since they were sent, are now `version` on the grid: the
+   * kernel's pages of them are that version's.
+   */
+  published(st: FileState, version: VersionId): void {
+    const token = this.versionToken(st, version);
+    if (st.token !== undefined) this.kernel.renamed(st.token, token);
+    st.token = token;
+  }
+
+  /**
+   * `path` is being opened on `st` (loaded): true when the kernel may keep the pages it
+   * has of it, which are of these very contents.
+   */
+  opening(path: string, st: FileState): boolean {
+    return this.kernel.opened(path, st.token);
+  }
+
+  newHandle(st: FileState, writable: boolean, keepCache = false): number {
     const fh = this.nextFh++;
-    if (this.nextFh > 0xfffffff0) this.nextFh = 1;
-    this.handles.set(fh, { file: st, writable });
+    // Below 2^30: the binding takes bit 30 of an open's answer as keep_cache.
+    if (this.nextFh >= 0x3ffffff0) this.nextFh = 1;
+    this.handles.set(fh, { file: st, writable, keepCache });
     st.openCount++;
     if (writable) st.writers++;
     clearTimeout(st.dropTimer);
@@ -178,7 +221,8 @@ export class OpenFiles {
     return h.file;
   }
 
-  async resize(st: FileState, size: number): Promise<void> {
+  /** `via`: the path of the kernel node the truncate came through, if any. */
+  async resize(st: FileState, size: number, via?: string): Promise<void> {
     if (size > MAX_SDMF_FILE_SIZE) {
       throw new FsError(
         'EFBIG',
@@ -187,16 +231,21 @@ export class OpenFiles {
     }
     if (st.detached) {
       st.buffer!.truncate(size);
+      this.newContents(st, via);
       return;
     }
     const id = await this.fj.idFor(st);
     st.buffer!.truncate(size);
-    this.touch(st);
+    this.touch(st, via);
     await this.fj.truncate(id, size, st.mtime);
   }
 
-  /** After a write or truncate: dirty, new mtime, write-back timer restarted. */
-  touch(st: FileState): void {
+  /**
+   * After a write or truncate (through the kernel node of `via`): dirty, new mtime,
+   * write-back timer restarted.
+   */
+  touch(st: FileState, via?: string): void {
+    this.newContents(st, via);
     if (st.cap) this.checks.drop(st.cap);
     if (!st.dirty) st.dirtySince = Date.now();
     st.dirty = true;

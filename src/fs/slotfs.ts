@@ -336,14 +336,15 @@ export class SlotFs {
     const writable = (flags & O_ACCMODE) !== 0;
     const st = this.files.stateOf(t.parent, t.child);
     if (writable && !st.writable && replaceable(t.parent.writable, t.child)) {
-      return this.files.newHandle(await this.replaceImmutable(t.parent, st, flags), true);
+      const fresh = await this.replaceImmutable(t.parent, st, flags);
+      return this.files.newHandle(fresh, true, this.files.opening(path, fresh));
     }
     if (writable && !st.writable) {
       throw new FsError('EROFS', `${path} is linked read-only (no write cap)`);
     }
     await this.files.load(st);
-    if (writable && flags & O_TRUNC && st.size > 0) await this.files.resize(st, 0);
-    return this.files.newHandle(st, writable);
+    if (writable && flags & O_TRUNC && st.size > 0) await this.files.resize(st, 0, path);
+    return this.files.newHandle(st, writable, this.files.opening(path, st));
   }
 
   /**
@@ -356,6 +357,7 @@ export class SlotFs {
     const now = Date.now();
     const st = new FileState(parent.cap, old.name, old.path, true, old.mode | 0o200, now);
     st.buffer = new FileBuffer(flags & O_TRUNC ? undefined : old.buffer?.snapshot());
+    this.files.newContents(st);
     st.loadedAt = now;
     st.link = 'replace';
     st.dirty = true;
@@ -379,6 +381,7 @@ export class SlotFs {
     const now = Date.now();
     const st = new FileState(parent.cap, name, path, true, mode & 0o7777, now);
     st.buffer = new FileBuffer();
+    this.files.newContents(st);
     st.loadedAt = now;
     st.link = 'new';
     st.dirty = true;
@@ -390,7 +393,7 @@ export class SlotFs {
     this.ns.touchDir(parent);
     await this.fj.ensure(st);
     this.writeBack.schedule(st);
-    return this.files.newHandle(st, true);
+    return this.files.newHandle(st, true, this.files.opening(path, st));
   }
 
   read(fh: number, target: Uint8Array, length: number, offset: number): number {
@@ -399,7 +402,14 @@ export class SlotFs {
     return h.file.buffer.readInto(target, offset, length);
   }
 
-  async write(fh: number, data: Uint8Array, length: number, offset: number): Promise<number> {
+  /** `via`: the path of the kernel node the write came through (its cache has the bytes). */
+  async write(
+    fh: number,
+    data: Uint8Array,
+    length: number,
+    offset: number,
+    via?: string,
+  ): Promise<number> {
     const h = this.files.handle(fh);
     if (!h.writable) throw new FsError('EBADF', `${h.file.path} is not open for writing`);
     const st = h.file;
@@ -412,11 +422,12 @@ export class SlotFs {
     const bytes = new Uint8Array(data.subarray(0, length)); // the caller reuses its buffer
     if (st.detached) {
       st.buffer!.write(offset, bytes); // deleted while open: nothing to keep
+      this.files.newContents(st, via);
       return length;
     }
     const id = await this.fj.idFor(st);
     st.buffer!.write(offset, bytes);
-    this.files.touch(st);
+    this.files.touch(st, via);
     await this.fj.write(id, offset, bytes, st.mtime);
     return length;
   }
@@ -430,13 +441,18 @@ export class SlotFs {
     const st = this.files.stateOf(t.parent, t.child);
     if (!st.writable) throw new FsError('EROFS', `${path} is linked read-only (no write cap)`);
     await this.files.load(st);
-    await this.files.resize(st, size);
+    await this.files.resize(st, size, path);
   }
 
-  async ftruncate(fh: number, size: number): Promise<void> {
+  async ftruncate(fh: number, size: number, via?: string): Promise<void> {
     const h = this.files.handle(fh);
     if (!h.writable) throw new FsError('EBADF', `${h.file.path} is not open for writing`);
-    await this.files.resize(h.file, size);
+    await this.files.resize(h.file, size, via);
+  }
+
+  /** Handle `fh` was opened with the kernel keeping the file's cached pages. */
+  keepsCache(fh: number): boolean {
+    return this.files.handle(fh).keepCache;
   }
 
   /** close(): publishing starts now; errors show in the log and `slotfs status`. */
@@ -618,6 +634,7 @@ export class SlotFs {
       if (!current) throw new FsError('ENOENT', `${path} does not exist`);
       child = current;
     }
+    this.files.kernel.removed(path);
     if (child.local) {
       parent.changes++;
       parent.entries.delete(t.name);
@@ -704,6 +721,7 @@ export class SlotFs {
       this.files.relocate(st, dstView, dst.name, to);
       st.ctime = Date.now();
       dstView.entries.set(dst.name, moved);
+      this.files.kernel.moved(from, to, false);
       this.ns.touchDir(srcView);
       this.ns.touchDir(dstView);
       await this.fj.saveMeta(st);
@@ -750,6 +768,7 @@ export class SlotFs {
     }
     srcView.entries.delete(src.name);
     dstView.entries.set(dst.name, moved);
+    this.files.kernel.moved(from, to, child.isDirectory);
     this.ns.touchDir(srcView);
     this.ns.touchDir(dstView);
     if (moving) {

@@ -197,6 +197,7 @@ export class WriteBack {
     if (st.detached) return undefined;
     if (st.dirty) {
       const gen = st.gen;
+      const token = st.token;
       const bytes = st.buffer!.snapshot();
       const bound = this.fj.mark();
       // Once our version has landed, these bytes are the grid's contents as of this moment:
@@ -220,7 +221,11 @@ export class WriteBack {
       }
       // What a check confirmed before this publish is an older version now.
       this.files.checks.drop(st.cap);
-      if (landed && st.gen === gen) st.loadedAt = Math.max(st.loadedAt, sent);
+      if (landed && st.gen === gen) {
+        st.loadedAt = Math.max(st.loadedAt, sent);
+        // The buffer holds exactly that version now: the kernel's pages of it too.
+        if (st.basedOn && st.token === token) this.files.published(st, st.basedOn);
+      }
       return async () => {
         if (st.link) await this.linkNew(st, bytes.length);
         else await this.entries.push(st, bytes.length);
@@ -392,6 +397,7 @@ export class WriteBack {
         rootHash: fromHex(meta.basedOn.rootHash),
       };
       st.buffer = new FileBuffer(contents);
+      this.files.newContents(st);
       st.loadedAt = Date.now();
       st.dirty = true;
       st.dirtySince = Date.now();
