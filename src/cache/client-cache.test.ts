@@ -291,3 +291,56 @@ test('a damaged record found in memory-backed storage is discarded', async (t) =
   t.deepEqual(await cache.highestVersion(file), { seqnum: 1, roothash: r });
   await cache.close();
 });
+
+test('the records of many files read at once are what each read alone gives, from disk or memory', async (t) => {
+  const dir = await tempDir(t);
+  const warnings: string[] = [];
+  let cache = await ClientCache.open(join(dir, 'db'), { warn: (m) => warnings.push(m) });
+  const files = [si(), si(), si(), si()];
+  const published = files.slice(0, 3).map((file, i) => {
+    const roothash = hash();
+    return {
+      file,
+      roothash,
+      hint: hintOf(1, roothash),
+      plaintext: new Uint8Array(randomBytes(100 + i)),
+    };
+  });
+  for (const { file, roothash, hint, plaintext } of published) {
+    await cache.recordPublished(file, { version: { seqnum: 1, roothash }, hint, plaintext });
+  }
+  await cache.close();
+  cache = await ClientCache.open(join(dir, 'db'), { warn: (m) => warnings.push(m) });
+  // One of them damaged on disk, as corruption would: absent, and reported.
+  const raw = (
+    cache as unknown as {
+      data: { get(k: string): Promise<Uint8Array>; put(k: string, v: Uint8Array): Promise<void> };
+    }
+  ).data;
+  const { toBase32 } = await import('../encoding/base32.js');
+  const value = new Uint8Array(await raw.get(toBase32(files[2])));
+  value[value.length - 1] ^= 1;
+  await raw.put(toBase32(files[2]), value);
+  // A write not yet on disk is what the read sees.
+  const newer = hash();
+  const pending = cache.recordVerifiedVersion(files[1], { seqnum: 2, roothash: newer });
+  const many = await cache.recordsMany(files);
+  await pending;
+  t.deepEqual(many[0], {
+    version: { seqnum: 1, roothash: published[0].roothash },
+    hint: published[0].hint,
+    data: { seqnum: 1, roothash: published[0].roothash, plaintext: published[0].plaintext },
+  });
+  t.deepEqual(many[1].version, { seqnum: 2, roothash: newer });
+  t.deepEqual(many[1].data?.plaintext, published[1].plaintext);
+  t.is(many[2].data, undefined);
+  t.regex(warnings.join('\n'), /checksum mismatch/);
+  t.deepEqual(many[3], { version: undefined, hint: undefined, data: undefined });
+  // Each equals the single reads.
+  for (const [i, file] of files.entries()) {
+    t.deepEqual(many[i].version, await cache.highestVersion(file));
+    t.deepEqual(many[i].hint, await cache.servermapHint(file));
+    t.deepEqual(many[i].data?.plaintext, (await cache.cachedData(file))?.plaintext);
+  }
+  await cache.close();
+});

@@ -277,6 +277,35 @@ export class ClientCache {
     return raw ? this.parse(raw, parseHint, this.hints, siKey(si)) : undefined;
   }
 
+  /**
+   * What highestVersion, servermapHint and cachedData give for each of `sis`, read with
+   * one request per table: a folder's files checked together cost three reads, not 3 000.
+   */
+  async recordsMany(sis: Bytes[]): Promise<
+    Array<{
+      version?: VersionRecord;
+      hint?: ServermapHint;
+      data?: CachedData;
+    }>
+  > {
+    const keys = sis.map(siKey);
+    const [versions, hints, datas] = await Promise.all([
+      this.readMany(this.versions, keys),
+      this.readMany(this.hints, keys),
+      this.readMany(this.data, keys),
+    ]);
+    return Promise.all(
+      keys.map(async (key, i) => {
+        const version =
+          versions[i] && (await this.parse(versions[i], parseVersion, this.versions, key));
+        const hint = hints[i] && (await this.parse(hints[i], parseHint, this.hints, key));
+        const data = datas[i] && (await this.parse(datas[i], parseDataEntry, this.data, key));
+        if (data) this.touch(key, data.plaintext.length);
+        return { version, hint, data };
+      }),
+    );
+  }
+
   async putServermapHint(si: Bytes, hint: ServermapHint): Promise<void> {
     await this.write([{ type: 'put', sub: this.hints, key: siKey(si), value: encodeHint(hint) }]);
   }
@@ -424,6 +453,24 @@ export class ClientCache {
     if (now !== undefined) return now ?? undefined;
     if (this.kept(sub)) this.remember(this.memoryKey(sub, key), raw);
     return raw ?? undefined;
+  }
+
+  /** read() of many keys of one table: those not in memory in one getMany. */
+  private async readMany(sub: Sub, keys: string[]): Promise<Array<Bytes | undefined>> {
+    const out = keys.map((key) => this.peek(sub, key));
+    const unknown = keys.filter((_, i) => out[i] === undefined);
+    if (unknown.length === 0) return out.map((v) => v ?? undefined);
+    const raws = await sub.getMany(unknown);
+    let next = 0;
+    return keys.map((key, i) => {
+      if (out[i] !== undefined) return out[i] ?? undefined;
+      const raw = raws[next++] ?? null;
+      // A write made while reading is newer than what was read.
+      const now = this.peek(sub, key);
+      if (now !== undefined) return now ?? undefined;
+      if (this.kept(sub)) this.remember(this.memoryKey(sub, key), raw);
+      return raw ?? undefined;
+    });
   }
 
   private remember(k: string, value: Bytes | null): void {

@@ -20,7 +20,12 @@ import {
   type MutableReadCap,
   type MutableWriteCap,
 } from '../caps/index.js';
-import type { ClientCache, ServermapHint } from '../cache/client-cache.js';
+import type {
+  CachedData,
+  ClientCache,
+  ServermapHint,
+  VersionRecord,
+} from '../cache/client-cache.js';
 import { OperationCost, type OperationCostReport } from '../grid/request-events.js';
 import type { StorageClient } from '../grid/storage-client.js';
 import type { ServerHealth } from '../grid/server-health.js';
@@ -397,27 +402,23 @@ export class MutableClient {
         StorageClient,
         Array<{ file: number; ref: { storageIndex: Uint8Array; shareNumber: number } }>
       >();
-      // The cached states, read from LevelDB all at once.
-      const looked = await Promise.all(
-        capTexts.map(async (capText) => {
-          let cap;
-          try {
-            cap = parseCap(capText);
-          } catch {
-            return undefined;
-          }
-          if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') return undefined;
-          if (cap.format === 'mdmf') return undefined;
-          const ctx = this.context(cap);
-          const state = await this.cachedState(ctx);
-          if (!state) return undefined;
-          const hint = (await this.cache!.servermapHint(ctx.keys.storageIndex))!;
-          return { capText, ctx, state, hint };
-        }),
-      );
-      for (const found of looked) {
-        if (!found) continue;
-        const { capText, ctx, state, hint } = found;
+      const checkable = capTexts.flatMap((capText) => {
+        let cap;
+        try {
+          cap = parseCap(capText);
+        } catch {
+          return [];
+        }
+        if (cap.kind !== 'ssk-write' && cap.kind !== 'ssk-read') return [];
+        if (cap.format === 'mdmf') return [];
+        return [{ capText, ctx: this.context(cap) }];
+      });
+      // The cached states, read from LevelDB in one request per table.
+      const records = await this.cache.recordsMany(checkable.map((c) => c.ctx.keys.storageIndex));
+      for (const [i, { capText, ctx }] of checkable.entries()) {
+        const { hint } = records[i];
+        const state = stateFrom(ctx, records[i]);
+        if (!state || !hint) continue;
         const targets = [...this.hinted(ctx, hint)];
         const want = Math.min(hint.k + this.epsilon, targets.length);
         if (want < Math.min(hint.k + this.epsilon, this.servers.length)) continue;
@@ -1044,21 +1045,12 @@ export class MutableClient {
   private async cachedState(ctx: FileContext): Promise<ReadState | undefined> {
     if (!this.cache) return undefined;
     const si = ctx.keys.storageIndex;
-    const [data, hint, known] = await Promise.all([
+    const [data, hint, version] = await Promise.all([
       this.cache.cachedData(si),
       this.cache.servermapHint(si),
       this.cache.highestVersion(si),
     ]);
-    if (!data || !hint || !known) return undefined;
-    if (data.seqnum !== hint.seqnum || !equalBytes(data.roothash, hint.roothash)) return undefined;
-    if (known.seqnum > data.seqnum) return undefined;
-    return {
-      ctx,
-      plaintext: data.plaintext,
-      seqnum: data.seqnum,
-      version: { seqnum: data.seqnum, rootHash: data.roothash },
-      fromCache: true,
-    };
+    return stateFrom(ctx, { data, hint, version });
   }
 
   /**
@@ -1379,4 +1371,24 @@ function ownVersion(
 ): OwnVersion | undefined {
   if (!collision.ourRootHash) return undefined;
   return { plaintext, seqnum: collision.ourSeqnum, rootHash: collision.ourRootHash, k, N };
+}
+
+/**
+ * The cached state of a file from its cache records: only when the cached plaintext is
+ * the version the servermap hint names, and no higher version was ever seen.
+ */
+function stateFrom(
+  ctx: FileContext,
+  { data, hint, version }: { data?: CachedData; hint?: ServermapHint; version?: VersionRecord },
+): ReadState | undefined {
+  if (!data || !hint || !version) return undefined;
+  if (data.seqnum !== hint.seqnum || !equalBytes(data.roothash, hint.roothash)) return undefined;
+  if (version.seqnum > data.seqnum) return undefined;
+  return {
+    ctx,
+    plaintext: data.plaintext,
+    seqnum: data.seqnum,
+    version: { seqnum: data.seqnum, rootHash: data.roothash },
+    fromCache: true,
+  };
 }

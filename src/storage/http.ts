@@ -426,18 +426,13 @@ export function buildStorageApp(opts: StorageAppOptions): FastifyInstance {
             async handler({ req, reply }: RequestContext) {
               const body = await readBody(req.raw, opts.maxBodySize);
               const { length, reads } = decodeReadManyRequest(body);
-              const results: Array<Uint8Array | null> = new Array(reads.length).fill(null);
-              // A few files open at a time, not thousands.
-              let next = 0;
-              const worker = async () => {
-                for (let i = next++; i < reads.length; i = next++) {
-                  const { storageIndex, shareNumber } = reads[i];
-                  const si = storageIndexToString(storageIndex);
-                  const got = await store.readShare(si, shareNumber, 0, length);
-                  results[i] = got ? got.data : null;
-                }
-              };
-              await Promise.all(Array.from({ length: Math.min(16, reads.length) }, worker));
+              const results = await store.readShareStarts(
+                reads.map((r) => ({
+                  si: storageIndexToString(r.storageIndex),
+                  shnum: r.shareNumber,
+                })),
+                length,
+              );
               await sendCbor(reply, 200, encodeReadManyResponse(results));
             },
           } satisfies Route,

@@ -57,3 +57,23 @@ export const quickFs = {
     }
   }),
 };
+
+/**
+ * Reads the start of file `path` into `buffer` (as much as fits) in one synchronous step;
+ * the bytes read, or undefined when there is no such file.
+ */
+export function readStartNow(path: string, buffer: Uint8Array): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+  try {
+    return readSync(fd, buffer, 0, buffer.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
