@@ -357,6 +357,7 @@ export class ShareStore {
     const out = new Array<Uint8Array | null>(reads.length).fill(null);
     const waiting: Array<Promise<void>> = [];
     const buffer = new Uint8Array(DATA_OFFSET + length);
+    let failure: { error: unknown } | undefined;
     try {
       for (let i = 0; i < reads.length; i++) {
         if (i > 0 && i % READ_STARTS_CHUNK === 0) await new Promise((go) => setImmediate(go));
@@ -368,12 +369,14 @@ export class ShareStore {
           out[i] = this.shareStartNow(si, shnum, buffer, length);
         }
       }
-    } finally {
-      // Every read started is over before this answers (or fails).
-      const settled = await Promise.allSettled(waiting);
-      const failed = settled.find((r) => r.status === 'rejected');
-      if (failed) throw failed.reason;
+    } catch (error) {
+      failure = { error };
     }
+    // Every read started is over before this answers (or fails).
+    const settled = await Promise.allSettled(waiting);
+    if (failure) throw failure.error;
+    const rejected = settled.find((r) => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
     return out;
   }
 
