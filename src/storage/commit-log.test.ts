@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MutableContainer } from './container.js';
+import { CommitLog } from './commit-log.js';
 import { encodeRecord } from './commit-record.js';
 import { ShareStore } from './store.js';
 import {
@@ -182,4 +183,33 @@ test('a sync program that fails: that checkpoint fsyncs every touched file, and 
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
+});
+
+test('a record that fails to apply while its segment is being checkpointed stays for the replay', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'slotfs-commit-log-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  const log = new CommitLog(dir, { idleCheckpointMs: 3_600_000, syncCommand: false });
+  await log.replay(async () => ({ files: [], dirs: [] }));
+  const record = { si: X, edits: [{ shnum: 0, kind: 'delete' as const }] };
+  let applying!: () => void;
+  const started = new Promise<void>((resolve) => (applying = resolve));
+  let refuse!: (err: Error) => void;
+  const refused = new Promise<never>((_, reject) => (refuse = reject));
+  const committing = log.commit(record, async () => {
+    applying();
+    return refused; // the share files refuse the change (EPERM, a full disk)
+  });
+  await started;
+  // The checkpoint of that segment starts while the record is being applied …
+  const checkpoint = log.checkpointNow();
+  refuse(Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' }));
+  await t.throwsAsync(committing, { message: /EPERM/ });
+  await checkpoint;
+  // … and must not delete it: a restart applies the record.
+  const replayed: string[] = [];
+  await new CommitLog(dir).replay(async (r) => {
+    replayed.push(r.si);
+    return { files: [], dirs: [] };
+  });
+  t.deepEqual(replayed, [X]);
 });

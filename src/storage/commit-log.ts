@@ -330,6 +330,8 @@ export class CommitLog {
       while (this.unfinished.length > 0 && !this.stuck) {
         const segment = this.unfinished[0];
         if (segment.inFlight > 0) await new Promise<void>((r) => (segment.drained = r));
+        // A record of this segment may have failed to apply while we waited: then it stays.
+        if (this.stuck) return;
         await this.syncAll(segment.files, segment.dirs);
         await segment.handle!.close().catch(() => undefined);
         await fs.rm(segment.file, { force: true });
