@@ -1044,13 +1044,8 @@ export class MutableClient {
   /** Cached plaintext and hint that agree with each other and with the rollback guard. */
   private async cachedState(ctx: FileContext): Promise<ReadState | undefined> {
     if (!this.cache) return undefined;
-    const si = ctx.keys.storageIndex;
-    const [data, hint, version] = await Promise.all([
-      this.cache.cachedData(si),
-      this.cache.servermapHint(si),
-      this.cache.highestVersion(si),
-    ]);
-    return stateFrom(ctx, { data, hint, version });
+    const [records] = await this.cache.recordsMany([ctx.keys.storageIndex]);
+    return stateFrom(ctx, records);
   }
 
   /**

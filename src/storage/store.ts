@@ -116,6 +116,17 @@ export async function fsyncDir(dir: string) {
 /** Whether a request's vectors for one share write anything. */
 const hasWrites = (tw: { write: readonly unknown[] }) => tw.write.length > 0;
 
+/** The header of the share whose first bytes are `head`; null for an immutable share. */
+function mutableHeader(head: Uint8Array, si: string, shnum: number) {
+  return isImmutableContainer(head) ? null : parseHeader(head, `share ${si}/${shnum}`);
+}
+
+function cutShort(si: string, shnum: number, dataLength: number): ContainerFormatError {
+  return new ContainerFormatError(
+    `share ${si}/${shnum}: file ends before its recorded data length ${dataLength}`,
+  );
+}
+
 /** Shares read-many reads in one step before it lets other requests in. */
 const READ_STARTS_CHUNK = 256;
 
@@ -325,17 +336,13 @@ export class ShareStore {
       try {
         const header = new Uint8Array(HEADER_SIZE);
         const bytesRead = await quickFs.read(fd, header, 0);
-        if (isImmutableContainer(header.subarray(0, bytesRead))) return undefined;
-        const h = parseHeader(header.subarray(0, bytesRead), `share ${si}/${shnum}`);
+        const h = mutableHeader(header.subarray(0, bytesRead), si, shnum);
+        if (!h) return undefined;
         const stop = Math.min(end ?? h.dataLength, h.dataLength);
         if (offset >= stop) return { data: new Uint8Array(0), dataLength: h.dataLength };
         const data = new Uint8Array(stop - offset);
         const read = await quickFs.read(fd, data, DATA_OFFSET + offset);
-        if (read !== data.length) {
-          throw new ContainerFormatError(
-            `share ${si}/${shnum}: file ends before its recorded data length ${h.dataLength}`,
-          );
-        }
+        if (read !== data.length) throw cutShort(si, shnum, h.dataLength);
         return { data, dataLength: h.dataLength };
       } finally {
         await quickFs.close(fd);
@@ -389,15 +396,10 @@ export class ShareStore {
   ): Uint8Array | null {
     const read = readStartNow(`${this.bucketDir(si)}/${shnum}`, buffer);
     if (read === undefined) return null;
-    const head = buffer.subarray(0, Math.min(read, HEADER_SIZE));
-    if (isImmutableContainer(head)) return null;
-    const h = parseHeader(head, `share ${si}/${shnum}`);
+    const h = mutableHeader(buffer.subarray(0, Math.min(read, HEADER_SIZE)), si, shnum);
+    if (!h) return null;
     const stop = Math.min(length, h.dataLength);
-    if (read < DATA_OFFSET + stop) {
-      throw new ContainerFormatError(
-        `share ${si}/${shnum}: file ends before its recorded data length ${h.dataLength}`,
-      );
-    }
+    if (read < DATA_OFFSET + stop) throw cutShort(si, shnum, h.dataLength);
     return buffer.slice(DATA_OFFSET, DATA_OFFSET + stop);
   }
 
