@@ -353,6 +353,85 @@ eachFormat((format, serial) => {
     );
   }
 
+  /**
+   * Leaves `cap` ('one', then a publish of 'two' cut short) with two shares of each
+   * version and nothing else: no version has k = 3 shares, as while a writer is part-way.
+   */
+  async function halfPublished(w: Harness, cap: string): Promise<void> {
+    const order = permuted(cap, w.faults);
+    // Two servers take one share of 'two' and then fail like the rest (so nothing is
+    // placed again on them); the home server (first) keeps an extra copy: not one of them.
+    const updated = [order[1], order[2]];
+    for (const s of order) {
+      if (!updated.includes(s)) s.set({ fault: { kind: 'down' }, writesOnly: true });
+    }
+    for (const s of updated) {
+      s.gate = (call) => {
+        if (call.writes.length > 0) s.set({ fault: { kind: 'down' }, writesOnly: true });
+      };
+    }
+    const cut = await w.client.update(cap, text('two')).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    for (const s of updated) s.gate = undefined;
+    w.faults.clearAll();
+    if (!(cut instanceof NotEnoughServersError))
+      throw new Error(`the publish was not cut short: ${String(cut)}`);
+    await deleteShares(
+      cap,
+      [order[0], ...order.slice(3, 8)].map((s) => s.name),
+    );
+  }
+
+  serial(
+    'a read finding only incomplete versions looks again, and reads the version a writer completes meanwhile',
+    async (t) => {
+      const w = await newClient();
+      const { cap } = await w.client.create(text('one'));
+      await halfPublished(w, cap);
+      const impatient = await newClient({ noCache: true, incompleteWaitMs: 0 });
+      const first = await t.throwsAsync(impatient.client.retrieve(cap), {
+        instanceOf: UnrecoverableFileError,
+      });
+      t.regex(first?.message ?? '', /no version has enough valid shares/);
+      t.notRegex(first?.message ?? '', /Looked/);
+
+      const reader = await newClient({ noCache: true });
+      const reading = reader.client.retrieve(cap);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await w.client.update(cap, text('three'));
+      t.is(str((await reading).plaintext), 'three');
+    },
+  );
+
+  serial(
+    'a read finding only incomplete versions gives up after incompleteWaitMs, saying so; a file with no shares fails at once',
+    async (t) => {
+      const w = await newClient();
+      const { cap } = await w.client.create(text('one'));
+      await halfPublished(w, cap);
+      const reader = await newClient({ noCache: true, incompleteWaitMs: 400 });
+      const error = await t.throwsAsync(reader.client.retrieve(cap), {
+        instanceOf: UnrecoverableFileError,
+      });
+      t.regex(
+        error?.message ?? '',
+        /Looked [2-9] times over 0\.\d s: a writer that stopped part-way/,
+      );
+
+      await deleteShares(
+        cap,
+        suite.direct.map((s) => s.name),
+      );
+      const none = await t.throwsAsync(reader.client.retrieve(cap), {
+        instanceOf: UnrecoverableFileError,
+      });
+      t.regex(none?.message ?? '', /no server holds any share/);
+      t.notRegex(none?.message ?? '', /Looked/);
+    },
+  );
+
   serial('publish while servers are SIGKILLed mid-request: never lost', async (t) => {
     const w = await newClient({ timeoutMs: 2000 });
     const { cap } = await w.client.create(text('before the crash'));

@@ -112,6 +112,11 @@ export interface MutableClientOptions {
    */
   recoveryTimeoutMs?: number;
   /**
+   * A read that finds shares but no version with k of them (a writer part-way through a
+   * publish) looks again, with growing pauses, for up to this long (ms). Default 3 s.
+   */
+  incompleteWaitMs?: number;
+  /**
    * Remembers servers that failed to answer, so that later operations plan around them
    * for a growing back-off instead of waiting for them again. The client watches
    * `servers` through it (wrappers: compare servers by name, not identity).
@@ -205,6 +210,15 @@ const READ_MANY_BATCH = 2048;
 
 /** Back-off delays double up to this (randomised ×0.5…1.5). */
 const MAX_BACKOFF_MS = 2000;
+/** A read finding only incomplete versions first looks again after this long (ms), then 2×, 4×… */
+const INCOMPLETE_FIRST_WAIT_MS = 100;
+
+/** The last look's error, saying how long the read kept looking. */
+function withAttempts(err: Error, looks: number, ms: number): Error {
+  if (looks > 1)
+    err.message += ` Looked ${looks} times over ${(ms / 1000).toFixed(1)} s: a writer that stopped part-way leaves no readable version until it (or another writer) publishes again.`;
+  return err;
+}
 
 const DEFAULTS = { k: 3, N: 10, epsilon: 2, happy: 7, readSize: 128 * 1024 };
 
@@ -874,8 +888,29 @@ export class MutableClient {
       hintedShares: hint ? new Map(Object.entries(hint.shares)) : undefined,
       minimumSeqnum: known?.seqnum,
     };
-    const update = await updateServermap(ctx, options);
-    return this.readFromMap(ctx, update.map, { extend: options });
+    const started = performance.now();
+    const deadline = started + this.incompleteWaitMs;
+    for (let attempt = 1, wait = INCOMPLETE_FIRST_WAIT_MS; ; attempt++, wait *= 2) {
+      const { map } = await updateServermap(ctx, options);
+      try {
+        return await this.readFromMap(ctx, map, { extend: options });
+      } catch (err) {
+        // Shares were found, but no version has k of them: most often another writer is
+        // part-way through a publish (or retrying one after a partition). Look again.
+        const underWay =
+          map.records.length > 0 &&
+          (err instanceof UnrecoverableFileError || err instanceof NotEnoughServersError);
+        const left = deadline - performance.now();
+        if (!underWay) throw err;
+        if (left < wait) throw withAttempts(err, attempt, performance.now() - started);
+        await sleep(wait);
+      }
+    }
+  }
+
+  /** How long a read looks again for a version with k shares (see `incompleteWaitMs`). */
+  private get incompleteWaitMs(): number {
+    return this.options.incompleteWaitMs ?? 3000;
   }
 
   /**
