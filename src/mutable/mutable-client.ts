@@ -901,9 +901,12 @@ export class MutableClient {
           map.records.length > 0 &&
           (err instanceof UnrecoverableFileError || err instanceof NotEnoughServersError);
         const left = deadline - performance.now();
-        if (!underWay) throw err;
-        if (left < wait) throw withAttempts(err, attempt, performance.now() - started);
-        await sleep(wait);
+        if (!underWay || this.incompleteWaitMs === 0) throw err;
+        // At least one more look, however long the first took.
+        if (attempt > 1 && left < wait) {
+          throw withAttempts(err, attempt, performance.now() - started);
+        }
+        await sleep(Math.max(0, Math.min(wait, left)));
       }
     }
   }
