@@ -1,9 +1,12 @@
 // `npm run bench -- fs [--quick] [--systems=slotfs-ed25519,slotfs-tahoe,sshfs] [--files=N]
-// [--only=tar,stat,read,cold,clone,big,rm] [--cpu-prof=DIR]`: the same workloads, run by ordinary programs, on a slotfs mount (both
+// [--only=tar,stat,read,cold,clone,big,rm] [--runs=N] [--cpu-prof=DIR]`: the same workloads, run by ordinary programs, on a slotfs mount (both
 // formats, a local grid of 10 servers, default settings) and on sshfs to 127.0.0.1 on this
 // machine. Prints files/s (or MB/s) per system and slotfs-ed25519 / sshfs (higher is
 // better for slotfs). --only runs some of the workloads (tar x is always run when a later
-// one needs its files). --cpu-prof writes CPU profiles of the mounts and servers to DIR.
+// one needs its files). --runs=N runs everything N times (the systems' order alternating,
+// a fresh grid and mounts each time) and reports each figure's median: one run of a
+// 40 ms workload moves by a quarter with whatever else the machine does. --cpu-prof
+// writes CPU profiles of the mounts and servers to DIR.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -30,7 +33,8 @@ interface Measure {
   count: number;
   ms: number;
 }
-type Results = Map<string, Map<System, Measure>>;
+/** Per workload and system, one measure per run. */
+type Results = Map<string, Map<System, Measure[]>>;
 /** Per workload, what slotfs sent to the grid meanwhile (per system). */
 type Counts = Map<string, Map<System, GridCounts>>;
 
@@ -121,6 +125,12 @@ async function timedOrNaN(
   return performance.now() - started;
 }
 
+/** The median of the figures that exist (the lower middle one of an even count); null if none. */
+function median(xs: ReadonlyArray<number | null>): number | null {
+  const have = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  return have.length === 0 ? null : have[Math.floor((have.length - 1) / 2)];
+}
+
 const WORKLOADS = ['tar', 'stat', 'read', 'cold', 'clone', 'big', 'rm'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
@@ -157,7 +167,8 @@ async function runWorkloads(
   };
   const put = (name: string, m: Measure) => {
     if (!results.has(name)) results.set(name, new Map());
-    results.get(name)!.set(system, m);
+    const bySystem = results.get(name)!;
+    bySystem.set(system, [...(bySystem.get(system) ?? []), m]);
     const rate = (m.count / m.ms) * 1000;
     if (Number.isNaN(rate)) return;
     log(`  ${system}: ${name}: ${rate.toFixed(rate < 10 ? 2 : 0)} ${m.unit} (load ${load()})`);
@@ -264,6 +275,9 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
   const quick = args.includes('--quick');
   const arg = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const files = Number(arg('files') ?? (quick ? 100 : 1000));
+  const runs = Number(arg('runs') ?? 1);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`--runs: a whole number ≥ 1, got ${arg('runs')}`);
   const profileDir = arg('cpu-prof') && resolve(arg('cpu-prof')!);
   const wanted = (arg('systems')?.split(',') ?? [...SYSTEMS]) as System[];
   const only = new Set((arg('only')?.split(',') ?? [...WORKLOADS]) as Workload[]);
@@ -282,53 +296,73 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
   const results: Results = new Map();
   const counts: Counts = new Map();
   const log = (line: string) => console.log(line);
-  const gridDir = join(base, 'grid');
-  let gridStarted = false;
   try {
     log(`preparing ${files} files and a repository in ${base} (load ${load()})`);
     const input = await prepare(base, files, quick);
     const profArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    for (const system of systems) {
-      log(`${system}:`);
-      let target: Target;
-      if (system === 'sshfs') {
-        target = await sshfsTarget(base);
-      } else {
-        if (!gridStarted) {
-          await gridUp({ dir: gridDir, servers: 10, nodeArgs: profArgs });
-          gridStarted = true;
-        }
-        target = await slotfsTarget({
-          base,
-          serversFile: join(gridDir, 'servers.yaml'),
-          format: system === 'slotfs-tahoe' ? 'tahoe' : 'ed25519',
-          nodeArgs: profArgs,
-        });
-      }
+    for (let run = 1; run <= runs; run++) {
+      const runBase = runs === 1 ? base : join(base, `run-${run}`);
+      await mkdir(runBase, { recursive: true });
+      const gridDir = join(runBase, 'grid');
+      let gridStarted = false;
+      // Every other run in the opposite order: neither system always goes first.
+      const order = run % 2 === 1 ? systems : [...systems].reverse();
       try {
-        await runWorkloads(target, system, input, results, log, only, counts);
+        for (const system of order) {
+          log(runs === 1 ? `${system}:` : `${system} (run ${run} of ${runs}):`);
+          let target: Target;
+          if (system === 'sshfs') {
+            target = await sshfsTarget(runBase);
+          } else {
+            if (!gridStarted) {
+              await gridUp({ dir: gridDir, servers: 10, nodeArgs: profArgs });
+              gridStarted = true;
+            }
+            target = await slotfsTarget({
+              base: runBase,
+              serversFile: join(gridDir, 'servers.yaml'),
+              format: system === 'slotfs-tahoe' ? 'tahoe' : 'ed25519',
+              nodeArgs: profArgs,
+            });
+          }
+          try {
+            await runWorkloads(target, system, input, results, log, only, counts);
+          } finally {
+            await target.stop();
+          }
+        }
       } finally {
-        await target.stop();
+        if (gridStarted) await gridDown({ dir: gridDir }).catch(() => undefined);
+        if (runs > 1) await rm(runBase, { recursive: true, force: true }).catch(() => undefined);
       }
     }
   } finally {
-    if (gridStarted) await gridDown({ dir: gridDir }).catch(() => undefined);
     await rm(base, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  const rate = (m: Measure | undefined) =>
-    m && Number.isFinite(m.ms) ? (m.count / m.ms) * 1000 : null;
+  const rate = (m: Measure) => (Number.isFinite(m.ms) ? (m.count / m.ms) * 1000 : null);
   const rows: Row[] = [];
   const workloads: Record<string, Record<string, number | null>> = {};
+  const samples: Record<string, Record<string, Array<number | null>>> = {};
   for (const [name, bySystem] of results) {
-    const unit = [...bySystem.values()][0].unit;
+    const unit = [...bySystem.values()][0][0].unit;
     const entry: Record<string, number | null> = {};
-    for (const s of systems) entry[s] = rate(bySystem.get(s));
+    samples[name] = {};
+    for (const s of systems) {
+      const rates = (bySystem.get(s) ?? []).map(rate);
+      samples[name][s] = rates;
+      entry[s] = median(rates);
+    }
     const ed = entry['slotfs-ed25519'];
     const ssh = entry.sshfs;
     entry.ratio = ed != null && ssh ? ed / ssh : null;
     workloads[name] = entry;
     rows.push({ workload: name, unit, ...entry });
+  }
+  if (runs > 1) {
+    notes.push(
+      `each figure is the median of ${runs} runs (a failed run counts as none); the ratio is of the medians`,
+    );
   }
   notes.push(
     `${files} files of 1–8 KiB; ${quick ? 'quick run; ' : ''}slotfs: 10 servers on loopback, k=3 N=10, default mount settings; ratio = slotfs-ed25519 / sshfs (higher is better for slotfs); load average at the end ${load()} (2 cores).`,
@@ -336,5 +370,5 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
   if (profileDir) notes.push(`CPU profiles in ${profileDir}`);
   const grid: Record<string, Record<string, GridCounts>> = {};
   for (const [name, bySystem] of counts) grid[name] = Object.fromEntries(bySystem);
-  return { rows, notes, workloads, grid };
+  return { rows, notes, workloads, grid, ...(runs > 1 ? { runs, samples } : {}) };
 }
