@@ -63,7 +63,7 @@ const configSchema = z
         /** Any file operation waiting on the grid longer than this fails with EIO. */
         'op-timeout-ms': z.number().int().positive().default(30000),
         /** Files published at once (write-back is latency-bound: servers wait on fsync). */
-        'publish-concurrency': z.number().int().min(1).max(256).default(16),
+        'publish-concurrency': z.number().int().min(1).max(256).default(64),
         /** Changes to one directory within this window are published together. */
         'dir-batch-ms': z.number().int().min(0).default(100),
         /** Other users may use the mount (FUSE allow_other; file modes still apply). */

@@ -1,22 +1,37 @@
-// A counting semaphore: at most `n` tasks at once, the rest wait in order — except tasks
-// that become urgent (someone waits for exactly that one, e.g. fsync): hurry() starts them
-// at once, beyond the limit, so they never wait behind the background queue.
+// A counting semaphore: at most `n` tasks at once, and at most `maxWeight` of their
+// weights (bytes, for publishes: each holds its file and its shares while it runs; a task
+// heavier than that alone runs when nothing else does); the rest wait in order — except
+// tasks that become urgent (someone waits for exactly that one, e.g. fsync): hurry() starts
+// them at once, beyond the limits, so they never wait behind the background queue.
+interface Waiter {
+  go: () => void;
+  urgent?: () => boolean;
+  weight: number;
+}
+
 export class Limit {
   private running = 0;
-  private readonly waiting: Array<{ go: () => void; urgent?: () => boolean }> = [];
+  private weight = 0;
+  private readonly waiting: Waiter[] = [];
 
-  constructor(private readonly n: number) {}
+  constructor(
+    private readonly n: number,
+    private readonly maxWeight = Infinity,
+  ) {}
 
-  async run<T>(task: () => Promise<T>, urgent?: () => boolean): Promise<T> {
-    if (this.running >= this.n && !urgent?.()) {
-      await new Promise<void>((go) => this.waiting.push({ go, urgent }));
+  async run<T>(task: () => Promise<T>, urgent?: () => boolean, weight = 0): Promise<T> {
+    if ((this.waiting.length > 0 || !this.fits(weight)) && !urgent?.()) {
+      // Counted when let in (grant), so nothing slips in between.
+      await new Promise<void>((go) => this.waiting.push({ go, urgent, weight }));
+    } else {
+      this.take(weight);
     }
-    this.running++;
     try {
       return await task();
     } finally {
       this.running--;
-      this.waiting.shift()?.go();
+      this.weight -= weight;
+      this.grant();
     }
   }
 
@@ -26,7 +41,26 @@ export class Limit {
       const w = this.waiting[i];
       if (!w.urgent?.()) continue;
       this.waiting.splice(i, 1);
+      this.take(w.weight);
       w.go();
+    }
+  }
+
+  private fits(weight: number): boolean {
+    return this.running < this.n && (this.running === 0 || this.weight + weight <= this.maxWeight);
+  }
+
+  private take(weight: number): void {
+    this.running++;
+    this.weight += weight;
+  }
+
+  /** Lets in the waiters at the head of the line that fit now, in order. */
+  private grant(): void {
+    while (this.waiting.length > 0 && this.fits(this.waiting[0].weight)) {
+      const next = this.waiting.shift()!;
+      this.take(next.weight);
+      next.go();
     }
   }
 }

@@ -50,7 +50,7 @@ export function settingsOf(options: SlotFsOptions): Settings {
     conflicts: 'copy',
     maxConflictCopies: 10,
     clientName: 'client',
-    publishConcurrency: 16,
+    publishConcurrency: 64,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
     log: (line) => console.error(line),

@@ -1,7 +1,7 @@
 // The write-back queue: dirty files are published on close, after `writeBackMs` of
 // idleness, and on fsync (urgently: ahead of the background queue); at most
-// `publishConcurrency` at once (src/fs/limit.ts). A failed publish stays journaled and is
-// retried with back-off; a new file is linked into its directory by its first publish.
+// `publishConcurrency` files and PUBLISH_BYTES at once (src/fs/limit.ts). A failed publish
+// stays journaled and is retried with back-off; a new file is linked into its directory by its first publish.
 // The bound covers the file's own publish only: the link (or entry update) then waits for
 // its folder's next batch without holding a place, so a slow folder update does not stall
 // the files behind it. recover() republishes what a previous run journaled and did not
@@ -42,6 +42,12 @@ const RAMP_MS = 100;
  */
 export const FOLDER_PACE = { factor: 10, maxMs: 1000 };
 
+/**
+ * Bytes of files published at once (a larger file is published alone): a publish holds its
+ * file, the encrypted copy and N/k times that in shares until the servers have answered.
+ */
+export const PUBLISH_BYTES = 64 << 20;
+
 /** What a publish has left to do once the file itself is on the grid; true: it published. */
 type Rest = (() => Promise<boolean>) | undefined;
 
@@ -63,7 +69,7 @@ export class WriteBack {
     private readonly dirs: DirectoryClient,
     private readonly o: Settings,
   ) {
-    this.limit = new Limit(o.publishConcurrency);
+    this.limit = new Limit(o.publishConcurrency, PUBLISH_BYTES);
     this.queue = new IdleQueue({
       concurrency: o.publishConcurrency,
       busyConcurrency: 1,
@@ -147,6 +153,7 @@ export class WriteBack {
         rest = await this.limit.run(
           () => this.publishNow(st),
           () => st.urgent > 0,
+          st.size,
         );
       } finally {
         contentsDone();
