@@ -354,10 +354,12 @@ eachFormat((format, serial) => {
   }
 
   /**
-   * Leaves `cap` ('one', then a publish of 'two' cut short) with two shares of each
+   * A file ('one', then a publish of 'two' cut short) left with two shares of each
    * version and nothing else: no version has k = 3 shares, as while a writer is part-way.
    */
-  async function halfPublished(w: Harness, cap: string): Promise<void> {
+  async function halfPublished(): Promise<{ w: Harness; cap: string }> {
+    const w = await newClient();
+    const { cap } = await w.client.create(text('one'));
     const order = permuted(cap, w.faults);
     // Two servers take one share of 'two' and then fail like the rest (so nothing is
     // placed again on them); the home server (first) keeps an extra copy: not one of them.
@@ -382,14 +384,13 @@ eachFormat((format, serial) => {
       cap,
       [order[0], ...order.slice(3, 8)].map((s) => s.name),
     );
+    return { w, cap };
   }
 
   serial(
     'a read finding only incomplete versions looks again, and reads the version a writer completes meanwhile',
     async (t) => {
-      const w = await newClient();
-      const { cap } = await w.client.create(text('one'));
-      await halfPublished(w, cap);
+      const { w, cap } = await halfPublished();
       const impatient = await newClient({ noCache: true, incompleteWaitMs: 0 });
       const first = await t.throwsAsync(impatient.client.retrieve(cap), {
         instanceOf: UnrecoverableFileError,
@@ -408,9 +409,7 @@ eachFormat((format, serial) => {
   serial(
     'a read finding only incomplete versions gives up after incompleteWaitMs, saying so; a file with no shares fails at once',
     async (t) => {
-      const w = await newClient();
-      const { cap } = await w.client.create(text('one'));
-      await halfPublished(w, cap);
+      const { cap } = await halfPublished();
       const reader = await newClient({ noCache: true, incompleteWaitMs: 400 });
       const error = await t.throwsAsync(reader.client.retrieve(cap), {
         instanceOf: UnrecoverableFileError,
