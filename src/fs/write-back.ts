@@ -1,7 +1,8 @@
 // The write-back queue: dirty files are published on close, after `writeBackMs` of
 // idleness, and on fsync (urgently: ahead of the background queue); at most
 // `publishConcurrency` files and PUBLISH_BYTES at once (src/fs/limit.ts). A failed publish
-// stays journaled and is retried with back-off; a new file is linked into its directory by its first publish.
+// stays journaled and is retried with back-off; a new file is linked into its directory by
+// its first publish.
 // The bound covers the file's own publish only: the link (or entry update) then waits for
 // its folder's next batch without holding a place, so a slow folder update does not stall
 // the files behind it. recover() republishes what a previous run journaled and did not
