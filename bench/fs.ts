@@ -22,7 +22,7 @@ import {
   type GridCounts,
   type Target,
 } from './fs-targets.js';
-import type { BenchResult, Row } from './table.js';
+import { median, type BenchResult, type Row } from './table.js';
 
 const SYSTEMS = ['slotfs-ed25519', 'slotfs-tahoe', 'sshfs'] as const;
 type System = (typeof SYSTEMS)[number];
@@ -123,12 +123,6 @@ async function timedOrNaN(
     return NaN;
   }
   return performance.now() - started;
-}
-
-/** The median of the figures that exist (the lower middle one of an even count); null if none. */
-function median(xs: ReadonlyArray<number | null>): number | null {
-  const have = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
-  return have.length === 0 ? null : have[Math.floor((have.length - 1) / 2)];
 }
 
 const WORKLOADS = ['tar', 'stat', 'read', 'cold', 'clone', 'big', 'rm'] as const;
@@ -351,7 +345,9 @@ export default async function fsBench(args: string[]): Promise<BenchResult> {
     for (const s of systems) {
       const rates = (bySystem.get(s) ?? []).map(rate);
       samples[name][s] = rates;
-      entry[s] = median(rates);
+      // A failed run (no figure) counts as none; no figure at all shows as —.
+      const m = median(rates.filter((r): r is number => r !== null));
+      entry[s] = Number.isNaN(m) ? null : m;
     }
     const ed = entry['slotfs-ed25519'];
     const ssh = entry.sshfs;

@@ -27,13 +27,12 @@ import {
 } from '../src/mutable/mutable-client.js';
 import { sh, slotfsTarget } from './fs-targets.js';
 import { linearFit, proportionalFit } from './latency-fit.js';
-import { printTable, type BenchResult, type Row } from './table.js';
+import { median, printTable, type BenchResult, type Row } from './table.js';
 
 const load = () =>
   loadavg()
     .map((l) => l.toFixed(1))
     .join(' ');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 interface OpRow {

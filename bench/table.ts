@@ -6,6 +6,11 @@ export interface BenchResult {
   [extra: string]: unknown;
 }
 
+/** The middle figure (the lower middle one of an even count); NaN for none. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+}
+
 export function printTable(rows: Row[]): void {
   if (rows.length === 0) return;
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
